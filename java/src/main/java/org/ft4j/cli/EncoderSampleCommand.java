@@ -1,0 +1,275 @@
+package org.ft4j.cli;
+
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.ft4j.cuda.CudaDevice;
+import org.ft4j.cuda.CudaEvent;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.encoder.BertEncoder;
+import org.ft4j.encoder.EncoderConfig;
+import org.ft4j.encoder.EncoderWeights;
+import org.ft4j.encoder.Precision;
+import org.ft4j.nativeapi.NativeApi;
+import org.ft4j.reference.ReferenceEncoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * FasterTransformer's encoder_sample: random weights and inputs, warm-up, then timed iterations.
+ * Arguments in FasterTransformer's order.
+ */
+@Command(
+    name = "encoder-sample",
+    aliases = "encoder_sample",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Times the BERT encoder stack on random weights (FasterTransformer's encoder_sample).",
+      "Padded mode uses full-length sequences. GPU time is measured with CUDA events around the"
+          + " timed iterations of the device-buffer forward (no host copies)."
+    })
+public final class EncoderSampleCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "batch_size")
+  int batchSize;
+
+  @Parameters(index = "1", paramLabel = "num_layers")
+  int numLayers;
+
+  @Parameters(index = "2", paramLabel = "seq_len")
+  int seqLen;
+
+  @Parameters(index = "3", paramLabel = "head_number")
+  int headNumber;
+
+  @Parameters(index = "4", paramLabel = "size_per_head")
+  int sizePerHead;
+
+  @Parameters(index = "5", paramLabel = "is_use_fp16", description = "0 = FP32, 1 = FP16")
+  int isUseFp16;
+
+  @Parameters(index = "6", paramLabel = "is_remove_padding", description = "0; 1 is not built yet")
+  int isRemovePadding;
+
+  @Parameters(index = "7", paramLabel = "int8_mode", description = "0; 1 and 2 are not built yet")
+  int int8Mode;
+
+  @Parameters(
+      index = "8",
+      paramLabel = "allow_gemm_test",
+      description = "0; 1 (autotuning) is not built yet")
+  int allowGemmTest;
+
+  @Option(
+      names = "--backend",
+      defaultValue = "gpu",
+      description = "gpu or cpu (the float64 CPU reference)")
+  String backend;
+
+  @Option(names = "--iterations", description = "timed iterations (default: 100 on gpu, 1 on cpu)")
+  Integer iterations;
+
+  @Option(
+      names = "--warmup",
+      description = "untimed iterations first (default: 10 on gpu, 0 on cpu)")
+  Integer warmup;
+
+  @Option(
+      names = "--seed",
+      defaultValue = "1234",
+      description = "seed of the random weights and inputs")
+  long seed;
+
+  @Option(names = "--device", defaultValue = "0", description = "CUDA device ordinal")
+  int device;
+
+  @Option(
+      names = "--no-cuda-graph",
+      description = "launch every kernel instead of replaying a CUDA graph")
+  boolean noCudaGraph;
+
+  @Option(names = "--allow-tf32", description = "FP32 only: let the GEMMs use TF32 tensor cores")
+  boolean allowTf32;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    requireAtLeast("batch_size", batchSize, 1);
+    requireAtLeast("num_layers", numLayers, 1);
+    requireAtLeast("seq_len", seqLen, 1);
+    requireAtLeast("head_number", headNumber, 1);
+    requireAtLeast("size_per_head", sizePerHead, 1);
+    requireFlag("is_remove_padding", isRemovePadding);
+    requireFlag("allow_gemm_test", allowGemmTest);
+    Precision precision = Precision.fromFasterTransformerFlags(isUseFp16, int8Mode);
+    if (precision == Precision.INT8_MODE_1 || precision == Precision.INT8_MODE_2) {
+      throw new UnsupportedOperationException(
+          "int8_mode = " + int8Mode + ": INT8 inference is not built yet; use int8_mode 0");
+    }
+    if (isRemovePadding == 1) {
+      throw new UnsupportedOperationException(
+          "is_remove_padding = 1: padding removal is not built yet; use 0");
+    }
+    if (allowGemmTest == 1) {
+      throw new UnsupportedOperationException(
+          "allow_gemm_test = 1: the GEMM autotuner is not built yet; use 0 (cuBLASLt heuristics)");
+    }
+    EncoderConfig config = EncoderConfig.of(numLayers, headNumber, sizePerHead, precision);
+    boolean gpu;
+    switch (backend.toLowerCase(Locale.ROOT)) {
+      case "gpu" -> gpu = true;
+      case "cpu" -> gpu = false;
+      default ->
+          throw new IllegalArgumentException("--backend " + backend + ": expected gpu or cpu");
+    }
+    int timed = iterations != null ? iterations : gpu ? 100 : 1;
+    int warm = warmup != null ? warmup : gpu ? 10 : 0;
+    requireAtLeast("--iterations", timed, 1);
+    requireAtLeast("--warmup", warm, 0);
+    int[] lengths = new int[batchSize];
+    Arrays.fill(lengths, seqLen);
+    float[] input = randomInput(config, batchSize, seqLen, seed);
+    if (gpu) {
+      if (!CudaDevice.isAvailable()) {
+        err.println(
+            "error: no usable CUDA device: "
+                + CudaDevice.unavailableReason()
+                + ". Run with --backend cpu to use the CPU reference encoder.");
+        return 1;
+      }
+      return runGpu(out, config, lengths, input, timed, warm);
+    }
+    return runCpu(out, config, lengths, input, timed, warm);
+  }
+
+  private int runGpu(
+      PrintWriter out, EncoderConfig config, int[] lengths, float[] input, int timed, int warm) {
+    BertEncoder.Options options =
+        BertEncoder.Options.defaults()
+            .withDevice(device)
+            .withCudaGraphs(!noCudaGraph)
+            .withAllowTf32(allowTf32);
+    EncoderWeights weights = EncoderWeights.random(config, seed);
+    try (BertEncoder encoder = BertEncoder.create(weights, options)) {
+      CudaDevice dev = encoder.device();
+      printHeader(out, "gpu: " + dev + ", ft4j native " + NativeApi.version(), config, timed, warm);
+      DType t = encoder.storageType();
+      long elements = (long) batchSize * seqLen * config.hidden();
+      try (DeviceBuffer staging = DeviceBuffer.of(input);
+          DeviceBuffer x = DeviceBuffer.allocate(t, elements);
+          DeviceBuffer y = DeviceBuffer.allocate(t, elements);
+          CudaEvent start = CudaEvent.create();
+          CudaEvent end = CudaEvent.create();
+          org.ft4j.cuda.CudaStream s = org.ft4j.cuda.CudaStream.create()) {
+        NativeApi.convert(t, x, DType.FP32, staging, elements, s);
+        s.synchronize();
+        for (int i = 0; i < warm; i++) {
+          encoder.forward(x, lengths, batchSize, seqLen, y);
+        }
+        start.record(s);
+        for (int i = 0; i < timed; i++) {
+          encoder.forward(x, lengths, batchSize, seqLen, y);
+        }
+        end.record(s);
+        end.synchronize();
+        double ms = CudaEvent.elapsedMillis(start, end) / timed;
+        out.printf(
+            Locale.ROOT,
+            "[INFO] GPU memory: %.1f MiB held by the encoder, %.1f MiB in use on the device%n",
+            encoder.deviceMemoryBytes() / 1048576.0,
+            dev.memoryUsed() / 1048576.0);
+        printResult(out, "ft4j-time", ms, timed);
+      }
+    }
+    return 0;
+  }
+
+  private int runCpu(
+      PrintWriter out, EncoderConfig config, int[] lengths, float[] input, int timed, int warm) {
+    EncoderWeights weights = EncoderWeights.random(config, seed);
+    try (ReferenceEncoder encoder = new ReferenceEncoder(weights)) {
+      printHeader(
+          out,
+          "cpu: float64 reference encoder, "
+              + Runtime.getRuntime().availableProcessors()
+              + " cores",
+          config,
+          timed,
+          warm);
+      for (int i = 0; i < warm; i++) {
+        encoder.forward(input, lengths, batchSize, seqLen);
+      }
+      long t0 = System.nanoTime();
+      for (int i = 0; i < timed; i++) {
+        encoder.forward(input, lengths, batchSize, seqLen);
+      }
+      double ms = (System.nanoTime() - t0) / 1e6 / timed;
+      printResult(out, "ft4j-cpu-time", ms, timed);
+    }
+    return 0;
+  }
+
+  private void printHeader(PrintWriter out, String device, EncoderConfig c, int timed, int warm) {
+    out.printf("[INFO] device %s%n", device);
+    out.printf(
+        Locale.ROOT,
+        "[INFO] config batch_size %d seq_len %d layers %d heads %d size_per_head %d hidden %d"
+            + " intermediate %d precision %s remove_padding %d int8_mode %d (warm-up %d, timed %d,"
+            + " seed %d)%n",
+        batchSize,
+        seqLen,
+        c.layers(),
+        c.heads(),
+        c.sizePerHead(),
+        c.hidden(),
+        c.intermediateSize(),
+        c.precision().label(),
+        isRemovePadding,
+        int8Mode,
+        warm,
+        timed,
+        seed);
+  }
+
+  private void printResult(PrintWriter out, String label, double ms, int timed) {
+    out.printf(
+        Locale.ROOT,
+        "[INFO] batch_size %d seq_len %d layer %d %s %.2f ms (%d iterations)%n",
+        batchSize,
+        seqLen,
+        numLayers,
+        label,
+        ms,
+        timed);
+    out.flush();
+  }
+
+  static float[] randomInput(EncoderConfig c, int batch, int seq, long seed) {
+    SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
+    float[] x = new float[Math.multiplyExact(Math.multiplyExact(batch, seq), c.hidden())];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) r.nextDouble(-1, 1);
+    }
+    return x;
+  }
+
+  private static void requireAtLeast(String name, int value, int min) {
+    if (value < min) {
+      throw new IllegalArgumentException(name + " = " + value + ", must be >= " + min);
+    }
+  }
+
+  private static void requireFlag(String name, int value) {
+    if (value != 0 && value != 1) {
+      throw new IllegalArgumentException(name + " = " + value + ", must be 0 or 1");
+    }
+  }
+}

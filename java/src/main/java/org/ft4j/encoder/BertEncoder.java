@@ -1,0 +1,653 @@
+package org.ft4j.encoder;
+
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.ft4j.cuda.CudaDevice;
+import org.ft4j.cuda.CudaGraph;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.cuda.PinnedHostBuffer;
+import org.ft4j.gemm.CublasLt;
+import org.ft4j.gemm.GemmShape;
+import org.ft4j.gemm.MatmulPlan;
+import org.ft4j.nativeapi.NativeApi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The BERT encoder stack on a CUDA GPU, FP32 or FP16.
+ *
+ * <p>One layer, x: [tokens = batch * seq, hidden]:
+ *
+ * <pre>
+ *   qkv    = x Wqkv^T                      cuBLASLt, Wqkv = [Wq; Wk; Wv]  [tokens, 3 hidden]
+ *   q,k,v  = split(qkv + bqkv)             kernel                          [batch, heads, seq, d]
+ *   p      = softmax(q k^T / sqrt d)       cuBLASLt batched + masked softmax kernel
+ *   ctx    = merge(p v)                    cuBLASLt batched + merge kernel [tokens, hidden]
+ *   a      = LN(ctx Wo^T + bo + x)         cuBLASLt + add bias/residual/layernorm kernel
+ *   h      = gelu(a Wi^T + bi)             cuBLASLt + add bias/GELU kernel [tokens, intermediate]
+ *   x      = LN(h Wo2^T + bo2 + a)         cuBLASLt + add bias/residual/layernorm kernel
+ * </pre>
+ *
+ * Biases are added by the kernel that runs after each GEMM anyway (split, layernorm, GELU), which
+ * costs no extra pass over memory; cuBLASLt's GELU epilogue is the tanh approximation, not BERT's
+ * erf GELU. After the last layer, padded positions are set to 0.
+ *
+ * <p><b>Thread safety:</b> an encoder is safe to share between threads; its forward methods are
+ * synchronized, so concurrent calls run one after another on the encoder's own CUDA stream. For
+ * parallel inference, create one encoder per worker (each holds its own copy of the weights).
+ *
+ * <p><b>Not built yet</b> (rejected with an UnsupportedOperationException naming the feature): INT8
+ * modes 1 and 2 and padding removal.
+ *
+ * <p>Resources: device memory for the weights at construction; activation memory sized for the
+ * largest batch x seq seen so far (grown on demand, never inside a captured graph); one stream, one
+ * cuBLASLt handle, a 32 MiB GEMM workspace. {@link #close()} frees all of it.
+ */
+public final class BertEncoder implements Encoder {
+  private static final Logger LOG = LoggerFactory.getLogger(BertEncoder.class);
+  private static final long WORKSPACE_BYTES = 32L << 20;
+  private static final long ALIGN = 256;
+  private static final int MAX_CACHED_SHAPES = 16;
+
+  /**
+   * Execution options.
+   *
+   * @param device CUDA device ordinal
+   * @param removePadding run on valid tokens only (not built yet: must be false)
+   * @param allowTf32 FP32 only: allow TF32 tensor cores in the GEMMs (faster, ~1e-3 precision)
+   * @param cudaGraphs capture each batch x seq shape once as a CUDA graph and replay it
+   */
+  public record Options(int device, boolean removePadding, boolean allowTf32, boolean cudaGraphs) {
+    public static Options defaults() {
+      return new Options(0, false, false, true);
+    }
+
+    public Options withDevice(int d) {
+      return new Options(d, removePadding, allowTf32, cudaGraphs);
+    }
+
+    public Options withRemovePadding(boolean r) {
+      return new Options(device, r, allowTf32, cudaGraphs);
+    }
+
+    public Options withAllowTf32(boolean t) {
+      return new Options(device, removePadding, t, cudaGraphs);
+    }
+
+    public Options withCudaGraphs(boolean g) {
+      return new Options(device, removePadding, allowTf32, g);
+    }
+  }
+
+  private final EncoderConfig config;
+  private final Options options;
+  private final DType dtype;
+  private final CudaDevice device;
+  private final CudaStream stream;
+  private final CublasLt lt;
+  private final DeviceBuffer workspace;
+  private final DeviceBuffer weightMemory;
+  private final LayerWeights[] layers;
+  private final Map<Long, ShapeState> shapes = new LinkedHashMap<>(16, 0.75f, true);
+  private Activations activations;
+  private boolean graphsBroken;
+  private boolean closed;
+
+  /** Device copies of one layer's tensors (views into {@code weightMemory}). */
+  private record LayerWeights(
+      DeviceBuffer qkvWeight, // [3 hidden, hidden]
+      DeviceBuffer qkvBias, // [3 hidden]
+      DeviceBuffer attentionOutputWeight, // [hidden, hidden]
+      DeviceBuffer attentionOutputBias, // [hidden]
+      DeviceBuffer attentionLnGamma, // [hidden]
+      DeviceBuffer attentionLnBeta, // [hidden]
+      DeviceBuffer intermediateWeight, // [intermediate, hidden]
+      DeviceBuffer intermediateBias, // [intermediate]
+      DeviceBuffer outputWeight, // [hidden, intermediate]
+      DeviceBuffer outputBias, // [hidden]
+      DeviceBuffer outputLnGamma, // [hidden]
+      DeviceBuffer outputLnBeta) {} // [hidden]
+
+  private BertEncoder(EncoderWeights weights, Options options) {
+    this.config = weights.config();
+    this.options = options;
+    this.dtype = config.precision() == Precision.FP32 ? DType.FP32 : DType.FP16;
+    this.device = CudaDevice.open(options.device());
+    CudaStream s = null;
+    CublasLt handle = null;
+    DeviceBuffer ws = null;
+    DeviceBuffer wm = null;
+    try {
+      s = CudaStream.create();
+      handle = CublasLt.create();
+      ws = DeviceBuffer.allocate(WORKSPACE_BYTES);
+      wm = DeviceBuffer.allocate(weightBytes(config, dtype));
+      this.stream = s;
+      this.lt = handle;
+      this.workspace = ws;
+      this.weightMemory = wm;
+      this.layers = uploadWeights(weights);
+    } catch (RuntimeException | Error e) {
+      closeQuietly(wm);
+      closeQuietly(ws);
+      closeQuietly(handle);
+      closeQuietly(s);
+      throw e;
+    }
+    LOG.debug("BertEncoder on {}: {} ({} weight bytes)", device, config, weightMemory.bytes());
+  }
+
+  /** An encoder with default options (device 0, CUDA graphs on). */
+  public static BertEncoder create(EncoderWeights weights) {
+    return create(weights, Options.defaults());
+  }
+
+  /**
+   * Uploads the weights and prepares the encoder. Rejects, before touching the GPU, what is not
+   * built yet: INT8 precisions and padding removal.
+   */
+  public static BertEncoder create(EncoderWeights weights, Options options) {
+    if (weights == null || options == null) {
+      throw new IllegalArgumentException("weights and options must not be null");
+    }
+    Precision p = weights.config().precision();
+    if (p == Precision.INT8_MODE_1 || p == Precision.INT8_MODE_2) {
+      throw new UnsupportedOperationException(
+          "precision "
+              + p.label()
+              + " (INT8 mode "
+              + (p == Precision.INT8_MODE_1 ? 1 : 2)
+              + ") is not built yet; use fp32 or fp16");
+    }
+    if (options.removePadding()) {
+      throw new UnsupportedOperationException(
+          "padding removal (is_remove_padding = 1) is not built yet; run with padding");
+    }
+    return new BertEncoder(weights, options);
+  }
+
+  @Override
+  public EncoderConfig config() {
+    return config;
+  }
+
+  public Options options() {
+    return options;
+  }
+
+  public CudaDevice device() {
+    return device;
+  }
+
+  /** Device memory held by this encoder (weights, workspace, activations), in bytes. */
+  public synchronized long deviceMemoryBytes() {
+    return weightMemory.bytes()
+        + workspace.bytes()
+        + (activations == null ? 0 : activations.bytes());
+  }
+
+  /** Host API: see {@link Encoder#forward}. Blocks until the result is on the host. */
+  @Override
+  public synchronized float[] forward(float[] input, int[] lengths, int batch, int seq) {
+    EncoderInputs.check(config, input, lengths, batch, seq);
+    checkOpen();
+    device.makeCurrent();
+    int tokens = batch * seq;
+    long elements = (long) tokens * config.hidden();
+    Activations a = activationsFor(batch, seq);
+    a.hostInput.put(input);
+    a.io32.copyFromAsync(a.hostInput.pointer(), 4 * elements, stream);
+    if (dtype == DType.FP32) {
+      a.x.copyFromAsync(a.io32.pointer(), 4 * elements, stream);
+    } else {
+      NativeApi.convert(dtype, a.x, DType.FP32, a.io32, elements, stream);
+    }
+    runLayers(a, lengths, batch, seq);
+    if (dtype == DType.FP32) {
+      a.x.copyToAsync(a.hostOutput.pointer(), 4 * elements, stream);
+    } else {
+      NativeApi.convert(DType.FP32, a.io32, dtype, a.x, elements, stream);
+      a.io32.copyToAsync(a.hostOutput.pointer(), 4 * elements, stream);
+    }
+    stream.synchronize();
+    float[] out = new float[(int) elements];
+    a.hostOutput.get(out);
+    return out;
+  }
+
+  /**
+   * Device API: {@code input} and {@code output} hold [batch, seq, hidden] in the encoder's storage
+   * type (FP32 for fp32, FP16 bit patterns for fp16); they may be the same buffer. Blocks until
+   * {@code output} is written.
+   */
+  public synchronized void forward(
+      DeviceBuffer input, int[] lengths, int batch, int seq, DeviceBuffer output) {
+    EncoderInputs.checkShape(config, batch, seq);
+    EncoderInputs.checkLengths(lengths, batch, seq);
+    long elements = (long) batch * seq * config.hidden();
+    input.requireFits(
+        dtype, elements, "encoder input [" + batch + ", " + seq + ", " + config.hidden() + "]");
+    output.requireFits(
+        dtype, elements, "encoder output [" + batch + ", " + seq + ", " + config.hidden() + "]");
+    checkOpen();
+    device.makeCurrent();
+    Activations a = activationsFor(batch, seq);
+    long bytes = elements * dtype.bytes();
+    a.x.copyFromAsync(input.pointer(), bytes, stream);
+    runLayers(a, lengths, batch, seq);
+    a.x.copyToAsync(output.pointer(), bytes, stream);
+    stream.synchronize();
+  }
+
+  /** The storage type of activations and weights on the device. */
+  public DType storageType() {
+    return dtype;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private void runLayers(Activations a, int[] lengths, int batch, int seq) {
+    a.hostLengths.put(lengths);
+    a.lengths.copyFromAsync(a.hostLengths.pointer(), 4L * batch, stream);
+    ShapeState state = shapeState(batch, seq);
+    if (options.cudaGraphs() && !graphsBroken) {
+      if (state.graph == null) {
+        try {
+          state.graph = CudaGraph.capture(stream, () -> enqueueLayers(a, state, batch, seq));
+        } catch (RuntimeException e) {
+          graphsBroken = true;
+          LOG.warn(
+              "CUDA graph capture failed, running without graphs from now on: {}", e.toString());
+          stream.synchronize();
+        }
+      }
+      if (state.graph != null) {
+        state.graph.launch(stream);
+        return;
+      }
+    }
+    enqueueLayers(a, state, batch, seq);
+  }
+
+  /** Queues every layer on the stream; x is updated in place. */
+  private void enqueueLayers(Activations a, ShapeState s, int batch, int seq) {
+    int tokens = batch * seq;
+    int hidden = config.hidden();
+    int inter = config.intermediateSize();
+    int heads = config.heads();
+    int d = config.sizePerHead();
+    float eps = (float) config.layerNormEps();
+    for (LayerWeights w : layers) {
+      s.qkv.run(stream, a.x, w.qkvWeight(), a.qkv, null, workspace); // [tokens, 3 hidden]
+      NativeApi.addQkvBiasSplitHeads(
+          dtype, a.q, a.k, a.v, a.qkv, w.qkvBias(), batch, seq, heads, d, stream);
+      s.scores.run(stream, a.q, a.k, a.scores, null, workspace); // [batch, heads, seq, seq]
+      NativeApi.maskedSoftmax(dtype, a.scores, a.lengths, batch, heads, seq, 1f, stream);
+      s.context.run(stream, a.scores, a.v, a.context, null, workspace); // [batch, heads, seq, d]
+      NativeApi.mergeHeads(dtype, a.merged, a.context, batch, seq, heads, d, stream);
+      s.attentionOutput.run(stream, a.merged, w.attentionOutputWeight(), a.dense, null, workspace);
+      NativeApi.addBiasResidualLayerNorm(
+          dtype,
+          a.attention,
+          a.dense,
+          w.attentionOutputBias(),
+          a.x,
+          w.attentionLnGamma(),
+          w.attentionLnBeta(),
+          eps,
+          tokens,
+          hidden,
+          stream);
+      s.intermediate.run(stream, a.attention, w.intermediateWeight(), a.ffn, null, workspace);
+      NativeApi.addBiasGelu(dtype, a.ffn, w.intermediateBias(), tokens, inter, stream);
+      s.output.run(stream, a.ffn, w.outputWeight(), a.dense, null, workspace);
+      NativeApi.addBiasResidualLayerNorm(
+          dtype,
+          a.x,
+          a.dense,
+          w.outputBias(),
+          a.attention,
+          w.outputLnGamma(),
+          w.outputLnBeta(),
+          eps,
+          tokens,
+          hidden,
+          stream);
+    }
+    NativeApi.zeroPaddedRows(dtype, a.x, a.lengths, batch, seq, hidden, stream);
+  }
+
+  /** The GEMM plans (and graph) of one batch x seq shape; LRU-cached. */
+  private final class ShapeState implements AutoCloseable {
+    final MatmulPlan qkv;
+    final MatmulPlan scores;
+    final MatmulPlan context;
+    final MatmulPlan attentionOutput;
+    final MatmulPlan intermediate;
+    final MatmulPlan output;
+    CudaGraph graph;
+
+    ShapeState(int batch, int seq) {
+      int tokens = batch * seq;
+      int hidden = config.hidden();
+      int inter = config.intermediateSize();
+      int bh = batch * config.heads();
+      int d = config.sizePerHead();
+      boolean tf32 = options.allowTf32();
+      MatmulPlan[] made = new MatmulPlan[6];
+      try {
+        made[0] = plan(GemmShape.linear(tokens, hidden, 3 * hidden), 1f, tf32);
+        made[1] = plan(GemmShape.attentionScores(bh, seq, d), (float) (1 / Math.sqrt(d)), tf32);
+        made[2] = plan(GemmShape.attentionContext(bh, seq, d), 1f, tf32);
+        made[3] = plan(GemmShape.linear(tokens, hidden, hidden), 1f, tf32);
+        made[4] = plan(GemmShape.linear(tokens, hidden, inter), 1f, tf32);
+        made[5] = plan(GemmShape.linear(tokens, inter, hidden), 1f, tf32);
+      } catch (RuntimeException e) {
+        for (MatmulPlan p : made) {
+          closeQuietly(p);
+        }
+        throw e;
+      }
+      qkv = made[0];
+      scores = made[1];
+      context = made[2];
+      attentionOutput = made[3];
+      intermediate = made[4];
+      output = made[5];
+    }
+
+    private MatmulPlan plan(GemmShape shape, float alpha, boolean tf32) {
+      return new MatmulPlan(
+          lt, shape, dtype, alpha, MatmulPlan.Epilogue.NONE, WORKSPACE_BYTES, tf32);
+    }
+
+    void dropGraph() {
+      if (graph != null) {
+        graph.close();
+        graph = null;
+      }
+    }
+
+    @Override
+    public void close() {
+      dropGraph();
+      for (MatmulPlan p :
+          new MatmulPlan[] {qkv, scores, context, attentionOutput, intermediate, output}) {
+        p.close();
+      }
+    }
+  }
+
+  private ShapeState shapeState(int batch, int seq) {
+    long key = ((long) batch << 32) | seq;
+    ShapeState s = shapes.get(key);
+    if (s == null) {
+      s = new ShapeState(batch, seq);
+      shapes.put(key, s);
+      if (shapes.size() > MAX_CACHED_SHAPES) {
+        Iterator<ShapeState> eldest = shapes.values().iterator();
+        ShapeState evicted = eldest.next();
+        eldest.remove();
+        evicted.close();
+      }
+    }
+    return s;
+  }
+
+  /** Activation buffers sized for at least tokens and batch*heads*seq^2 scores. */
+  private static final class Activations implements AutoCloseable {
+    final long tokensCapacity;
+    final long scoresCapacity;
+    final int batchCapacity;
+    final DeviceBuffer memory;
+    final DeviceBuffer x; // [tokens, hidden] layer input and output
+    final DeviceBuffer qkv; // [tokens, 3 hidden]
+    final DeviceBuffer q; // [batch, heads, seq, d]
+    final DeviceBuffer k;
+    final DeviceBuffer v;
+    final DeviceBuffer scores; // [batch, heads, seq, seq]
+    final DeviceBuffer context; // [batch, heads, seq, d]
+    final DeviceBuffer merged; // [tokens, hidden]
+    final DeviceBuffer dense; // [tokens, hidden] GEMM output before bias + residual + layernorm
+    final DeviceBuffer attention; // [tokens, hidden] first layernorm output
+    final DeviceBuffer ffn; // [tokens, intermediate]
+    final DeviceBuffer io32; // [tokens, hidden] FP32 staging for the host API
+    final DeviceBuffer lengths; // [batch] int32
+    final PinnedHostBuffer hostInput;
+    final PinnedHostBuffer hostOutput;
+    final PinnedHostBuffer hostLengths;
+
+    Activations(EncoderConfig c, DType t, long tokens, long scoresElements, int batch) {
+      this.tokensCapacity = tokens;
+      this.scoresCapacity = scoresElements;
+      this.batchCapacity = batch;
+      long h = (long) tokens * c.hidden() * t.bytes();
+      long[] sizes = {
+        h,
+        3 * h,
+        h,
+        h,
+        h,
+        scoresElements * t.bytes(),
+        h,
+        h,
+        h,
+        h,
+        (long) tokens * c.intermediateSize() * t.bytes(),
+        4L * tokens * c.hidden(),
+        4L * batch
+      };
+      long total = 0;
+      long[] offsets = new long[sizes.length];
+      for (int i = 0; i < sizes.length; i++) {
+        offsets[i] = total;
+        total += align(sizes[i]);
+      }
+      memory = DeviceBuffer.allocate(total);
+      DeviceBuffer[] views = new DeviceBuffer[sizes.length];
+      for (int i = 0; i < sizes.length; i++) {
+        views[i] = memory.slice(offsets[i], sizes[i]);
+      }
+      x = views[0];
+      qkv = views[1];
+      q = views[2];
+      k = views[3];
+      v = views[4];
+      scores = views[5];
+      context = views[6];
+      merged = views[7];
+      dense = views[8];
+      attention = views[9];
+      ffn = views[10];
+      io32 = views[11];
+      lengths = views[12];
+      PinnedHostBuffer in = null;
+      PinnedHostBuffer out = null;
+      try {
+        in = PinnedHostBuffer.allocate(4L * tokens * c.hidden());
+        out = PinnedHostBuffer.allocate(4L * tokens * c.hidden());
+        hostLengths = PinnedHostBuffer.allocate(4L * batch);
+      } catch (RuntimeException e) {
+        closeQuietly(in);
+        closeQuietly(out);
+        memory.close();
+        throw e;
+      }
+      hostInput = in;
+      hostOutput = out;
+    }
+
+    long bytes() {
+      return memory.bytes();
+    }
+
+    @Override
+    public void close() {
+      closeQuietly(hostInput);
+      closeQuietly(hostOutput);
+      closeQuietly(hostLengths);
+      memory.close();
+    }
+  }
+
+  private Activations activationsFor(int batch, int seq) {
+    long tokens = (long) batch * seq;
+    long scores = (long) batch * config.heads() * seq * seq;
+    Activations a = activations;
+    if (a != null
+        && a.tokensCapacity >= tokens
+        && a.scoresCapacity >= scores
+        && a.batchCapacity >= batch) {
+      return a;
+    }
+    stream.synchronize();
+    // Graphs hold the old addresses: drop them all before the memory moves.
+    for (ShapeState s : shapes.values()) {
+      s.dropGraph();
+    }
+    long newTokens = a == null ? tokens : Math.max(tokens, a.tokensCapacity);
+    long newScores = a == null ? scores : Math.max(scores, a.scoresCapacity);
+    int newBatch = a == null ? batch : Math.max(batch, a.batchCapacity);
+    if (a != null) {
+      activations = null;
+      a.close();
+    }
+    activations = new Activations(config, dtype, newTokens, newScores, newBatch);
+    return activations;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private static long align(long bytes) {
+    return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+  }
+
+  private static long weightBytes(EncoderConfig c, DType t) {
+    long total = 0;
+    for (long elements : layerTensorSizes(c)) {
+      total += align(elements * t.bytes());
+    }
+    return total * c.layers();
+  }
+
+  /** Element counts of the packed per-layer tensors, in LayerWeights order. */
+  private static long[] layerTensorSizes(EncoderConfig c) {
+    long h = c.hidden();
+    long i = c.intermediateSize();
+    return new long[] {3 * h * h, 3 * h, h * h, h, h, h, i * h, i, h * i, h, h, h};
+  }
+
+  private LayerWeights[] uploadWeights(EncoderWeights weights) {
+    long[] sizes = layerTensorSizes(config);
+    long largest = 0;
+    for (long s : sizes) {
+      largest = Math.max(largest, s);
+    }
+    LayerWeights[] result = new LayerWeights[config.layers()];
+    try (DeviceBuffer staging = DeviceBuffer.allocate(DType.FP32, largest)) {
+      long offset = 0;
+      for (int layer = 0; layer < config.layers(); layer++) {
+        float[][] host = {
+          concat(
+              weights.get(layer, LayerParam.QUERY_WEIGHT),
+              weights.get(layer, LayerParam.KEY_WEIGHT),
+              weights.get(layer, LayerParam.VALUE_WEIGHT)),
+          concat(
+              weights.get(layer, LayerParam.QUERY_BIAS),
+              weights.get(layer, LayerParam.KEY_BIAS),
+              weights.get(layer, LayerParam.VALUE_BIAS)),
+          weights.get(layer, LayerParam.ATTENTION_OUTPUT_WEIGHT),
+          weights.get(layer, LayerParam.ATTENTION_OUTPUT_BIAS),
+          weights.get(layer, LayerParam.ATTENTION_LAYERNORM_WEIGHT),
+          weights.get(layer, LayerParam.ATTENTION_LAYERNORM_BIAS),
+          weights.get(layer, LayerParam.INTERMEDIATE_WEIGHT),
+          weights.get(layer, LayerParam.INTERMEDIATE_BIAS),
+          weights.get(layer, LayerParam.OUTPUT_WEIGHT),
+          weights.get(layer, LayerParam.OUTPUT_BIAS),
+          weights.get(layer, LayerParam.OUTPUT_LAYERNORM_WEIGHT),
+          weights.get(layer, LayerParam.OUTPUT_LAYERNORM_BIAS)
+        };
+        DeviceBuffer[] views = new DeviceBuffer[host.length];
+        for (int t = 0; t < host.length; t++) {
+          long bytes = sizes[t] * dtype.bytes();
+          views[t] = weightMemory.slice(offset, bytes);
+          offset += align(bytes);
+          upload(host[t], views[t], staging);
+        }
+        result[layer] =
+            new LayerWeights(
+                views[0], views[1], views[2], views[3], views[4], views[5], views[6], views[7],
+                views[8], views[9], views[10], views[11]);
+      }
+      stream.synchronize();
+    }
+    return result;
+  }
+
+  private void upload(float[] data, DeviceBuffer target, DeviceBuffer staging) {
+    if (dtype == DType.FP32) {
+      target.copyFrom(data);
+    } else {
+      stream.synchronize(); // the staging buffer is reused: the previous conversion must be done
+      staging.copyFrom(data);
+      NativeApi.convert(dtype, target, DType.FP32, staging, data.length, stream);
+    }
+  }
+
+  private static float[] concat(float[]... parts) {
+    int n = 0;
+    for (float[] p : parts) {
+      n += p.length;
+    }
+    float[] out = new float[n];
+    int at = 0;
+    for (float[] p : parts) {
+      System.arraycopy(p, 0, out, at, p.length);
+      at += p.length;
+    }
+    return out;
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("encoder is closed");
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      stream.synchronize();
+    } catch (RuntimeException e) {
+      LOG.warn("pending work failed while closing the encoder: {}", e.toString());
+    }
+    for (ShapeState s : shapes.values()) {
+      closeQuietly(s);
+    }
+    shapes.clear();
+    closeQuietly(activations);
+    activations = null;
+    closeQuietly(weightMemory);
+    closeQuietly(workspace);
+    closeQuietly(lt);
+    closeQuietly(stream);
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (Exception e) {
+      LOG.warn("error while releasing {}: {}", c.getClass().getSimpleName(), e.toString());
+    }
+  }
+}

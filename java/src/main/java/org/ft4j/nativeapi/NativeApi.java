@@ -1,0 +1,335 @@
+package org.ft4j.nativeapi;
+
+import org.bytedeco.javacpp.IntPointer;
+import org.ft4j.cuda.CudaException;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+
+/**
+ * The only caller of the ft4j native library. Every method checks its arguments in Java first
+ * (dimensions, element types, that each buffer is large enough for the shape it is said to hold),
+ * so a wrong argument never reaches native code; then it calls the C function and turns a non-zero
+ * status into an exception carrying the native message: invalid argument → {@link
+ * IllegalArgumentException}, unsupported → {@link UnsupportedOperationException}, CUDA or internal
+ * error → {@link CudaException}.
+ *
+ * <p>Kernel launches are asynchronous on the given stream. Shapes follow native/include/ft4j.h.
+ */
+public final class NativeApi {
+  private static volatile boolean loaded;
+  private static volatile Throwable loadFailure;
+
+  private NativeApi() {}
+
+  /** Device properties reported by the native library. */
+  public record DeviceInfo(int smMajor, int smMinor, int runtimeVersion, int driverVersion) {}
+
+  /** Loads libft4j (and its JNI glue) or throws a CudaException that says why it cannot. */
+  public static void ensureLoaded() {
+    if (loaded) {
+      return;
+    }
+    synchronized (NativeApi.class) {
+      if (!loaded && loadFailure == null) {
+        try {
+          Ft4jNative.load();
+          loaded = true;
+        } catch (Throwable t) {
+          loadFailure = t;
+        }
+      }
+    }
+    if (!loaded) {
+      throw new CudaException(
+          "the ft4j native library could not be loaded (it needs the CUDA 13 runtime,"
+              + " libcudart.so.13, on the library path): "
+              + loadFailure,
+          loadFailure);
+    }
+  }
+
+  /** Why the library cannot be loaded, or null if it can. */
+  public static Throwable loadFailure() {
+    try {
+      ensureLoaded();
+      return null;
+    } catch (CudaException e) {
+      return e.getCause() != null ? e.getCause() : e;
+    }
+  }
+
+  public static String version() {
+    ensureLoaded();
+    return Ft4jNative.ft4j_version().getString();
+  }
+
+  /** Number of CUDA devices; 0 where there is no driver or no device. */
+  public static int cudaDeviceCount() {
+    ensureLoaded();
+    int[] count = new int[1];
+    check(Ft4jNative.ft4j_cuda_device_count(count));
+    return count[0];
+  }
+
+  public static DeviceInfo deviceInfo(int device) {
+    ensureLoaded();
+    int[] major = new int[1];
+    int[] minor = new int[1];
+    int[] runtime = new int[1];
+    int[] driver = new int[1];
+    check(Ft4jNative.ft4j_cuda_device_info(device, major, minor, runtime, driver));
+    return new DeviceInfo(major[0], minor[0], runtime[0], driver[0]);
+  }
+
+  /** data[rows, cols] = gelu(data + bias[cols]) in place (exact erf GELU). */
+  public static void addBiasGelu(
+      DType dtype, DeviceBuffer data, DeviceBuffer bias, int rows, int cols, CudaStream stream) {
+    int t = floatType(dtype);
+    positive("rows", rows);
+    positive("cols", cols);
+    data.requireFits(dtype, (long) rows * cols, "addBiasGelu data [" + rows + ", " + cols + "]");
+    bias.requireFits(dtype, cols, "addBiasGelu bias [" + cols + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_add_bias_gelu(
+            t, data.pointer(), bias.pointer(), rows, cols, stream.handle()));
+  }
+
+  /**
+   * out[rows, cols] = layernorm(input + bias + residual) * gamma + beta. {@code bias} may be null;
+   * out may be the same buffer as input or residual.
+   */
+  public static void addBiasResidualLayerNorm(
+      DType dtype,
+      DeviceBuffer out,
+      DeviceBuffer input,
+      DeviceBuffer bias,
+      DeviceBuffer residual,
+      DeviceBuffer gamma,
+      DeviceBuffer beta,
+      float eps,
+      int rows,
+      int cols,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("rows", rows);
+    positive("cols", cols);
+    if (!(eps > 0) || Float.isInfinite(eps)) {
+      throw new IllegalArgumentException("layernorm eps = " + eps + ", must be > 0 and finite");
+    }
+    String shape = " [" + rows + ", " + cols + "]";
+    long n = (long) rows * cols;
+    out.requireFits(dtype, n, "layernorm out" + shape);
+    input.requireFits(dtype, n, "layernorm input" + shape);
+    residual.requireFits(dtype, n, "layernorm residual" + shape);
+    if (bias != null) {
+      bias.requireFits(dtype, cols, "layernorm bias [" + cols + "]");
+    }
+    gamma.requireFits(dtype, cols, "layernorm gamma [" + cols + "]");
+    beta.requireFits(dtype, cols, "layernorm beta [" + cols + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_add_bias_residual_layernorm(
+            t,
+            out.pointer(),
+            input.pointer(),
+            bias == null ? null : bias.pointer(),
+            residual.pointer(),
+            gamma.pointer(),
+            beta.pointer(),
+            eps,
+            rows,
+            cols,
+            stream.handle()));
+  }
+
+  /**
+   * qkv [batch*seq, 3*hidden] (+ qkvBias [3*hidden], may be null) → q, k, v each [batch, heads,
+   * seq, sizePerHead].
+   */
+  public static void addQkvBiasSplitHeads(
+      DType dtype,
+      DeviceBuffer q,
+      DeviceBuffer k,
+      DeviceBuffer v,
+      DeviceBuffer qkv,
+      DeviceBuffer qkvBias,
+      int batch,
+      int seq,
+      int heads,
+      int sizePerHead,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    long perHeadTensor = attentionShape(batch, seq, heads, sizePerHead);
+    long hidden = (long) heads * sizePerHead;
+    String shape = " [" + batch + ", " + heads + ", " + seq + ", " + sizePerHead + "]";
+    q.requireFits(dtype, perHeadTensor, "q" + shape);
+    k.requireFits(dtype, perHeadTensor, "k" + shape);
+    v.requireFits(dtype, perHeadTensor, "v" + shape);
+    qkv.requireFits(
+        dtype, 3 * perHeadTensor, "qkv [" + (long) batch * seq + ", " + 3 * hidden + "]");
+    if (qkvBias != null) {
+      qkvBias.requireFits(dtype, 3 * hidden, "qkv bias [" + 3 * hidden + "]");
+    }
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_add_qkv_bias_split_heads(
+            t,
+            q.pointer(),
+            k.pointer(),
+            v.pointer(),
+            qkv.pointer(),
+            qkvBias == null ? null : qkvBias.pointer(),
+            batch,
+            seq,
+            heads,
+            sizePerHead,
+            stream.handle()));
+  }
+
+  /** Softmax of scores [batch, heads, seq, seq] masked by device lengths [batch], in place. */
+  public static void maskedSoftmax(
+      DType dtype,
+      DeviceBuffer scores,
+      DeviceBuffer lengths,
+      int batch,
+      int heads,
+      int seq,
+      float scale,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("batch", batch);
+    positive("heads", heads);
+    positive("seq", seq);
+    if (!Float.isFinite(scale)) {
+      throw new IllegalArgumentException("softmax scale = " + scale + ", must be finite");
+    }
+    long n = (long) batch * heads * seq * seq;
+    scores.requireFits(dtype, n, "scores [" + batch + ", " + heads + ", " + seq + ", " + seq + "]");
+    lengths.requireFits(DType.INT32, batch, "lengths [" + batch + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_masked_softmax(
+            t,
+            scores.pointer(),
+            new IntPointer(lengths.pointer()),
+            batch,
+            heads,
+            seq,
+            scale,
+            stream.handle()));
+  }
+
+  /** in [batch, heads, seq, sizePerHead] → out [batch*seq, heads*sizePerHead]. */
+  public static void mergeHeads(
+      DType dtype,
+      DeviceBuffer out,
+      DeviceBuffer in,
+      int batch,
+      int seq,
+      int heads,
+      int sizePerHead,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    long n = attentionShape(batch, seq, heads, sizePerHead);
+    in.requireFits(
+        dtype,
+        n,
+        "merge heads input [" + batch + ", " + heads + ", " + seq + ", " + sizePerHead + "]");
+    out.requireFits(
+        dtype,
+        n,
+        "merge heads output [" + (long) batch * seq + ", " + (long) heads * sizePerHead + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_merge_heads(
+            t, out.pointer(), in.pointer(), batch, seq, heads, sizePerHead, stream.handle()));
+  }
+
+  /**
+   * data[b, s, :] = 0 for s >= lengths[b]; data [batch, seq, hidden], lengths device int[batch].
+   */
+  public static void zeroPaddedRows(
+      DType dtype,
+      DeviceBuffer data,
+      DeviceBuffer lengths,
+      int batch,
+      int seq,
+      int hidden,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("batch", batch);
+    positive("seq", seq);
+    positive("hidden", hidden);
+    data.requireFits(
+        dtype, (long) batch * seq * hidden, "data [" + batch + ", " + seq + ", " + hidden + "]");
+    lengths.requireFits(DType.INT32, batch, "lengths [" + batch + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_zero_padded_rows(
+            t,
+            data.pointer(),
+            new IntPointer(lengths.pointer()),
+            batch,
+            seq,
+            hidden,
+            stream.handle()));
+  }
+
+  /** dst[i] = (dstType) src[i] for i < count (FP32 ↔ FP16, or a same-type copy). */
+  public static void convert(
+      DType dstType,
+      DeviceBuffer dst,
+      DType srcType,
+      DeviceBuffer src,
+      long count,
+      CudaStream stream) {
+    int d = floatType(dstType);
+    int s = floatType(srcType);
+    if (count < 1) {
+      throw new IllegalArgumentException("convert count = " + count + ", must be >= 1");
+    }
+    dst.requireFits(dstType, count, "convert destination");
+    src.requireFits(srcType, count, "convert source");
+    ensureLoaded();
+    check(Ft4jNative.ft4j_convert(d, dst.pointer(), s, src.pointer(), count, stream.handle()));
+  }
+
+  private static long attentionShape(int batch, int seq, int heads, int sizePerHead) {
+    positive("batch", batch);
+    positive("seq", seq);
+    positive("heads", heads);
+    positive("sizePerHead", sizePerHead);
+    return (long) batch * heads * seq * sizePerHead;
+  }
+
+  private static int floatType(DType dtype) {
+    return switch (dtype) {
+      case FP32 -> Ft4jNative.FT4J_DTYPE_FP32;
+      case FP16 -> Ft4jNative.FT4J_DTYPE_FP16;
+      default ->
+          throw new UnsupportedOperationException(
+              "element type " + dtype + " is not supported by this kernel (FP32 or FP16 only)");
+    };
+  }
+
+  private static void positive(String name, int value) {
+    if (value < 1) {
+      throw new IllegalArgumentException(name + " = " + value + ", must be >= 1");
+    }
+  }
+
+  private static void check(int status) {
+    if (status == Ft4jNative.FT4J_OK) {
+      return;
+    }
+    String message = Ft4jNative.ft4j_last_error().getString();
+    switch (status) {
+      case Ft4jNative.FT4J_ERR_INVALID_ARGUMENT -> throw new IllegalArgumentException(message);
+      case Ft4jNative.FT4J_ERR_UNSUPPORTED -> throw new UnsupportedOperationException(message);
+      case Ft4jNative.FT4J_ERR_CUDA -> throw new CudaException(message);
+      default -> throw new CudaException("ft4j internal error (status " + status + "): " + message);
+    }
+  }
+}

@@ -1,0 +1,295 @@
+package org.ft4j.reference;
+
+import java.util.stream.IntStream;
+import org.ft4j.encoder.Encoder;
+import org.ft4j.encoder.EncoderConfig;
+import org.ft4j.encoder.EncoderInputs;
+import org.ft4j.encoder.EncoderWeights;
+import org.ft4j.encoder.LayerParam;
+
+/**
+ * The BERT encoder stack on the CPU in float64: the oracle of the GPU encoder and the {@code
+ * --backend cpu} of the command line.
+ *
+ * <p>Each layer is BERT's post-layernorm block. With x the [tokens, hidden] activations of the
+ * valid tokens (t &lt; lengths[b]) only, d = sizePerHead and the weights in PyTorch layout [out,
+ * in]:
+ *
+ * <pre>
+ *   q, k, v = x Wq^T + bq,  x Wk^T + bk,  x Wv^T + bv
+ *   p       = softmax_j(q_i . k_j / sqrt d)       per sequence and head, over its len valid keys
+ *   ctx     = p v                                  heads merged back to [tokens, hidden]
+ *   a       = LN_attention(ctx Wo^T + bo + x)
+ *   x'      = LN_output(gelu(a Wi^T + bi) Wo2^T + bo2 + a)
+ * </pre>
+ *
+ * with LN(y) = (y - mean) / sqrt(biased var + eps) * gamma + beta and the exact erf GELU. The
+ * output is [batch, seq, hidden] with exactly 0 at padded positions (t &gt;= lengths[b]); the input
+ * at padded positions is never read.
+ *
+ * <p><b>Precision:</b> the config's {@link org.ft4j.encoder.Precision} is ignored. The reference
+ * always widens the FP32 inputs and weights to float64, keeps every activation in float64 between
+ * steps and rounds to float once at the end ({@link #forward}); {@link #forwardFloat64} returns the
+ * unrounded result.
+ *
+ * <p><b>Performance:</b> the projections run as register-tiled GEMMs split by blocks of tokens, the
+ * attention by (sequence, head, block of 64 queries), all on the common fork-join pool.
+ *
+ * <p><b>Thread safety:</b> holds no mutable state; concurrent calls are safe. {@link #close()} does
+ * nothing.
+ */
+public final class ReferenceEncoder implements Encoder {
+  /** Query rows per attention task. */
+  private static final int QUERY_BLOCK = 64;
+
+  private final EncoderWeights weights;
+  private final EncoderConfig config;
+
+  /** A reference encoder over {@code weights} (not copied; EncoderWeights is immutable). */
+  public ReferenceEncoder(EncoderWeights weights) {
+    if (weights == null) {
+      throw new IllegalArgumentException("weights is null");
+    }
+    this.weights = weights;
+    this.config = weights.config();
+  }
+
+  @Override
+  public EncoderConfig config() {
+    return config;
+  }
+
+  /**
+   * Runs every layer; see the class comment for the formula.
+   *
+   * @param input [batch, seq, hidden]
+   * @param lengths [batch], each in [1, seq]
+   * @return [batch, seq, hidden], the float64 result rounded to float, 0 at padded positions
+   * @throws IllegalArgumentException from {@link EncoderInputs#check} on a bad shape or length
+   */
+  @Override
+  public float[] forward(float[] input, int[] lengths, int batch, int seq) {
+    return ReferenceKernels.toFloat(forwardFloat64(input, lengths, batch, seq));
+  }
+
+  /**
+   * Same as {@link #forward} without the final rounding: [batch, seq, hidden] in float64, 0 at
+   * padded positions.
+   */
+  public double[] forwardFloat64(float[] input, int[] lengths, int batch, int seq) {
+    EncoderInputs.check(config, input, lengths, batch, seq);
+    int hidden = config.hidden();
+    int[] offsets = new int[batch + 1]; // first compact row of each sequence
+    for (int b = 0; b < batch; b++) {
+      offsets[b + 1] = offsets[b] + lengths[b];
+    }
+    int tokens = offsets[batch];
+    double[] x = new double[tokens * hidden]; // [tokens, hidden], valid tokens only
+    for (int b = 0; b < batch; b++) {
+      for (int t = 0; t < lengths[b]; t++) {
+        int src = (b * seq + t) * hidden;
+        int dst = (offsets[b] + t) * hidden;
+        for (int c = 0; c < hidden; c++) {
+          x[dst + c] = input[src + c];
+        }
+      }
+    }
+    for (int layer = 0; layer < config.layers(); layer++) {
+      x = layer(layer, x, offsets, batch);
+    }
+    double[] out = new double[batch * seq * hidden]; // zeros at padded positions
+    for (int b = 0; b < batch; b++) {
+      System.arraycopy(x, offsets[b] * hidden, out, b * seq * hidden, lengths[b] * hidden);
+    }
+    return out;
+  }
+
+  /** One layer on the compact activations x [tokens, hidden]; returns the new activations. */
+  private double[] layer(int layer, double[] x, int[] offsets, int batch) {
+    int hidden = config.hidden();
+    int inter = config.intermediateSize();
+    int heads = config.heads();
+    int d = config.sizePerHead();
+    int tokens = offsets[batch];
+    double eps = config.layerNormEps();
+
+    // Q, K, V projections: [tokens, hidden] each (three GEMMs rather than one [3 hidden, hidden]
+    // weight, so that no buffer exceeds [tokens, max(hidden, intermediate)]).
+    double[] qp = project(layer, LayerParam.QUERY_WEIGHT, LayerParam.QUERY_BIAS, x, tokens);
+    double[] kp = project(layer, LayerParam.KEY_WEIGHT, LayerParam.KEY_BIAS, x, tokens);
+    double[] vp = project(layer, LayerParam.VALUE_WEIGHT, LayerParam.VALUE_BIAS, x, tokens);
+
+    // Head-major copies: q and k as [heads, tokens, d]; v transposed per sequence and head, so
+    // that sequence b of head h is [d, len] at (h * tokens + offsets[b]) * d.
+    double[] q = new double[tokens * hidden];
+    double[] k = new double[tokens * hidden];
+    double[] vt = new double[tokens * hidden];
+    IntStream.range(0, batch)
+        .parallel()
+        .forEach(
+            b -> {
+              int len = offsets[b + 1] - offsets[b];
+              for (int h = 0; h < heads; h++) {
+                int seqAt = (h * tokens + offsets[b]) * d;
+                for (int t = 0; t < len; t++) {
+                  int row = (offsets[b] + t) * hidden + h * d;
+                  int at = (h * tokens + offsets[b] + t) * d;
+                  System.arraycopy(qp, row, q, at, d);
+                  System.arraycopy(kp, row, k, at, d);
+                  for (int c = 0; c < d; c++) {
+                    vt[seqAt + c * len + t] = vp[row + c];
+                  }
+                }
+              }
+            });
+
+    // Attention per (sequence, block of queries, head): [tokens, hidden] context.
+    int[] blockSeq = new int[tokens]; // at most one block per token
+    int[] blockStart = new int[tokens];
+    int blocks = 0;
+    for (int b = 0; b < batch; b++) {
+      int len = offsets[b + 1] - offsets[b];
+      for (int i0 = 0; i0 < len; i0 += QUERY_BLOCK) {
+        blockSeq[blocks] = b;
+        blockStart[blocks] = i0;
+        blocks++;
+      }
+    }
+    double scale = 1.0 / Math.sqrt(d);
+    double[] ctx = new double[tokens * hidden];
+    IntStream.range(0, blocks * heads)
+        .parallel()
+        .forEach(
+            task -> {
+              int blk = task / heads;
+              int h = task % heads;
+              int b = blockSeq[blk];
+              int i0 = blockStart[blk];
+              int len = offsets[b + 1] - offsets[b];
+              int m = Math.min(QUERY_BLOCK, len - i0);
+              int seqAt = (h * tokens + offsets[b]) * d;
+              double[] p = new double[m * len]; // [m, len]
+              ReferenceKernels.gemmNt(q, seqAt + i0 * d, k, seqAt, p, 0, m, len, d);
+              for (int i = 0; i < m; i++) {
+                ReferenceKernels.softmaxRow(p, i * len, len, scale, p, i * len);
+              }
+              double[] c = new double[m * d]; // [m, d]
+              ReferenceKernels.gemmNt(p, 0, vt, seqAt, c, 0, m, d, len);
+              for (int i = 0; i < m; i++) {
+                System.arraycopy(c, i * d, ctx, (offsets[b] + i0 + i) * hidden + h * d, d);
+              }
+            });
+
+    // a = LN(ctx Wo^T + bo + x)
+    double[] dense = new double[tokens * hidden];
+    ReferenceKernels.linearInto(
+        ctx,
+        widen(weights.get(layer, LayerParam.ATTENTION_OUTPUT_WEIGHT)),
+        widen(weights.get(layer, LayerParam.ATTENTION_OUTPUT_BIAS)),
+        tokens,
+        hidden,
+        hidden,
+        dense);
+    double[] attention =
+        residualLayerNorm(
+            dense,
+            x,
+            widen(weights.get(layer, LayerParam.ATTENTION_LAYERNORM_WEIGHT)),
+            widen(weights.get(layer, LayerParam.ATTENTION_LAYERNORM_BIAS)),
+            eps,
+            tokens,
+            hidden);
+
+    // h = gelu(a Wi^T + bi): [tokens, intermediate]
+    double[] ffn = new double[tokens * inter];
+    ReferenceKernels.linearInto(
+        attention,
+        widen(weights.get(layer, LayerParam.INTERMEDIATE_WEIGHT)),
+        widen(weights.get(layer, LayerParam.INTERMEDIATE_BIAS)),
+        tokens,
+        hidden,
+        inter,
+        ffn);
+    IntStream.range(0, tokens)
+        .parallel()
+        .forEach(
+            t -> {
+              for (int c = t * inter; c < (t + 1) * inter; c++) {
+                ffn[c] = ReferenceKernels.gelu(ffn[c]);
+              }
+            });
+
+    // x' = LN(h Wo2^T + bo2 + a)
+    ReferenceKernels.linearInto(
+        ffn,
+        widen(weights.get(layer, LayerParam.OUTPUT_WEIGHT)),
+        widen(weights.get(layer, LayerParam.OUTPUT_BIAS)),
+        tokens,
+        inter,
+        hidden,
+        dense);
+    return residualLayerNorm(
+        dense,
+        attention,
+        widen(weights.get(layer, LayerParam.OUTPUT_LAYERNORM_WEIGHT)),
+        widen(weights.get(layer, LayerParam.OUTPUT_LAYERNORM_BIAS)),
+        eps,
+        tokens,
+        hidden);
+  }
+
+  /** x W^T + bias for one of the hidden x hidden projections: [tokens, hidden]. */
+  private double[] project(int layer, LayerParam weight, LayerParam bias, double[] x, int tokens) {
+    int hidden = config.hidden();
+    double[] y = new double[tokens * hidden];
+    ReferenceKernels.linearInto(
+        x,
+        widen(weights.get(layer, weight)),
+        widen(weights.get(layer, bias)),
+        tokens,
+        hidden,
+        hidden,
+        y);
+    return y;
+  }
+
+  /** out[r, :] = LN(y[r, :] + residual[r, :]) for r &lt; rows, in parallel over rows. */
+  private static double[] residualLayerNorm(
+      double[] y,
+      double[] residual,
+      double[] gamma,
+      double[] beta,
+      double eps,
+      int rows,
+      int cols) {
+    double[] out = new double[rows * cols];
+    IntStream.range(0, rows)
+        .parallel()
+        .forEach(
+            r -> {
+              double[] row = new double[cols];
+              int base = r * cols;
+              for (int c = 0; c < cols; c++) {
+                row[c] = y[base + c] + residual[base + c];
+              }
+              ReferenceKernels.layerNormRow(row, gamma, beta, eps, out, base);
+            });
+    return out;
+  }
+
+  private static double[] widen(float[] x) {
+    double[] d = new double[x.length];
+    widen(x, d, 0);
+    return d;
+  }
+
+  private static void widen(float[] x, double[] dst, int at) {
+    for (int i = 0; i < x.length; i++) {
+      dst[at + i] = x[i];
+    }
+  }
+
+  /** Nothing to release. */
+  @Override
+  public void close() {}
+}

@@ -1,0 +1,83 @@
+package org.ft4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.ft4j.cuda.CudaDevice;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class EncoderSampleCommandTest {
+  private record Result(int exit, String out, String err) {}
+
+  private static Result run(String... args) {
+    CommandLine cl = Ft4jCli.newCommandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out));
+    cl.setErr(new PrintWriter(err));
+    int exit = cl.execute(args);
+    return new Result(exit, out.toString(), err.toString());
+  }
+
+  @Test
+  void cpuBackendRunsAndPrintsFasterTransformersResultLine() {
+    Result r =
+        run("encoder_sample", "2", "1", "5", "2", "8", "0", "0", "0", "0", "--backend", "cpu");
+    assertEquals(0, r.exit(), r.err());
+    assertTrue(
+        r.out()
+            .contains(
+                "[INFO] config batch_size 2 seq_len 5 layers 1 heads 2 size_per_head 8 hidden 16"),
+        r.out());
+    assertTrue(
+        r.out()
+            .matches(
+                "(?s).*\\[INFO\\] batch_size 2 seq_len 5 layer 1 ft4j-cpu-time \\d+\\.\\d\\d ms \\(1 iterations\\).*"),
+        r.out());
+  }
+
+  @Test
+  void missingOrMalformedArgumentsAreUsageErrors() {
+    Result few = run("encoder-sample", "1", "12", "128");
+    assertEquals(2, few.exit());
+    assertTrue(few.err().contains("Missing required parameters"), few.err());
+    Result notNumber = run("encoder-sample", "x", "12", "128", "12", "64", "1", "0", "0", "0");
+    assertEquals(2, notNumber.exit());
+    assertTrue(notNumber.err().contains("batch_size"), notNumber.err());
+  }
+
+  @Test
+  void featuresNotBuiltYetAreRejectedByName() {
+    Result pad =
+        run("encoder-sample", "1", "1", "8", "2", "8", "1", "1", "0", "0", "--backend", "cpu");
+    assertEquals(2, pad.exit());
+    assertTrue(pad.err().contains("padding removal is not built yet"), pad.err());
+    Result int8 =
+        run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "2", "0", "--backend", "cpu");
+    assertTrue(int8.err().contains("INT8 inference is not built yet"), int8.err());
+    Result tune =
+        run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "1", "--backend", "cpu");
+    assertTrue(tune.err().contains("autotuner is not built yet"), tune.err());
+    Result fp16 = run("encoder-sample", "1", "1", "8", "2", "8", "3", "0", "0", "0");
+    assertEquals(2, fp16.exit());
+    assertTrue(fp16.err().contains("is_use_fp16 = 3"), fp16.err());
+    Result layers = run("encoder-sample", "1", "0", "8", "2", "8", "1", "0", "0", "0");
+    assertTrue(layers.err().contains("num_layers = 0"), layers.err());
+    Result backend =
+        run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "0", "--backend", "tpu");
+    assertTrue(backend.err().contains("--backend tpu"), backend.err());
+  }
+
+  @Test
+  void gpuBackendWithoutADeviceExplainsAndSuggestsTheCpuBackend() {
+    Assumptions.assumeFalse(CudaDevice.isAvailable(), "this machine has a CUDA device");
+    Result r = run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "0");
+    assertEquals(1, r.exit());
+    assertTrue(r.err().contains("no usable CUDA device"), r.err());
+    assertTrue(r.err().contains("--backend cpu"), r.err());
+  }
+}

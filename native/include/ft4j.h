@@ -1,0 +1,115 @@
+/*
+ * ft4j.h — the only C API the Java side sees.
+ *
+ * Rules of this surface:
+ *  - extern "C", plain types only (ints, floats, size_t, untyped device pointers, a CUDA stream);
+ *  - every function returns an ft4j status code (FT4J_OK == 0); on failure the reason is kept in a
+ *    thread-local message that ft4j_last_error() returns (valid until the next ft4j call on the
+ *    same thread);
+ *  - no C++ exception and no exit()/abort() crosses it;
+ *  - device pointers are raw CUDA device addresses owned by the caller; ft4j never frees them;
+ *  - every kernel launch is asynchronous on the given stream (NULL = legacy default stream) and
+ *    checks its arguments first: a rejected call launches nothing and returns
+ *    FT4J_ERR_INVALID_ARGUMENT or FT4J_ERR_UNSUPPORTED with a message naming the value.
+ *
+ * Tensors are row-major; the shape comment names the dimensions from slowest to fastest.
+ * "dtype" is FT4J_DTYPE_FP32 (float) or FT4J_DTYPE_FP16 (IEEE half); all arithmetic inside the
+ * kernels is done in float whatever the storage type.
+ */
+#ifndef FT4J_H_
+#define FT4J_H_
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library is built with hidden visibility; only this API is exported. */
+#if defined(__GNUC__)
+#define FT4J_API __attribute__((visibility("default")))
+#else
+#define FT4J_API
+#endif
+
+/* cudaStream_t is `struct CUstream_st*`; declaring the struct keeps CUDA headers out of this file. */
+struct CUstream_st;
+
+/* Status codes. */
+#define FT4J_OK 0
+#define FT4J_ERR_INVALID_ARGUMENT 1 /* a shape, pointer or value the call cannot accept */
+#define FT4J_ERR_UNSUPPORTED 2      /* valid request, not implemented (dtype, head size...) */
+#define FT4J_ERR_CUDA 3             /* the CUDA runtime reported an error */
+#define FT4J_ERR_INTERNAL 4         /* a bug in ft4j */
+
+/* Storage types. */
+#define FT4J_DTYPE_FP32 0
+#define FT4J_DTYPE_FP16 1
+
+/* Message of the last failed call on this thread ("" if none). Never NULL. */
+FT4J_API const char* ft4j_last_error(void);
+
+/* Library version, e.g. "0.1.0". */
+FT4J_API const char* ft4j_version(void);
+
+/* Number of CUDA devices; 0 (and FT4J_OK) when there is no driver or no device, so that callers
+ * can probe without failing. */
+FT4J_API int ft4j_cuda_device_count(int* count);
+
+/* Compute capability of `device` (e.g. 9, 0) and the CUDA runtime / driver versions (e.g. 13000). */
+FT4J_API int ft4j_cuda_device_info(int device, int* sm_major, int* sm_minor, int* runtime_version,
+                          int* driver_version);
+
+/* --- activation ---------------------------------------------------------------------------------
+ * data[r, c] = gelu(data[r, c] + bias[c]) with the exact GELU 0.5 x (1 + erf(x / sqrt 2)).
+ * data: [rows, cols] in place; bias: [cols]. */
+FT4J_API int ft4j_add_bias_gelu(int dtype, void* data, const void* bias, int rows, int cols,
+                       struct CUstream_st* stream);
+
+/* --- layernorm ----------------------------------------------------------------------------------
+ * x = input[r, :] + bias + residual[r, :]
+ * out[r, c] = (x[c] - mean(x)) / sqrt(var(x) + eps) * gamma[c] + beta[c]   (biased variance)
+ * out, input, residual: [rows, cols]; bias, gamma, beta: [cols]. `bias` may be NULL (no bias).
+ * `out` may alias `input` or `residual`. */
+FT4J_API int ft4j_add_bias_residual_layernorm(int dtype, void* out, const void* input, const void* bias,
+                                     const void* residual, const void* gamma, const void* beta,
+                                     float eps, int rows, int cols, struct CUstream_st* stream);
+
+/* --- attention (unfused path) -------------------------------------------------------------------
+ * Split the fused QKV projection into per-head tensors and add its bias.
+ * qkv: [batch * seq, 3 * hidden], columns ordered (Q | K | V), each hidden = heads * size_per_head
+ * wide and ordered (head, d); qkv_bias: [3 * hidden] (may be NULL).
+ * q, k, v: [batch, heads, seq, size_per_head]. */
+FT4J_API int ft4j_add_qkv_bias_split_heads(int dtype, void* q, void* k, void* v, const void* qkv,
+                                  const void* qkv_bias, int batch, int seq, int heads,
+                                  int size_per_head, struct CUstream_st* stream);
+
+/* Row softmax of attention scores masked by per-sequence lengths, in place:
+ * scores: [batch, heads, seq (query), seq (key)]; lengths: device int[batch], 1 <= len <= seq.
+ * For every row (b, h, i): p[j] = exp(scale*s[j] - max) / sum over j < lengths[b], and p[j] = 0
+ * for j >= lengths[b]. Query rows i >= lengths[b] are computed the same way (they only see valid
+ * keys), so no row is left undefined. */
+FT4J_API int ft4j_masked_softmax(int dtype, void* scores, const int* lengths, int batch, int heads, int seq,
+                        float scale, struct CUstream_st* stream);
+
+/* Inverse of the split: in [batch, heads, seq, size_per_head] -> out [batch * seq, heads *
+ * size_per_head]. */
+FT4J_API int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, int heads,
+                     int size_per_head, struct CUstream_st* stream);
+
+/* --- padding ------------------------------------------------------------------------------------
+ * data: [batch, seq, hidden]; sets data[b, s, :] = 0 for s >= lengths[b] (device int[batch]). */
+FT4J_API int ft4j_zero_padded_rows(int dtype, void* data, const int* lengths, int batch, int seq,
+                          int hidden, struct CUstream_st* stream);
+
+/* --- conversion ---------------------------------------------------------------------------------
+ * dst[i] = (dst_dtype) src[i] for i < count; FP32 -> FP16 rounds to nearest even. Same-type calls
+ * copy. dst and src must not overlap. */
+FT4J_API int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_t count,
+                 struct CUstream_st* stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FT4J_H_ */

@@ -1,0 +1,346 @@
+// The extern "C" surface declared in native/include/ft4j.h: argument checks, dtype dispatch to the
+// kernel families in kernels/, and errors turned into status codes (see ft4j_status.h).
+#include "ft4j.h"
+
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+
+#include "activation.cuh"
+#include "attention.cuh"
+#include "convert.cuh"
+#include "ft4j_status.h"
+#include "layernorm.cuh"
+#include "padding.cuh"
+
+#ifndef FT4J_VERSION_STRING
+#define FT4J_VERSION_STRING "unknown"
+#endif
+
+namespace ft4j {
+namespace {
+thread_local std::string last_error;
+}  // namespace
+
+void set_last_error(const std::string& message) { last_error = message; }
+
+namespace {
+
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+
+void require_dtype(int dtype, const char* name) {
+  if (dtype != FT4J_DTYPE_FP32 && dtype != FT4J_DTYPE_FP16) {
+    throw Error(FT4J_ERR_UNSUPPORTED, concat(name, " = ", dtype, " is not supported (FP32 = ",
+                                             FT4J_DTYPE_FP32, ", FP16 = ", FT4J_DTYPE_FP16, ")"));
+  }
+}
+
+const char* dtype_name(int dtype) { return dtype == FT4J_DTYPE_FP32 ? "FP32" : "FP16"; }
+
+size_t dtype_size(int dtype) { return dtype == FT4J_DTYPE_FP32 ? 4 : 2; }
+
+template <typename T>
+struct Type {
+  using type = T;
+};
+
+// Calls f(Type<T>{}) with the storage type T of a dtype already checked by require_dtype.
+template <typename F>
+void with_dtype(int dtype, F&& f) {
+  if (dtype == FT4J_DTYPE_FP32) {
+    f(Type<float>{});
+  } else {
+    f(Type<__half>{});
+  }
+}
+
+// A device pointer: non-NULL unless `optional`, and aligned to its elements.
+void require_pointer(const void* pointer, const char* name, size_t element_size,
+                     bool optional = false) {
+  require(optional || pointer != nullptr, name, " is NULL");
+  require(reinterpret_cast<uintptr_t>(pointer) % element_size == 0, name, " = ", pointer,
+          " is not aligned to its ", element_size, "-byte elements");
+}
+
+void require_positive(int64_t value, const char* name) {
+  require(value >= 1, name, " = ", value, ", must be >= 1");
+}
+
+// The product of `dims` (each >= 1) as the element count of a tensor, rejected when its size in
+// bytes (at 4 bytes an element, the widest dtype) would not fit in an int64.
+int64_t element_count(std::initializer_list<int64_t> dims, const char* what) {
+  int64_t count = 1;
+  bool overflow = false;
+  for (int64_t d : dims) overflow = overflow || __builtin_mul_overflow(count, d, &count);
+  int64_t bytes = 0;
+  overflow = overflow || __builtin_mul_overflow(count, int64_t(4), &bytes);
+  require(!overflow, what, " has too many elements for a 64-bit size");
+  return count;
+}
+
+// hidden = heads * size_per_head (times `copies` for the fused QKV row), which must fit in an int.
+int hidden_size(int heads, int size_per_head, int copies) {  // copies: 1 or 3
+  const int64_t hidden = int64_t(heads) * size_per_head;
+  const char* factor = copies == 1 ? "" : "3 * ";
+  require(hidden * copies <= INT_MAX, factor, "heads * size_per_head = ", factor, heads, " * ",
+          size_per_head, " overflows an int");
+  return static_cast<int>(hidden);
+}
+
+// A failed launch becomes FT4J_ERR_CUDA with a message naming the kernel and the shape.
+template <typename... Parts>
+void check_launch(cudaError_t result, const Parts&... what) {
+  if (result != cudaSuccess) check_cuda(result, concat(what...).c_str());
+}
+
+}  // namespace
+}  // namespace ft4j
+
+using ft4j::guarded;
+using ft4j::require;
+using ft4j::require_dtype;
+using ft4j::require_pointer;
+using ft4j::require_positive;
+using ft4j::require_supported;
+
+extern "C" {
+
+const char* ft4j_last_error(void) { return ft4j::last_error.c_str(); }
+
+const char* ft4j_version(void) { return FT4J_VERSION_STRING; }
+
+int ft4j_cuda_device_count(int* count) {
+  return guarded(__func__, [&] {
+    require(count != nullptr, "count is NULL");
+    *count = 0;
+    int n = 0;
+    cudaError_t result = cudaGetDeviceCount(&n);
+    if (result == cudaErrorNoDevice || result == cudaErrorInsufficientDriver ||
+        result == cudaErrorInitializationError || result == cudaErrorSystemDriverMismatch ||
+        result == cudaErrorCompatNotSupportedOnDevice) {
+      cudaGetLastError();  // not sticky, but leave no error behind for the next call
+      return;
+    }
+    ft4j::check_cuda(result, "cudaGetDeviceCount");
+    *count = n;
+  });
+}
+
+int ft4j_cuda_device_info(int device, int* sm_major, int* sm_minor, int* runtime_version,
+                          int* driver_version) {
+  return guarded(__func__, [&] {
+    require(sm_major && sm_minor && runtime_version && driver_version, "an output pointer is NULL");
+    int n = 0;
+    ft4j::check_cuda(cudaGetDeviceCount(&n), "cudaGetDeviceCount");
+    require(device >= 0 && device < n, "device ", device, " out of range [0, ", n, ")");
+    ft4j::check_cuda(cudaDeviceGetAttribute(sm_major, cudaDevAttrComputeCapabilityMajor, device),
+                     "cudaDeviceGetAttribute(major)");
+    ft4j::check_cuda(cudaDeviceGetAttribute(sm_minor, cudaDevAttrComputeCapabilityMinor, device),
+                     "cudaDeviceGetAttribute(minor)");
+    ft4j::check_cuda(cudaRuntimeGetVersion(runtime_version), "cudaRuntimeGetVersion");
+    ft4j::check_cuda(cudaDriverGetVersion(driver_version), "cudaDriverGetVersion");
+  });
+}
+
+int ft4j_add_bias_gelu(int dtype, void* data, const void* bias, int rows, int cols,
+                       struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(data, "data", size);
+    require_pointer(bias, "bias", size);
+    require_positive(rows, "rows");
+    require_positive(cols, "cols");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::AddBiasGeluParams<T> p{static_cast<T*>(data), static_cast<const T*>(bias), rows,
+                                         cols};
+      require_supported(ft4j::check_add_bias_gelu(p), "add_bias_gelu");
+      ft4j::check_launch(ft4j::launch_add_bias_gelu(p, stream), "add_bias_gelu ",
+                         ft4j::dtype_name(dtype), " [rows=", rows, ", cols=", cols, "]");
+    });
+  });
+}
+
+int ft4j_add_bias_residual_layernorm(int dtype, void* out, const void* input, const void* bias,
+                                     const void* residual, const void* gamma, const void* beta,
+                                     float eps, int rows, int cols, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(out, "out", size);
+    require_pointer(input, "input", size);
+    require_pointer(bias, "bias", size, true);
+    require_pointer(residual, "residual", size);
+    require_pointer(gamma, "gamma", size);
+    require_pointer(beta, "beta", size);
+    require(std::isfinite(eps) && eps > 0, "eps = ", eps, ", must be > 0 and finite");
+    require_positive(rows, "rows");
+    require_positive(cols, "cols");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::AddBiasResidualLayernormParams<T> p{static_cast<T*>(out),
+                                                      static_cast<const T*>(input),
+                                                      static_cast<const T*>(bias),
+                                                      static_cast<const T*>(residual),
+                                                      static_cast<const T*>(gamma),
+                                                      static_cast<const T*>(beta),
+                                                      eps,
+                                                      rows,
+                                                      cols};
+      require_supported(ft4j::check_add_bias_residual_layernorm(p), "add_bias_residual_layernorm");
+      ft4j::check_launch(ft4j::launch_add_bias_residual_layernorm(p, stream),
+                         "add_bias_residual_layernorm ", ft4j::dtype_name(dtype), " [rows=", rows,
+                         ", cols=", cols, "]");
+    });
+  });
+}
+
+int ft4j_add_qkv_bias_split_heads(int dtype, void* q, void* k, void* v, const void* qkv,
+                                  const void* qkv_bias, int batch, int seq, int heads,
+                                  int size_per_head, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(q, "q", size);
+    require_pointer(k, "k", size);
+    require_pointer(v, "v", size);
+    require_pointer(qkv, "qkv", size);
+    require_pointer(qkv_bias, "qkv_bias", size, true);
+    require_positive(batch, "batch");
+    require_positive(seq, "seq");
+    require_positive(heads, "heads");
+    require_positive(size_per_head, "size_per_head");
+    const int hidden = ft4j::hidden_size(heads, size_per_head, 3);
+    ft4j::element_count({batch, seq, 3, hidden}, "qkv");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::AddQkvBiasSplitHeadsParams<T> p{static_cast<T*>(q),
+                                                  static_cast<T*>(k),
+                                                  static_cast<T*>(v),
+                                                  static_cast<const T*>(qkv),
+                                                  static_cast<const T*>(qkv_bias),
+                                                  batch,
+                                                  seq,
+                                                  heads,
+                                                  size_per_head};
+      require_supported(ft4j::check_add_qkv_bias_split_heads(p), "add_qkv_bias_split_heads");
+      ft4j::check_launch(ft4j::launch_add_qkv_bias_split_heads(p, stream),
+                         "add_qkv_bias_split_heads ", ft4j::dtype_name(dtype), " [batch=", batch,
+                         ", seq=", seq, ", heads=", heads, ", size_per_head=", size_per_head, "]");
+    });
+  });
+}
+
+int ft4j_masked_softmax(int dtype, void* scores, const int* lengths, int batch, int heads, int seq,
+                        float scale, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(scores, "scores", size);
+    require_pointer(lengths, "lengths", sizeof(int));
+    require_positive(batch, "batch");
+    require_positive(heads, "heads");
+    require_positive(seq, "seq");
+    require(std::isfinite(scale), "scale = ", scale, ", must be finite");
+    ft4j::element_count({batch, heads, seq, seq}, "scores");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::MaskedSoftmaxParams<T> p{
+          static_cast<T*>(scores), lengths, batch, heads, seq, scale};
+      require_supported(ft4j::check_masked_softmax(p), "masked_softmax");
+      ft4j::check_launch(ft4j::launch_masked_softmax(p, stream), "masked_softmax ",
+                         ft4j::dtype_name(dtype), " [batch=", batch, ", heads=", heads,
+                         ", seq=", seq, "]");
+    });
+  });
+}
+
+int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, int heads,
+                     int size_per_head, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(out, "out", size);
+    require_pointer(in, "in", size);
+    require(out != in, "out and in are the same buffer (merge_heads is not in place)");
+    require_positive(batch, "batch");
+    require_positive(seq, "seq");
+    require_positive(heads, "heads");
+    require_positive(size_per_head, "size_per_head");
+    const int hidden = ft4j::hidden_size(heads, size_per_head, 1);
+    ft4j::element_count({batch, seq, hidden}, "out");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::MergeHeadsParams<T> p{
+          static_cast<T*>(out), static_cast<const T*>(in), batch, seq, heads, size_per_head};
+      require_supported(ft4j::check_merge_heads(p), "merge_heads");
+      ft4j::check_launch(ft4j::launch_merge_heads(p, stream), "merge_heads ",
+                         ft4j::dtype_name(dtype), " [batch=", batch, ", seq=", seq,
+                         ", heads=", heads, ", size_per_head=", size_per_head, "]");
+    });
+  });
+}
+
+int ft4j_zero_padded_rows(int dtype, void* data, const int* lengths, int batch, int seq, int hidden,
+                          struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(data, "data", size);
+    require_pointer(lengths, "lengths", sizeof(int));
+    require_positive(batch, "batch");
+    require_positive(seq, "seq");
+    require_positive(hidden, "hidden");
+    ft4j::element_count({batch, seq, hidden}, "data");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::ZeroPaddedRowsParams<T> p{static_cast<T*>(data), lengths, batch, seq, hidden};
+      require_supported(ft4j::check_zero_padded_rows(p), "zero_padded_rows");
+      ft4j::check_launch(ft4j::launch_zero_padded_rows(p, stream), "zero_padded_rows ",
+                         ft4j::dtype_name(dtype), " [batch=", batch, ", seq=", seq,
+                         ", hidden=", hidden, "]");
+    });
+  });
+}
+
+int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_t count,
+                 struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dst_dtype, "dst_dtype");
+    require_dtype(src_dtype, "src_dtype");
+    require_pointer(dst, "dst", ft4j::dtype_size(dst_dtype));
+    require_pointer(src, "src", ft4j::dtype_size(src_dtype));
+    require(count >= 1, "count = 0, must be >= 1");
+    require(count <= SIZE_MAX / 4, "count = ", count, " is too large for a 64-bit size");
+    const uintptr_t d = reinterpret_cast<uintptr_t>(dst);
+    const uintptr_t s = reinterpret_cast<uintptr_t>(src);
+    require(d + count * ft4j::dtype_size(dst_dtype) <= s ||
+                s + count * ft4j::dtype_size(src_dtype) <= d,
+            "dst and src overlap");
+    ft4j::with_dtype(dst_dtype, [&](auto dst_type) {
+      ft4j::with_dtype(src_dtype, [&](auto src_type) {
+        using Dst = typename decltype(dst_type)::type;
+        using Src = typename decltype(src_type)::type;
+        const ft4j::ConvertParams<Dst, Src> p{static_cast<Dst*>(dst), static_cast<const Src*>(src),
+                                              count};
+        require_supported(ft4j::check_convert(p), "convert");
+        ft4j::check_launch(ft4j::launch_convert(p, stream), "convert ", ft4j::dtype_name(src_dtype),
+                           " -> ", ft4j::dtype_name(dst_dtype), " [count=", count, "]");
+      });
+    });
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds a self-contained ft4j tarball for Linux x86_64 GPU hosts that have only an NVIDIA driver and
+# the CUDA 13 libraries (libcudart.so.13, libcublas.so.13, libcublasLt.so.13): a jlink Java runtime,
+# the jars, and launchers. No JDK and no Maven on the target.
+#
+#   scripts/bundle.sh [--with-tests] [--skip-build] [--archs "90a"] [--out DIR]
+#
+# Result: DIR/ft4j-<version>-linux-x86_64.tar.xz (default DIR: target), unpacking to ft4j/ with
+#   bin/ft4j, bin/encoder_sample, bin/gpu-test.sh, lib/*.jar, jre/
+# --with-tests adds test-classes/ and the JUnit console launcher, for bin/gpu-test.sh.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+with_tests=0
+build=1
+archs=""
+out="$root/target"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --with-tests) with_tests=1 ;;
+    --skip-build) build=0 ;;
+    --archs) archs="$2"; shift ;;
+    --out) out="$2"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "bundle: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+cd "$root"
+if [ "$build" = 1 ]; then
+  goals="package"
+  [ "$with_tests" = 1 ] && goals="test-compile package"
+  mvn -B -q -DskipTests ${archs:+-Dcuda.archs="$archs"} $goals
+fi
+version="$(ls target/ft4j-*.jar | grep -v -e sources -e javadoc | head -n 1 | sed 's/.*ft4j-\(.*\)\.jar/\1/')"
+stage="$root/target/bundle/ft4j"
+rm -rf "$root/target/bundle"
+mkdir -p "$stage/bin" "$stage/lib"
+cp "target/ft4j-$version.jar" target/lib/*.jar "$stage/lib/"
+cp scripts/ft4j scripts/encoder_sample scripts/gpu-test.sh "$stage/bin/"
+
+jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
+modules="java.base,java.logging,java.xml,java.management,jdk.unsupported"
+found="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
+  --class-path "$stage/lib/*" "$stage"/lib/*.jar 2>/dev/null || true)"
+[ -n "$found" ] && modules="$modules,$found"
+"$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
+  --compress=0 --output "$stage/jre"
+
+if [ "$with_tests" = 1 ]; then
+  cp -r target/test-classes "$stage/test-classes"
+  mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 \
+    -DoutputDirectory="$stage/junit"
+fi
+
+mkdir -p "$out"
+tarball="$out/ft4j-$version-linux-x86_64.tar.xz"
+tar -C "$root/target/bundle" -cJf "$tarball" ft4j
+echo "$tarball ($(du -h "$tarball" | cut -f1)); modules: $modules"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs ft4j's GPU tests (JUnit tag "gpu") and compute-sanitizer memcheck over the kernel tests on a
+# CUDA machine, then prints a summary. Exit status 0 only if every step passed.
+#
+# Layouts:
+#  - a bundle made by `scripts/bundle.sh --with-tests` (jre/, lib/, test-classes/, junit/): needs
+#    only an NVIDIA driver and the CUDA 13 libraries (cuBLAS) on the host;
+#  - the repository after `mvn -B -DskipTests verify` (target/...), with a JDK on the PATH.
+# Options (environment): FT4J_TEST_TAGS (default gpu; "all" runs CPU tests too), SANITIZE=0 to skip
+# compute-sanitizer, SANITIZER_CLASS (default org.ft4j.nativeapi.KernelGpuTest).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+
+if [ -d "$root/test-classes" ]; then
+  classes="$root/lib/*"
+  tests="$root/test-classes"
+  console="$(ls "$root"/junit/junit-platform-console-standalone-*.jar | head -n 1)"
+else
+  jar="$(ls "$root"/target/ft4j-*.jar 2>/dev/null | head -n 1)"
+  [ -n "$jar" ] || { echo "gpu-test: build first: mvn -B -DskipTests verify" >&2; exit 2; }
+  classes="$jar:$root/target/lib/*"
+  tests="$root/target/test-classes"
+  console="$(ls "$root"/target/junit/junit-platform-console-standalone-*.jar 2>/dev/null | head -n 1)"
+  if [ -z "$console" ]; then
+    (cd "$root" && mvn -B -q dependency:copy \
+      -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 \
+      -DoutputDirectory="$root/target/junit") || exit 2
+    console="$(ls "$root"/target/junit/junit-platform-console-standalone-*.jar | head -n 1)"
+  fi
+fi
+if [ -x "$root/jre/bin/java" ]; then java="$root/jre/bin/java"; else java="${JAVA_HOME:+$JAVA_HOME/bin/}java"; fi
+for d in /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13.0/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
+out="${FT4J_TEST_OUT:-$root/gpu-test-results}"
+mkdir -p "$out"
+
+tags="${FT4J_TEST_TAGS:-gpu}"
+tag_args=(--include-tag "$tags")
+[ "$tags" = "all" ] && tag_args=()
+
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
+
+echo "== JUnit ($tags tests)"
+"$java" -Xss4m -jar "$console" execute --disable-banner --details=summary \
+  --class-path "$classes:$tests" --scan-class-path "$tests" "${tag_args[@]}" \
+  --reports-dir "$out/junit" 2>&1 | tee "$out/junit.log"
+junit_status=${PIPESTATUS[0]}
+
+sanitizer_status=0
+sanitizer_line="skipped"
+if [ "${SANITIZE:-1}" != "0" ]; then
+  sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)"
+  if [ -n "$sanitizer" ]; then
+    cls="${SANITIZER_CLASS:-org.ft4j.nativeapi.KernelGpuTest}"
+    echo "== compute-sanitizer memcheck over $cls"
+    "$sanitizer" --tool memcheck --target-processes all --error-exitcode 9 \
+      "$java" -Xss4m -jar "$console" execute --disable-banner --details=summary \
+      --class-path "$classes:$tests" --select-class "$cls" 2>&1 | tee "$out/memcheck.log"
+    sanitizer_status=${PIPESTATUS[0]}
+    sanitizer_line="$(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -n 1)"
+  else
+    sanitizer_line="compute-sanitizer not found"
+    sanitizer_status=3
+  fi
+fi
+
+echo
+echo "== summary"
+grep -E 'tests (successful|failed|skipped|aborted)' "$out/junit.log" | sed 's/^[^0-9]*/junit: /'
+echo "memcheck: $sanitizer_line (exit $sanitizer_status)"
+[ "$junit_status" = 0 ] && [ "$sanitizer_status" = 0 ]
