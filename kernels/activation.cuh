@@ -1,8 +1,10 @@
-// add bias + GELU (see activation.cu).
+// Activation kernels.
+//
+// add_bias_gelu: data[r, c] = gelu(data[r, c] + bias[c]), exact GELU 0.5 x (1 + erf(x / sqrt 2)),
+// in place on data [rows, cols] (row-major), bias [cols]. Computed in float; stored as T.
 #pragma once
 
-#include <cuda_fp16.h>
-#include <cuda_runtime_api.h>
+#include <cuda_runtime.h>
 
 #include <string>
 
@@ -10,14 +12,13 @@ namespace ft4j {
 
 template <typename T>
 struct AddBiasGeluParams {
-  T* data;        // [rows, cols], in place
-  const T* bias;  // [cols]
+  T* data;
+  const T* bias;
   int rows;
   int cols;
 };
 
-// "" or why the shape is not supported (FT4J_ERR_UNSUPPORTED). Pointers are checked by the caller:
-// non-NULL where required and aligned to the element size.
+// "" when the launch can run, else the reason (every shape with rows, cols >= 1 is supported).
 template <typename T>
 std::string check_add_bias_gelu(const AddBiasGeluParams<T>& p);
 

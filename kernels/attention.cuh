@@ -1,9 +1,17 @@
-// The unfused attention path around the two batched GEMMs (see attention.cu): QKV bias + split
-// into heads, masked softmax of the scores, merge of the heads.
+// Unfused attention kernels: the pieces around the two batched GEMMs of
+//   context = softmax(scale * Q K^T, masked to each sequence's length) V.
+//
+// add_qkv_bias_split_heads: qkv [batch*seq, 3*hidden] (columns Q | K | V, each (head, d)) plus
+//   qkv_bias [3*hidden] (may be NULL) -> q, k, v [batch, heads, seq, size_per_head].
+// masked_softmax: scores [batch, heads, seq(query), seq(key)] in place; for each row with
+//   len = lengths[b]: p[j] = exp(scale*s[j] - m) / sum_{j'<len} exp(scale*s[j'] - m) for j < len,
+//   m = max_{j<len} scale*s[j]; p[j] = 0 for j >= len. Query rows past len are computed the same
+//   way. A length outside [1, seq] (callers check lengths before) is clamped to [0, seq]; length 0
+//   gives an all-zero row.
+// merge_heads: in [batch, heads, seq, size_per_head] -> out [batch*seq, heads*size_per_head].
 #pragma once
 
-#include <cuda_fp16.h>
-#include <cuda_runtime_api.h>
+#include <cuda_runtime.h>
 
 #include <string>
 
@@ -11,11 +19,11 @@ namespace ft4j {
 
 template <typename T>
 struct AddQkvBiasSplitHeadsParams {
-  T* q;               // [batch, heads, seq, size_per_head]
-  T* k;               // [batch, heads, seq, size_per_head]
-  T* v;               // [batch, heads, seq, size_per_head]
-  const T* qkv;       // [batch * seq, 3 * hidden], hidden = heads * size_per_head
-  const T* qkv_bias;  // [3 * hidden] or NULL
+  T* q;
+  T* k;
+  T* v;
+  const T* qkv;
+  const T* qkv_bias;  // may be NULL
   int batch;
   int seq;
   int heads;
@@ -24,8 +32,8 @@ struct AddQkvBiasSplitHeadsParams {
 
 template <typename T>
 struct MaskedSoftmaxParams {
-  T* scores;           // [batch, heads, seq (query), seq (key)], in place
-  const int* lengths;  // [batch], device
+  T* scores;
+  const int* lengths;  // device, [batch]
   int batch;
   int heads;
   int seq;
@@ -34,28 +42,27 @@ struct MaskedSoftmaxParams {
 
 template <typename T>
 struct MergeHeadsParams {
-  T* out;       // [batch * seq, heads * size_per_head]
-  const T* in;  // [batch, heads, seq, size_per_head]
+  T* out;
+  const T* in;
   int batch;
   int seq;
   int heads;
   int size_per_head;
 };
 
-// "" or why the shape is not supported (FT4J_ERR_UNSUPPORTED). Pointers are checked by the caller:
-// non-NULL where required and aligned to the element size.
 template <typename T>
 std::string check_add_qkv_bias_split_heads(const AddQkvBiasSplitHeadsParams<T>& p);
 template <typename T>
-std::string check_masked_softmax(const MaskedSoftmaxParams<T>& p);
-template <typename T>
-std::string check_merge_heads(const MergeHeadsParams<T>& p);
-
-template <typename T>
 cudaError_t launch_add_qkv_bias_split_heads(const AddQkvBiasSplitHeadsParams<T>& p,
                                             cudaStream_t stream);
+
+template <typename T>
+std::string check_masked_softmax(const MaskedSoftmaxParams<T>& p);
 template <typename T>
 cudaError_t launch_masked_softmax(const MaskedSoftmaxParams<T>& p, cudaStream_t stream);
+
+template <typename T>
+std::string check_merge_heads(const MergeHeadsParams<T>& p);
 template <typename T>
 cudaError_t launch_merge_heads(const MergeHeadsParams<T>& p, cudaStream_t stream);
 

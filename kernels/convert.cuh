@@ -1,8 +1,8 @@
-// Element type conversion FP32 <-> FP16 and same-type copies (see convert.cu).
+// Storage-type conversion: dst[i] = (Dst) src[i] for i < count. FP32 -> FP16 rounds to nearest
+// even (values beyond the FP16 range become +-inf, NaN stays NaN); same-type conversion copies.
 #pragma once
 
-#include <cuda_fp16.h>
-#include <cuda_runtime_api.h>
+#include <cuda_runtime.h>
 
 #include <cstddef>
 #include <string>
@@ -11,16 +11,13 @@ namespace ft4j {
 
 template <typename Dst, typename Src>
 struct ConvertParams {
-  Dst* dst;        // [count]; must not overlap src
-  const Src* src;  // [count]
+  Dst* dst;
+  const Src* src;
   size_t count;
 };
 
-// "" or why the request is not supported (FT4J_ERR_UNSUPPORTED). Pointers are checked by the
-// caller: non-NULL and aligned to the element size.
 template <typename Dst, typename Src>
 std::string check_convert(const ConvertParams<Dst, Src>& p);
-
 template <typename Dst, typename Src>
 cudaError_t launch_convert(const ConvertParams<Dst, Src>& p, cudaStream_t stream);
 

@@ -1,175 +1,129 @@
-// add bias + residual + layernorm, one row at a time:
-//   x[c]      = input[r, c] + bias[c] + residual[r, c]          (bias may be NULL)
-//   mean      = sum_c x[c] / cols
-//   var       = sum_c (x[c] - mean)^2 / cols                     (biased, two passes: stable)
-//   out[r, c] = (x[c] - mean) / sqrt(var + eps) * gamma[c] + beta[c]
-// out, input, residual: [rows, cols] row-major; bias, gamma, beta: [cols]; math in float.
-// x is computed shifted by the row's first input and residual, x' = (input - input[r, 0]) +
-// (residual - residual[r, 0]) + bias: same deviations from the mean and same variance, but the
-// float sums run at the scale of the spread, not of the offset (a row of values near 32 would
-// otherwise lose ~1e-6 absolute to rounding, ~5e-7 of relative error after normalization).
-// out may alias input or residual: every element is read and written by the same thread, and the
-// row is read in full before the first write of it.
-// Variants (plan_row_in_registers in common.cuh):
-//  - rows that fit in registers (cols <= 16384 with 16-byte vectors, 4096 with scalars): x stays
-//    in registers, one lane group (cols <= 1024, 256 scalars) or one block per row; vectors of 16
-//    bytes when cols and every pointer allow it, else scalars;
-//  - longer rows: one block per row that streams the row from global memory three times.
+// add_bias_residual_layernorm (see layernorm.cuh). One block per row (grid-stride over rows).
+// The row's x = input + bias + residual is kept in shared memory as float when it fits (cols <=
+// 12288), otherwise recomputed from global memory for each pass. Each thread reads and writes only
+// its own columns, so aliasing out with input/residual is safe once the statistics are reduced.
+#include <cuda_fp16.h>
+
 #include "common.cuh"
 #include "layernorm.cuh"
 
 namespace ft4j {
 namespace {
 
-template <typename T>
-using Params = AddBiasResidualLayernormParams<T>;
+template <typename T, int N, bool kCached>
+__global__ void add_bias_residual_layernorm_kernel(AddBiasResidualLayernormParams<T> p) {
+  using P = Pack<T, N>;
+  extern __shared__ float cache[];  // cols floats when kCached
+  __shared__ float scratch[33];
+  const int packs = p.cols / N;
+  const float inv_cols = 1.f / static_cast<float>(p.cols);
+  const P* bias = reinterpret_cast<const P*>(p.bias);
+  const P* gamma = reinterpret_cast<const P*>(p.gamma);
+  const P* beta = reinterpret_cast<const P*>(p.beta);
 
-// Row in registers: thread `lane` of the row's group holds vectors lane, lane + group, ...
-template <typename T, int N, int V>
-__global__ void __launch_bounds__(kMaxRowThreads) layernorm_in_registers(Params<T> p, int group) {
-  __shared__ float smem[32];
-  const int lane = threadIdx.x % group;
-  const int rows_per_block = blockDim.x / group;
-  const int vecs = p.cols / N;
-  const float inv_cols = 1.f / p.cols;
-  // the loop bound is uniform over the block: every thread reaches the reductions' barriers
-  for (int64_t first = int64_t(blockIdx.x) * rows_per_block; first < p.rows;
-       first += int64_t(gridDim.x) * rows_per_block) {
-    const int64_t r = first + threadIdx.x / group;
-    const bool active = r < p.rows;
-    const size_t offset = active ? size_t(r) * p.cols : 0;
-    const float input0 = to_float(p.input[offset]);
-    const float residual0 = to_float(p.residual[offset]);
-    float x[V][N];  // the thread's part of the row, x'
-    float sum = 0.f;
-#pragma unroll
-    for (int v = 0; v < V; ++v) {
-      const int c = (v * group + lane) * N;
-      if (active && c < p.cols) {
-        float res[N], b[N] = {};
-        load<T, N>(p.input + offset + c, x[v]);
-        load<T, N>(p.residual + offset + c, res);
-        if (p.bias != nullptr) load<T, N>(p.bias + c, b);
-#pragma unroll
-        for (int i = 0; i < N; ++i) {
-          x[v][i] = (x[v][i] - input0) + (res[i] - residual0) + b[i];
-          sum += x[v][i];
-        }
-      }
-    }
-    const float mean = group_sum(sum, group, smem) * inv_cols;
-    float squares = 0.f;
-#pragma unroll
-    for (int v = 0; v < V; ++v) {
-      if (active && (v * group + lane) < vecs) {
-#pragma unroll
-        for (int i = 0; i < N; ++i) {
-          x[v][i] -= mean;
-          squares += x[v][i] * x[v][i];
-        }
-      }
-    }
-    const float rstd = rsqrtf(group_sum(squares, group, smem) * inv_cols + p.eps);
-#pragma unroll
-    for (int v = 0; v < V; ++v) {
-      const int c = (v * group + lane) * N;
-      if (active && c < p.cols) {
-        float g[N], b[N];
-        load<T, N>(p.gamma + c, g);
-        load<T, N>(p.beta + c, b);
-#pragma unroll
-        for (int i = 0; i < N; ++i) x[v][i] = x[v][i] * rstd * g[i] + b[i];
-        store<T, N>(p.out + offset + c, x[v]);
-      }
-    }
-  }
-}
-
-// Rows too long for registers: one block per row, x recomputed from global memory in each pass.
-template <typename T, int N>
-__global__ void __launch_bounds__(kMaxRowThreads) layernorm_streaming(Params<T> p) {
-  __shared__ float smem[32];
-  const float inv_cols = 1.f / p.cols;
-  const int step = blockDim.x * N;
   for (int64_t r = blockIdx.x; r < p.rows; r += gridDim.x) {
-    const size_t offset = size_t(r) * p.cols;
-    const float input0 = to_float(p.input[offset]);
-    const float residual0 = to_float(p.residual[offset]);
-    auto load_x = [&](int64_t c, float* x) {  // x' at [c, c + N)
-      float res[N], b[N] = {};
-      load<T, N>(p.input + offset + c, x);
-      load<T, N>(p.residual + offset + c, res);
-      if (p.bias != nullptr) load<T, N>(p.bias + c, b);
+    const P* in = reinterpret_cast<const P*>(p.input + r * p.cols);
+    const P* res = reinterpret_cast<const P*>(p.residual + r * p.cols);
+    P* out = reinterpret_cast<P*>(p.out + r * p.cols);
+
+    // x for pack c, into v[].
+    auto load_x = [&](int c, float (&v)[N]) {
+      const P a = in[c];
+      const P b = res[c];
+      P z;
+      if (bias != nullptr) z = bias[c];
 #pragma unroll
-      for (int i = 0; i < N; ++i) x[i] = (x[i] - input0) + (res[i] - residual0) + b[i];
+      for (int i = 0; i < N; ++i) {
+        v[i] = to_float(a.v[i]) + to_float(b.v[i]) + (bias != nullptr ? to_float(z.v[i]) : 0.f);
+      }
     };
-    float x[N];
+
     float sum = 0.f;
-    for (int64_t c = threadIdx.x * N; c < p.cols; c += step) {
-      load_x(c, x);
+    for (int c = threadIdx.x; c < packs; c += blockDim.x) {
+      float v[N];
+      load_x(c, v);
 #pragma unroll
-      for (int i = 0; i < N; ++i) sum += x[i];
+      for (int i = 0; i < N; ++i) {
+        sum += v[i];
+        if (kCached) cache[c * N + i] = v[i];
+      }
     }
-    const float mean = block_sum(sum, smem) * inv_cols;
-    float squares = 0.f;
-    for (int64_t c = threadIdx.x * N; c < p.cols; c += step) {
-      load_x(c, x);
+    const float mean = block_sum(sum, scratch) * inv_cols;
+
+    float sq = 0.f;
+    for (int c = threadIdx.x; c < packs; c += blockDim.x) {
+      float v[N];
+      if (kCached) {
 #pragma unroll
-      for (int i = 0; i < N; ++i) squares += (x[i] - mean) * (x[i] - mean);
+        for (int i = 0; i < N; ++i) v[i] = cache[c * N + i];
+      } else {
+        load_x(c, v);
+      }
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        const float d = v[i] - mean;
+        sq += d * d;
+      }
     }
-    // the barriers in block_sum also order every read of the row before the first write
-    const float rstd = rsqrtf(block_sum(squares, smem) * inv_cols + p.eps);
-    for (int64_t c = threadIdx.x * N; c < p.cols; c += step) {
-      float g[N], b[N];
-      load_x(c, x);
-      load<T, N>(p.gamma + c, g);
-      load<T, N>(p.beta + c, b);
+    const float rstd = rsqrtf(block_sum(sq, scratch) * inv_cols + p.eps);
+
+    for (int c = threadIdx.x; c < packs; c += blockDim.x) {
+      float v[N];
+      if (kCached) {
 #pragma unroll
-      for (int i = 0; i < N; ++i) x[i] = (x[i] - mean) * rstd * g[i] + b[i];
-      store<T, N>(p.out + offset + c, x);
+        for (int i = 0; i < N; ++i) v[i] = cache[c * N + i];
+      } else {
+        load_x(c, v);
+      }
+      const P g = gamma[c];
+      const P b = beta[c];
+      P o;
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        o.v[i] = from_float<T>((v[i] - mean) * rstd * to_float(g.v[i]) + to_float(b.v[i]));
+      }
+      out[c] = o;
     }
   }
 }
 
-}  // namespace
-
-// Every shape is supported (rows too long for registers are streamed).
-template <typename T>
-std::string check_add_bias_residual_layernorm(const Params<T>&) {
-  return "";
-}
-
-template <typename T>
-cudaError_t launch_add_bias_residual_layernorm(const Params<T>& p, cudaStream_t stream) {
-  constexpr int kVec = 16 / sizeof(T);
-  // only the full width and scalars are instantiated: the other widths would add little
-  const int vec =
-      vector_width<T>(p.cols, {p.out, p.input, p.bias, p.residual, p.gamma, p.beta}) == kVec ? kVec
-                                                                                             : 1;
-  const RowPlan plan = plan_row_in_registers(p.cols, vec);
-  auto launch = [&](auto n) {
-    constexpr int N = decltype(n)::value;
-    if (!plan.in_registers) {
-      layernorm_streaming<T, N><<<row_blocks(p.rows, 1), kMaxRowThreads, 0, stream>>>(p);
-      return;
-    }
-    const unsigned blocks = row_blocks(p.rows, plan.block / plan.group);
-    with_pow2<max_vectors_per_thread(N)>(plan.per_thread, [&](auto v) {
-      layernorm_in_registers<T, N, decltype(v)::value>
-          <<<blocks, plan.block, 0, stream>>>(p, plan.group);
-    });
-  };
-  if (vec == kVec) {
-    launch(std::integral_constant<int, kVec>{});
+template <typename T, int N>
+cudaError_t launch(const AddBiasResidualLayernormParams<T>& p, cudaStream_t stream) {
+  const int threads = row_block_threads(p.cols / N, 2, 512);
+  const size_t shared = sizeof(float) * static_cast<size_t>(p.cols);
+  if (shared <= kDefaultSharedBytes) {
+    add_bias_residual_layernorm_kernel<T, N, true><<<row_blocks(p.rows), threads, shared, stream>>>(p);
   } else {
-    launch(std::integral_constant<int, 1>{});
+    add_bias_residual_layernorm_kernel<T, N, false><<<row_blocks(p.rows), threads, 0, stream>>>(p);
   }
   return cudaGetLastError();
 }
 
-template std::string check_add_bias_residual_layernorm(const Params<float>&);
-template std::string check_add_bias_residual_layernorm(const Params<__half>&);
-template cudaError_t launch_add_bias_residual_layernorm(const Params<float>&, cudaStream_t);
-template cudaError_t launch_add_bias_residual_layernorm(const Params<__half>&, cudaStream_t);
+}  // namespace
+
+template <typename T>
+std::string check_add_bias_residual_layernorm(const AddBiasResidualLayernormParams<T>& p) {
+  if (p.rows < 1 || p.cols < 1) return "rows and cols must be >= 1";
+  return "";
+}
+
+template <typename T>
+cudaError_t launch_add_bias_residual_layernorm(const AddBiasResidualLayernormParams<T>& p,
+                                               cudaStream_t stream) {
+  constexpr int kWide = 16 / sizeof(T);
+  const bool wide = p.cols % kWide == 0 && aligned_to(p.out, 16) && aligned_to(p.input, 16) &&
+                    aligned_to(p.residual, 16) && aligned_to(p.gamma, 16) &&
+                    aligned_to(p.beta, 16) && aligned_to(p.bias, 16);  // NULL is aligned
+  return wide ? launch<T, kWide>(p, stream) : launch<T, 1>(p, stream);
+}
+
+template std::string check_add_bias_residual_layernorm<float>(
+    const AddBiasResidualLayernormParams<float>&);
+template std::string check_add_bias_residual_layernorm<__half>(
+    const AddBiasResidualLayernormParams<__half>&);
+template cudaError_t launch_add_bias_residual_layernorm<float>(
+    const AddBiasResidualLayernormParams<float>&, cudaStream_t);
+template cudaError_t launch_add_bias_residual_layernorm<__half>(
+    const AddBiasResidualLayernormParams<__half>&, cudaStream_t);
 
 }  // namespace ft4j

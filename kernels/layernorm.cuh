@@ -1,8 +1,13 @@
-// add bias + residual + layernorm (see layernorm.cu).
+// Layer normalisation kernels.
+//
+// add_bias_residual_layernorm, per row r of [rows, cols] (row-major):
+//   x[c]   = input[r, c] + bias[c] + residual[r, c]          (bias may be NULL: no bias)
+//   mean   = sum(x) / cols,  var = sum((x - mean)^2) / cols  (biased, two-pass)
+//   out[r, c] = (x[c] - mean) / sqrt(var + eps) * gamma[c] + beta[c]
+// `out` may alias `input` or `residual`: a row is read whole before any of it is written.
 #pragma once
 
-#include <cuda_fp16.h>
-#include <cuda_runtime_api.h>
+#include <cuda_runtime.h>
 
 #include <string>
 
@@ -10,19 +15,17 @@ namespace ft4j {
 
 template <typename T>
 struct AddBiasResidualLayernormParams {
-  T* out;             // [rows, cols]; may alias input or residual
-  const T* input;     // [rows, cols]
-  const T* bias;      // [cols] or NULL (no bias)
-  const T* residual;  // [rows, cols]
-  const T* gamma;     // [cols]
-  const T* beta;      // [cols]
+  T* out;
+  const T* input;
+  const T* bias;  // may be NULL
+  const T* residual;
+  const T* gamma;
+  const T* beta;
   float eps;
   int rows;
   int cols;
 };
 
-// "" or why the shape is not supported (FT4J_ERR_UNSUPPORTED). Pointers are checked by the caller:
-// non-NULL where required and aligned to the element size.
 template <typename T>
 std::string check_add_bias_residual_layernorm(const AddBiasResidualLayernormParams<T>& p);
 

@@ -280,6 +280,9 @@ public final class BertEncoder implements Encoder {
     int heads = config.heads();
     int d = config.sizePerHead();
     float eps = (float) config.layerNormEps();
+    // Padded rows of the input may hold anything (NaN, huge values); attention multiplies P x V
+    // over all keys, and 0 x NaN would leak into valid rows, so they are zeroed first.
+    NativeApi.zeroPaddedRows(dtype, a.x, a.lengths, batch, seq, hidden, stream);
     for (LayerWeights w : layers) {
       s.qkv.run(stream, a.x, w.qkvWeight(), a.qkv, null, workspace); // [tokens, 3 hidden]
       NativeApi.addQkvBiasSplitHeads(

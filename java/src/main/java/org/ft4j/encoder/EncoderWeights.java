@@ -26,16 +26,19 @@ public final class EncoderWeights {
     return config;
   }
 
-  /** Row-major data of {@code param} in {@code layer} (shape {@link LayerParam#shape}). */
+  /**
+   * A copy of the row-major data of {@code param} in {@code layer} (shape {@link
+   * LayerParam#shape}).
+   */
   public float[] get(int layer, LayerParam param) {
     if (layer < 0 || layer >= config.layers()) {
       throw new IndexOutOfBoundsException(
           "layer " + layer + " out of range [0, " + config.layers() + ")");
     }
-    return tensors[layer][param.ordinal()];
+    return tensors[layer][param.ordinal()].clone();
   }
 
-  /** Row-major data of the tensor named {@code name} (a Hugging Face layer tensor name). */
+  /** A copy of the data of the tensor named {@code name} (a Hugging Face layer tensor name). */
   public float[] get(String name) {
     ParsedName parsed = ParsedName.parse(name, config.layers());
     return get(parsed.layer, parsed.param);
@@ -115,14 +118,18 @@ public final class EncoderWeights {
     }
 
     /**
-     * Adds the tensor {@code name} with row-major {@code data} of the given shape. Checks the name,
-     * the shape against the config, the data length and that every value is finite.
+     * Adds (a copy of) the tensor {@code name} with row-major {@code values} of the given shape.
+     * Checks the name, the shape against the config, the data length and that every value is
+     * finite.
      */
-    public Builder put(String name, float[] data, int... shape) {
+    public Builder put(String name, float[] values, int... shape) {
       ParsedName parsed = ParsedName.parse(name, config.layers());
-      if (data == null) {
+      if (values == null) {
         throw new IllegalArgumentException("tensor " + name + ": data is null");
       }
+      // Own copy: the weights stay immutable whatever the caller does with its array later, and
+      // the checks below see exactly the values that are kept.
+      float[] data = values.clone();
       int[] expected = parsed.param.shape(config);
       if (!Arrays.equals(expected, shape)) {
         throw new IllegalArgumentException(

@@ -29,7 +29,9 @@ class HalfTest {
     assertEquals((short) 0x0001, Half.fromFloat(0x1p-24f)); // smallest subnormal
     assertEquals((short) 0x0000, Half.fromFloat(0x1p-25f)); // tie between 0 and 2^-24: even = 0
     assertEquals((short) 0x0001, Half.fromFloat(0x1.8p-25f)); // above the midpoint
-    assertEquals((short) 0x0002, Half.fromFloat(0x1.8p-23f)); // 1.5 * 2^-23 = tie 2^-23|2^-22 → 2
+    assertEquals((short) 0x0003, Half.fromFloat(0x1.8p-23f)); // 3 * 2^-24: exact subnormal
+    assertEquals((short) 0x0002, Half.fromFloat(0x1.4p-23f)); // 2.5 units: tie, down to even 2
+    assertEquals((short) 0x0004, Half.fromFloat(0x1.cp-23f)); // 3.5 units: tie, up to even 4
     assertEquals((short) 0x3C00, Half.fromFloat(1f + 0x1p-11f)); // tie, stays at even 1.0
     assertEquals((short) 0x3C02, Half.fromFloat(1f + 0x3p-11f)); // tie, goes up to even
     assertEquals((short) 0x8000, Half.fromFloat(-0f));

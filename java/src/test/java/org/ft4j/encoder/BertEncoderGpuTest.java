@@ -85,6 +85,38 @@ class BertEncoderGpuTest {
   }
 
   @Test
+  void garbageInPaddedInputRowsDoesNotReachValidOutputs() {
+    for (Precision p : Precision.values()) {
+      if (p != Precision.FP32 && p != Precision.FP16) {
+        continue;
+      }
+      EncoderConfig config = EncoderConfig.of(2, 12, 64, p);
+      EncoderWeights weights = EncoderWeights.random(config, 21);
+      int batch = 3;
+      int seq = 17;
+      int hidden = config.hidden();
+      int[] lengths = {17, 4, 9};
+      float[] clean = random(batch * seq * hidden, 8, -1, 1);
+      float[] dirty = clean.clone();
+      float[] garbage = {Float.NaN, Float.POSITIVE_INFINITY, 1e30f, -7e4f};
+      for (int b = 0; b < batch; b++) {
+        for (int s = lengths[b]; s < seq; s++) {
+          for (int h = 0; h < hidden; h++) {
+            clean[(b * seq + s) * hidden + h] = 0f;
+            dirty[(b * seq + s) * hidden + h] = garbage[(s + h) % garbage.length];
+          }
+        }
+      }
+      float[] expected = referenceOutput(weights, clean, lengths, batch, seq, p);
+      try (BertEncoder encoder = BertEncoder.create(weights)) {
+        float[] actual = encoder.forward(dirty, lengths, batch, seq);
+        assertClose(expected, actual, p == Precision.FP32 ? 1e-5 : 2e-3, p + " dirty padding");
+        assertZeroPadding(actual, lengths, seq, hidden);
+      }
+    }
+  }
+
+  @Test
   void graphReplayEqualsEagerLaunchesAndShapesCanChange() {
     EncoderConfig config = EncoderConfig.of(2, 12, 64, Precision.FP16);
     EncoderWeights weights = EncoderWeights.random(config, 3);

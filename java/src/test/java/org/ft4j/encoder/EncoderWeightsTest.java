@@ -28,6 +28,26 @@ class EncoderWeightsTest {
   }
 
   @Test
+  void isImmutableWhateverTheCallerDoesWithItsArrays() {
+    EncoderConfig one = EncoderConfig.of(1, 2, 4, Precision.FP32);
+    EncoderWeights random = EncoderWeights.random(one, 3);
+    EncoderWeights.Builder b = EncoderWeights.builder(one);
+    float[] kept = null;
+    for (LayerParam p : LayerParam.values()) {
+      float[] data = random.get(0, p);
+      b.put(p.nameIn(0), data, p.shape(one));
+      if (p == LayerParam.QUERY_BIAS) {
+        kept = data;
+      }
+    }
+    EncoderWeights w = b.build();
+    float before = w.get(0, LayerParam.QUERY_BIAS)[0];
+    kept[0] = before + 1f; // the caller's array
+    w.get(0, LayerParam.QUERY_BIAS)[0] = before + 2f; // a returned array
+    assertEquals(before, w.get(0, LayerParam.QUERY_BIAS)[0]);
+  }
+
+  @Test
   void randomWeightsAreDeterministicPerSeed() {
     float[] a = EncoderWeights.random(config, 5).get(1, LayerParam.VALUE_WEIGHT);
     float[] b = EncoderWeights.random(config, 5).get(1, LayerParam.VALUE_WEIGHT);
@@ -74,7 +94,7 @@ class EncoderWeightsTest {
     EncoderWeights w = EncoderWeights.random(config, 1);
     EncoderWeights half = w.withConfig(config.withPrecision(Precision.FP16));
     assertEquals(Precision.FP16, half.config().precision());
-    assertTrue(half.get(0, LayerParam.KEY_BIAS) == w.get(0, LayerParam.KEY_BIAS));
+    assertArrayEquals(w.get(0, LayerParam.KEY_BIAS), half.get(0, LayerParam.KEY_BIAS));
     assertThrows(IllegalArgumentException.class, () -> w.withConfig(config.withLayers(3)));
   }
 }

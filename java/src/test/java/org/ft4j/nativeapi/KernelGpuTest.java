@@ -67,7 +67,9 @@ class KernelGpuTest {
                     Arguments.of(t, 65, 3072),
                     Arguments.of(t, 5, 4096),
                     Arguments.of(t, 2, 8192),
-                    Arguments.of(t, 9, 1001)));
+                    Arguments.of(t, 9, 1001),
+                    // above 12288 columns layernorm re-reads the row instead of caching it
+                    Arguments.of(t, 3, 13001)));
   }
 
   @ParameterizedTest(name = "{0} [{1}, {2}]")
@@ -160,7 +162,10 @@ class KernelGpuTest {
                     Arguments.of(t, 2, 128, 12, 32),
                     Arguments.of(t, 1, 384, 8, 96),
                     Arguments.of(t, 2, 7, 4, 128),
-                    Arguments.of(t, 32, 5, 12, 64)));
+                    Arguments.of(t, 32, 5, 12, 64),
+                    // head sizes that are not a multiple of the 16-byte pack: element-wise path
+                    Arguments.of(t, 3, 5, 3, 20),
+                    Arguments.of(t, 2, 3, 5, 6)));
   }
 
   @ParameterizedTest(name = "{0} batch {1} seq {2} heads {3} x {4}")
@@ -204,7 +209,9 @@ class KernelGpuTest {
                     Arguments.of(t, 4, 3, 127),
                     Arguments.of(t, 1, 2, 384),
                     Arguments.of(t, 2, 1, 1000),
-                    Arguments.of(t, 1, 1, 4096)));
+                    Arguments.of(t, 1, 1, 4096),
+                    // above 12288 keys the row is re-read instead of cached in shared memory
+                    Arguments.of(t, 1, 1, 12289)));
   }
 
   @ParameterizedTest(name = "{0} batch {1} heads {2} seq {3}")
