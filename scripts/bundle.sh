@@ -43,8 +43,9 @@ cp scripts/ft4j scripts/encoder_sample scripts/gpu-test.sh "$stage/bin/"
 jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
 modules="java.base,java.logging,java.xml,java.management,jdk.unsupported"
 found="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
-  --class-path "$stage/lib/*" "$stage"/lib/*.jar 2>/dev/null || true)"
-[ -n "$found" ] && modules="$modules,$found"
+  --class-path "$stage/lib/*" "$stage"/lib/*.jar 2>/dev/null | tail -n 1 || true)"
+# jdeps prints warnings (split packages) on stdout too: keep its answer only if it is a module list
+if [[ "$found" =~ ^[a-z][a-z0-9.]*(,[a-z][a-z0-9.]*)*$ ]]; then modules="$modules,$found"; fi
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
   --compress=0 --output "$stage/jre"
 

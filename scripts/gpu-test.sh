@@ -6,6 +6,7 @@
 #  - a bundle made by `scripts/bundle.sh --with-tests` (jre/, lib/, test-classes/, junit/): needs
 #    only an NVIDIA driver and the CUDA 13 libraries (cuBLAS) on the host;
 #  - the repository after `mvn -B -DskipTests verify` (target/...), with a JDK on the PATH.
+# The JUnit console launcher does not expand "dir/*" class-path entries: jars are listed one by one.
 # Options (environment): FT4J_TEST_TAGS (default gpu; "all" runs CPU tests too), SANITIZE=0 to skip
 # compute-sanitizer, SANITIZER_CLASS (default org.ft4j.nativeapi.KernelGpuTest).
 set -uo pipefail
@@ -13,13 +14,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 
 if [ -d "$root/test-classes" ]; then
-  classes="$root/lib/*"
+  classes="$(ls "$root"/lib/*.jar | paste -sd: -)"
   tests="$root/test-classes"
   console="$(ls "$root"/junit/junit-platform-console-standalone-*.jar | head -n 1)"
 else
   jar="$(ls "$root"/target/ft4j-*.jar 2>/dev/null | head -n 1)"
   [ -n "$jar" ] || { echo "gpu-test: build first: mvn -B -DskipTests verify" >&2; exit 2; }
-  classes="$jar:$root/target/lib/*"
+  classes="$jar:$(ls "$root"/target/lib/*.jar | paste -sd: -)"
   tests="$root/target/test-classes"
   console="$(ls "$root"/target/junit/junit-platform-console-standalone-*.jar 2>/dev/null | head -n 1)"
   if [ -z "$console" ]; then
