@@ -9,6 +9,7 @@ import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaMemset;
 import static org.bytedeco.cuda.global.cudart.cudaMemsetAsync;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
 
 import java.lang.ref.Cleaner;
 import org.bytedeco.javacpp.FloatPointer;
@@ -26,7 +27,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The synchronous copies ({@code copyFrom(float[])}, {@code toFloatArray()}, ...) use the legacy
  * default stream semantics of cudaMemcpy: they wait for work queued on blocking streams only, so
- * synchronise your own non-blocking stream before reading results with them.
+ * synchronise your own non-blocking stream before reading results with them. Host-to-device copies
+ * and fills are complete on the device when they return (any stream may use the data next).
  */
 public final class DeviceBuffer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DeviceBuffer.class);
@@ -102,6 +104,16 @@ public final class DeviceBuffer implements AutoCloseable {
     return address;
   }
 
+  /**
+   * The "synchronous" cudaMemcpy from pageable memory and cudaMemset may return before the device
+   * has finished: they run on the legacy default stream, which ft4j's non-blocking streams do not
+   * wait for. Waiting for the legacy stream here makes the synchronous methods of this class really
+   * complete, so work queued next on any stream sees the data.
+   */
+  private static void completeLegacyStream(String what) {
+    CudaRuntime.check(cudaStreamSynchronize(null), "cudaStreamSynchronize(legacy) after " + what);
+  }
+
   /** A JavaCPP pointer to the start of this buffer, for native calls. */
   public Pointer pointer() {
     checkOpen();
@@ -158,6 +170,7 @@ public final class DeviceBuffer implements AutoCloseable {
       CudaRuntime.check(
           cudaMemcpy(pointer(), host, 4L * data.length, cudaMemcpyHostToDevice),
           "cudaMemcpy host->device (" + data.length + " floats)");
+      completeLegacyStream("cudaMemcpy host->device");
     }
   }
 
@@ -168,6 +181,7 @@ public final class DeviceBuffer implements AutoCloseable {
       CudaRuntime.check(
           cudaMemcpy(pointer(), host, 4L * data.length, cudaMemcpyHostToDevice),
           "cudaMemcpy host->device (" + data.length + " ints)");
+      completeLegacyStream("cudaMemcpy host->device");
     }
   }
 
@@ -178,6 +192,7 @@ public final class DeviceBuffer implements AutoCloseable {
       CudaRuntime.check(
           cudaMemcpy(pointer(), host, 2L * data.length, cudaMemcpyHostToDevice),
           "cudaMemcpy host->device (" + data.length + " shorts)");
+      completeLegacyStream("cudaMemcpy host->device");
     }
   }
 
@@ -232,6 +247,7 @@ public final class DeviceBuffer implements AutoCloseable {
   public void fillBytes(int value) {
     CudaRuntime.check(
         cudaMemset(pointer(), value & 0xFF, bytes), "cudaMemset (" + bytes + " bytes)");
+    completeLegacyStream("cudaMemset");
   }
 
   /** Queues setting every byte to {@code value} (0xFF poisons FP32 and FP16 data with NaN). */
