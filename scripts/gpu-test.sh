@@ -8,7 +8,7 @@
 #  - the repository after `mvn -B -DskipTests verify` (target/...), with a JDK on the PATH.
 # The JUnit console launcher does not expand "dir/*" class-path entries: jars are listed one by one.
 # Options (environment): FT4J_TEST_TAGS (default gpu; "all" runs CPU tests too), SANITIZE=0 to skip
-# compute-sanitizer, SANITIZER_CLASS (default org.ft4j.nativeapi.KernelGpuTest).
+# compute-sanitizer.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -50,25 +50,38 @@ echo "== JUnit ($tags tests)"
 junit_status=${PIPESTATUS[0]}
 
 sanitizer_status=0
-sanitizer_line="skipped"
+sanitizer_lines=()
+# run_sanitizer TOOL LOG SELECTORS...: one compute-sanitizer run over the selected tests
+run_sanitizer() {
+  local tool="$1" log="$2"; shift 2
+  echo "== compute-sanitizer $tool over $*"
+  "$sanitizer" --tool "$tool" --target-processes all --error-exitcode 9 \
+    "$java" -Xss4m -jar "$console" execute --disable-banner --details=summary \
+    --class-path "$classes:$tests" "$@" 2>&1 | tee "$out/$log"
+  local status=${PIPESTATUS[0]}
+  [ "$status" = 0 ] || sanitizer_status=$status
+  sanitizer_lines+=("$tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$log" | tail -n 1) (exit $status)")
+}
 if [ "${SANITIZE:-1}" != "0" ]; then
   sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)"
   if [ -n "$sanitizer" ]; then
-    cls="${SANITIZER_CLASS:-org.ft4j.nativeapi.KernelGpuTest}"
-    echo "== compute-sanitizer memcheck over $cls"
-    "$sanitizer" --tool memcheck --target-processes all --error-exitcode 9 \
-      "$java" -Xss4m -jar "$console" execute --disable-banner --details=summary \
-      --class-path "$classes:$tests" --select-class "$cls" 2>&1 | tee "$out/memcheck.log"
-    sanitizer_status=${PIPESTATUS[0]}
-    sanitizer_line="$(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -n 1)"
+    # memcheck: every kernel test; racecheck (shared-memory hazards, slow): the fused attention on
+    # both of its paths and the offsets scan.
+    run_sanitizer memcheck memcheck.log \
+      --select-class org.ft4j.nativeapi.KernelGpuTest --select-class org.ft4j.nativeapi.FusedAttentionGpuTest
+    run_sanitizer racecheck racecheck.log \
+      --select-method 'org.ft4j.nativeapi.FusedAttentionGpuTest#withoutBiasAndWithAnotherScale' \
+      --select-method 'org.ft4j.nativeapi.FusedAttentionGpuTest#lengthsToOffsetsScansAnyBatch'
   else
-    sanitizer_line="compute-sanitizer not found"
+    sanitizer_lines+=("compute-sanitizer not found")
     sanitizer_status=3
   fi
+else
+  sanitizer_lines+=("compute-sanitizer skipped")
 fi
 
 echo
 echo "== summary"
 grep -E 'tests (successful|failed|skipped|aborted)' "$out/junit.log" | sed 's/^[^0-9]*/junit: /'
-echo "memcheck: $sanitizer_line (exit $sanitizer_status)"
+printf '%s\n' "${sanitizer_lines[@]}"
 [ "$junit_status" = 0 ] && [ "$sanitizer_status" = 0 ]

@@ -97,6 +97,32 @@ FT4J_API int ft4j_masked_softmax(int dtype, void* scores, const int* lengths, in
 FT4J_API int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, int heads,
                      int size_per_head, struct CUstream_st* stream);
 
+/* --- fused attention ----------------------------------------------------------------------------
+ * One launch per layer: out[row(b,i), h*D:(h+1)*D] = softmax_j<len_b(scale * q_i . k_j) v_j with
+ * q, k, v read from the fused QKV projection qkv [rows, 3*H] (columns Q | K | V, each (head, d),
+ * H = heads * D) plus qkv_bias [3*H] (may be NULL); out: [rows, H]. No score buffer.
+ * offsets: device int[batch + 1], cumulative lengths (offsets[0] = 0, len_b = offsets[b+1] -
+ * offsets[b], see ft4j_lengths_to_offsets). Rows:
+ *   padded_seq == 0: packed token stream, row(b, i) = offsets[b] + i, max_seq >= every length;
+ *   padded_seq  > 0: padded batch, row(b, i) = b * padded_seq + i, max_seq == padded_seq, and the
+ *                    query rows len_b <= i < padded_seq are written as zeros.
+ * FP16 runs on tensor cores on sm_80+ for D in {16, 32, 64, 96, 128}; FP32, sm_75 and other D up to
+ * 256 use a CUDA-core path. Unsupported combinations return FT4J_ERR_UNSUPPORTED naming what is
+ * supported. */
+FT4J_API int ft4j_fused_attention(int dtype, void* out, const void* qkv, const void* qkv_bias,
+                                  const int* offsets, int batch, int heads, int size_per_head,
+                                  int padded_seq, int max_seq, float scale,
+                                  struct CUstream_st* stream);
+
+/* Which path ft4j_fused_attention takes on the current device for 16-byte aligned buffers:
+ * *path = 0 (unsupported), 1 (tensor cores), 2 (CUDA cores). */
+FT4J_API int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path);
+
+/* offsets[0] = 0, offsets[b + 1] = offsets[b] + lengths[b] on the device (lengths, offsets:
+ * device int[batch], int[batch + 1]). */
+FT4J_API int ft4j_lengths_to_offsets(const int* lengths, int batch, int* offsets,
+                                     struct CUstream_st* stream);
+
 /* --- padding ------------------------------------------------------------------------------------
  * data: [batch, seq, hidden]; sets data[b, s, :] = 0 for s >= lengths[b] (device int[batch]). */
 FT4J_API int ft4j_zero_padded_rows(int dtype, void* data, const int* lengths, int batch, int seq,

@@ -15,6 +15,7 @@
 #include "activation.cuh"
 #include "attention.cuh"
 #include "convert.cuh"
+#include "fused_attention.cuh"
 #include "ft4j_status.h"
 #include "layernorm.cuh"
 #include "padding.cuh"
@@ -290,6 +291,90 @@ int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, i
                          ft4j::dtype_name(dtype), " [batch=", batch, ", seq=", seq,
                          ", heads=", heads, ", size_per_head=", size_per_head, "]");
     });
+  });
+}
+
+int ft4j_fused_attention(int dtype, void* out, const void* qkv, const void* qkv_bias,
+                         const int* offsets, int batch, int heads, int size_per_head,
+                         int padded_seq, int max_seq, float scale, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(out, "out", size);
+    require_pointer(qkv, "qkv", size);
+    require_pointer(qkv_bias, "qkv_bias", size, true);
+    require_pointer(offsets, "offsets", sizeof(int));
+    require(out != qkv, "out and qkv are the same buffer (fused attention is not in place)");
+    require_positive(batch, "batch");
+    require_positive(heads, "heads");
+    require_positive(size_per_head, "size_per_head");
+    require_positive(max_seq, "max_seq");
+    require(padded_seq >= 0, "padded_seq = ", padded_seq, ", must be >= 0");
+    require(padded_seq == 0 || padded_seq == max_seq, "padded_seq = ", padded_seq,
+            " must equal max_seq = ", max_seq, " for a padded batch");
+    require(std::isfinite(scale), "scale = ", scale, ", must be finite");
+    const int hidden = ft4j::hidden_size(heads, size_per_head, 3);
+    ft4j::element_count({batch, max_seq, 3, hidden}, "qkv");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::FusedAttentionParams<T> p{static_cast<T*>(out),
+                                            static_cast<const T*>(qkv),
+                                            static_cast<const T*>(qkv_bias),
+                                            offsets,
+                                            batch,
+                                            heads,
+                                            size_per_head,
+                                            padded_seq,
+                                            max_seq,
+                                            scale};
+      require_supported(ft4j::check_fused_attention(p), "fused_attention");
+      ft4j::check_launch(ft4j::launch_fused_attention(p, stream), "fused_attention ",
+                         ft4j::dtype_name(dtype), " [batch=", batch, ", heads=", heads,
+                         ", size_per_head=", size_per_head, ", padded_seq=", padded_seq,
+                         ", max_seq=", max_seq, "]");
+    });
+  });
+}
+
+int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    require(path != nullptr, "path is NULL");
+    require_positive(heads, "heads");
+    require_positive(size_per_head, "size_per_head");
+    ft4j::hidden_size(heads, size_per_head, 3);
+    *path = 0;
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      // 16-byte aligned stand-ins: only the alignment of the pointers matters to the choice.
+      const ft4j::FusedAttentionParams<T> p{reinterpret_cast<T*>(uintptr_t(256)),
+                                            reinterpret_cast<const T*>(uintptr_t(256)),
+                                            nullptr,
+                                            reinterpret_cast<const int*>(uintptr_t(256)),
+                                            1,
+                                            heads,
+                                            size_per_head,
+                                            0,
+                                            1,
+                                            1.f};
+      std::string reason;
+      switch (ft4j::select_fused_attention_path(p, &reason)) {
+        case ft4j::FusedAttentionPath::kMma: *path = 1; break;
+        case ft4j::FusedAttentionPath::kSimt: *path = 2; break;
+        default: *path = 0; break;
+      }
+    });
+  });
+}
+
+int ft4j_lengths_to_offsets(const int* lengths, int batch, int* offsets,
+                            struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_pointer(lengths, "lengths", sizeof(int));
+    require_pointer(offsets, "offsets", sizeof(int));
+    require_positive(batch, "batch");
+    ft4j::check_launch(ft4j::launch_lengths_to_offsets(lengths, batch, offsets, stream),
+                       "lengths_to_offsets [batch=", batch, "]");
   });
 }
 

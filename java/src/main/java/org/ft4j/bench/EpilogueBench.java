@@ -2,8 +2,6 @@ package org.ft4j.bench;
 
 import java.util.Arrays;
 import java.util.Locale;
-import org.ft4j.cuda.CudaEvent;
-import org.ft4j.cuda.CudaGraph;
 import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
@@ -24,8 +22,6 @@ import org.ft4j.nativeapi.NativeApi;
  * <pre>java -cp 'lib/*' org.ft4j.bench.EpilogueBench [tokens,...] [hidden] [intermediate]</pre>
  */
 public final class EpilogueBench {
-  private static final int REPS = 100;
-
   private EpilogueBench() {}
 
   public static void main(String[] args) {
@@ -79,7 +75,9 @@ public final class EpilogueBench {
                             workspace,
                             stream));
                 kernel =
-                    fmt(time(stream, () -> NativeApi.addBiasGelu(t, c, bias, tokens, n, stream)));
+                    fmt(
+                        GraphTimer.micros(
+                            stream, () -> NativeApi.addBiasGelu(t, c, bias, tokens, n, stream)));
               }
               System.out.println(
                   String.join(
@@ -112,40 +110,8 @@ public final class EpilogueBench {
       DeviceBuffer workspace,
       CudaStream stream) {
     try (MatmulPlan plan = new MatmulPlan(lt, shape, t, 1f, epilogue, workspace.bytes(), false)) {
-      return time(stream, () -> plan.run(stream, a, w, c, bias, workspace));
+      return GraphTimer.micros(stream, () -> plan.run(stream, a, w, c, bias, workspace));
     }
-  }
-
-  /**
-   * Median over 7 replays of a CUDA graph of REPS launches (no host launch overhead in the
-   * numbers), per launch, in microseconds.
-   */
-  private static double time(CudaStream stream, Runnable launch) {
-    for (int i = 0; i < 10; i++) {
-      launch.run();
-    }
-    double[] runs = new double[7];
-    try (CudaGraph graph =
-            CudaGraph.capture(
-                stream,
-                () -> {
-                  for (int i = 0; i < REPS; i++) {
-                    launch.run();
-                  }
-                });
-        CudaEvent start = CudaEvent.create();
-        CudaEvent end = CudaEvent.create()) {
-      graph.launch(stream);
-      for (int r = 0; r < runs.length; r++) {
-        start.record(stream);
-        graph.launch(stream);
-        end.record(stream);
-        end.synchronize();
-        runs[r] = 1000.0 * CudaEvent.elapsedMillis(start, end) / REPS;
-      }
-    }
-    Arrays.sort(runs);
-    return runs[runs.length / 2];
   }
 
   private static String fmt(double us) {

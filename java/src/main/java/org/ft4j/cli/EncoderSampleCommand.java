@@ -98,6 +98,11 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   @Option(names = "--allow-tf32", description = "FP32 only: let the GEMMs use TF32 tensor cores")
   boolean allowTf32;
 
+  @Option(
+      names = "--unfused-attention",
+      description = "split heads + two batched GEMMs + softmax instead of the fused kernel")
+  boolean unfusedAttention;
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
@@ -156,11 +161,26 @@ public final class EncoderSampleCommand implements Callable<Integer> {
         BertEncoder.Options.defaults()
             .withDevice(device)
             .withCudaGraphs(!noCudaGraph)
-            .withAllowTf32(allowTf32);
+            .withAllowTf32(allowTf32)
+            .withFusedAttention(!unfusedAttention);
     EncoderWeights weights = EncoderWeights.random(config, seed);
     try (BertEncoder encoder = BertEncoder.create(weights, options)) {
       CudaDevice dev = encoder.device();
-      printHeader(out, "gpu: " + dev + ", ft4j native " + NativeApi.version(), config, timed, warm);
+      String attention =
+          encoder.usesFusedAttention()
+              ? "fused attention ("
+                  + NativeApi.fusedAttentionPath(
+                          encoder.storageType(), config.heads(), config.sizePerHead())
+                      .name()
+                      .toLowerCase(Locale.ROOT)
+                  + ")"
+              : "unfused attention";
+      printHeader(
+          out,
+          "gpu: " + dev + ", ft4j native " + NativeApi.version() + ", " + attention,
+          config,
+          timed,
+          warm);
       DType t = encoder.storageType();
       long elements = (long) batchSize * seqLen * config.hidden();
       try (DeviceBuffer staging = DeviceBuffer.of(input);

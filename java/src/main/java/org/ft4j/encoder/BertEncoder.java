@@ -59,26 +59,39 @@ public final class BertEncoder implements Encoder {
    * @param removePadding run on valid tokens only (not built yet: must be false)
    * @param allowTf32 FP32 only: allow TF32 tensor cores in the GEMMs (faster, ~1e-3 precision)
    * @param cudaGraphs capture each batch x seq shape once as a CUDA graph and replay it
+   * @param fusedAttention one fused attention kernel per layer (default); false runs the unfused
+   *     path (QKV split, two batched GEMMs, masked softmax over a [batch, heads, seq, seq] buffer,
+   *     merge), which is kept as the fallback where the fused kernel does not support the head size
+   *     or the GPU, and as an independent check of the fused kernel in the tests
    */
-  public record Options(int device, boolean removePadding, boolean allowTf32, boolean cudaGraphs) {
+  public record Options(
+      int device,
+      boolean removePadding,
+      boolean allowTf32,
+      boolean cudaGraphs,
+      boolean fusedAttention) {
     public static Options defaults() {
-      return new Options(0, false, false, true);
+      return new Options(0, false, false, true, true);
     }
 
     public Options withDevice(int d) {
-      return new Options(d, removePadding, allowTf32, cudaGraphs);
+      return new Options(d, removePadding, allowTf32, cudaGraphs, fusedAttention);
     }
 
     public Options withRemovePadding(boolean r) {
-      return new Options(device, r, allowTf32, cudaGraphs);
+      return new Options(device, r, allowTf32, cudaGraphs, fusedAttention);
     }
 
     public Options withAllowTf32(boolean t) {
-      return new Options(device, removePadding, t, cudaGraphs);
+      return new Options(device, removePadding, t, cudaGraphs, fusedAttention);
     }
 
     public Options withCudaGraphs(boolean g) {
-      return new Options(device, removePadding, allowTf32, g);
+      return new Options(device, removePadding, allowTf32, g, fusedAttention);
+    }
+
+    public Options withFusedAttention(boolean f) {
+      return new Options(device, removePadding, allowTf32, cudaGraphs, f);
     }
   }
 
@@ -92,6 +105,7 @@ public final class BertEncoder implements Encoder {
   private final DeviceBuffer weightMemory;
   private final LayerWeights[] layers;
   private final Map<Long, ShapeState> shapes = new LinkedHashMap<>(16, 0.75f, true);
+  private final boolean fused; // fused attention kernel (else the unfused path)
   private Activations activations;
   private boolean graphsBroken;
   private boolean closed;
@@ -130,6 +144,7 @@ public final class BertEncoder implements Encoder {
       this.workspace = ws;
       this.weightMemory = wm;
       this.layers = uploadWeights(weights);
+      this.fused = options.fusedAttention() && fusedAttentionSupported();
     } catch (RuntimeException | Error e) {
       closeQuietly(wm);
       closeQuietly(ws);
@@ -172,6 +187,27 @@ public final class BertEncoder implements Encoder {
   @Override
   public EncoderConfig config() {
     return config;
+  }
+
+  /** True when the fused attention kernel runs (else the unfused path). */
+  public boolean usesFusedAttention() {
+    return fused;
+  }
+
+  private boolean fusedAttentionSupported() {
+    NativeApi.AttentionPath path =
+        NativeApi.fusedAttentionPath(dtype, config.heads(), config.sizePerHead());
+    if (path == NativeApi.AttentionPath.NONE) {
+      LOG.warn(
+          "fused attention does not support {} heads x {} ({}) on {}: using unfused attention",
+          config.heads(),
+          config.sizePerHead(),
+          dtype,
+          device);
+      return false;
+    }
+    LOG.debug("fused attention on {}: {}", device, path);
+    return true;
   }
 
   public Options options() {
@@ -283,14 +319,35 @@ public final class BertEncoder implements Encoder {
     // Padded rows of the input may hold anything (NaN, huge values); attention multiplies P x V
     // over all keys, and 0 x NaN would leak into valid rows, so they are zeroed first.
     NativeApi.zeroPaddedRows(dtype, a.x, a.lengths, batch, seq, hidden, stream);
+    if (fused) {
+      NativeApi.lengthsToOffsets(a.lengths, batch, a.offsets, stream);
+    }
+    float scale = (float) (1 / Math.sqrt(d));
     for (LayerWeights w : layers) {
       s.qkv.run(stream, a.x, w.qkvWeight(), a.qkv, null, workspace); // [tokens, 3 hidden]
-      NativeApi.addQkvBiasSplitHeads(
-          dtype, a.q, a.k, a.v, a.qkv, w.qkvBias(), batch, seq, heads, d, stream);
-      s.scores.run(stream, a.q, a.k, a.scores, null, workspace); // [batch, heads, seq, seq]
-      NativeApi.maskedSoftmax(dtype, a.scores, a.lengths, batch, heads, seq, 1f, stream);
-      s.context.run(stream, a.scores, a.v, a.context, null, workspace); // [batch, heads, seq, d]
-      NativeApi.mergeHeads(dtype, a.merged, a.context, batch, seq, heads, d, stream);
+      if (fused) { // [tokens, 3 hidden] -> [tokens, hidden], QKV bias added inside
+        NativeApi.fusedAttention(
+            dtype,
+            a.merged,
+            a.qkv,
+            w.qkvBias(),
+            a.offsets,
+            tokens,
+            batch,
+            heads,
+            d,
+            seq,
+            seq,
+            scale,
+            stream);
+      } else {
+        NativeApi.addQkvBiasSplitHeads(
+            dtype, a.q, a.k, a.v, a.qkv, w.qkvBias(), batch, seq, heads, d, stream);
+        s.scores.run(stream, a.q, a.k, a.scores, null, workspace); // [batch, heads, seq, seq]
+        NativeApi.maskedSoftmax(dtype, a.scores, a.lengths, batch, heads, seq, 1f, stream);
+        s.context.run(stream, a.scores, a.v, a.context, null, workspace); // [batch, heads, seq, d]
+        NativeApi.mergeHeads(dtype, a.merged, a.context, batch, seq, heads, d, stream);
+      }
       s.attentionOutput.run(stream, a.merged, w.attentionOutputWeight(), a.dense, null, workspace);
       NativeApi.addBiasResidualLayerNorm(
           dtype,
@@ -343,8 +400,10 @@ public final class BertEncoder implements Encoder {
       MatmulPlan[] made = new MatmulPlan[6];
       try {
         made[0] = plan(GemmShape.linear(tokens, hidden, 3 * hidden), 1f, tf32);
-        made[1] = plan(GemmShape.attentionScores(bh, seq, d), (float) (1 / Math.sqrt(d)), tf32);
-        made[2] = plan(GemmShape.attentionContext(bh, seq, d), 1f, tf32);
+        if (!fused) { // the unfused attention's batched GEMMs
+          made[1] = plan(GemmShape.attentionScores(bh, seq, d), (float) (1 / Math.sqrt(d)), tf32);
+          made[2] = plan(GemmShape.attentionContext(bh, seq, d), 1f, tf32);
+        }
         made[3] = plan(GemmShape.linear(tokens, hidden, hidden), 1f, tf32);
         made[4] = plan(GemmShape.linear(tokens, hidden, inter), 1f, tf32);
         made[5] = plan(GemmShape.linear(tokens, inter, hidden), 1f, tf32);
@@ -379,7 +438,7 @@ public final class BertEncoder implements Encoder {
       dropGraph();
       for (MatmulPlan p :
           new MatmulPlan[] {qkv, scores, context, attentionOutput, intermediate, output}) {
-        p.close();
+        closeQuietly(p);
       }
     }
   }
@@ -400,7 +459,10 @@ public final class BertEncoder implements Encoder {
     return s;
   }
 
-  /** Activation buffers sized for at least tokens and batch*heads*seq^2 scores. */
+  /**
+   * Activation buffers sized for at least tokens and batch; the unfused attention's q, k, v,
+   * context and [batch, heads, seq, seq] scores exist only when scoresElements > 0 (else null).
+   */
   private static final class Activations implements AutoCloseable {
     final long tokensCapacity;
     final long scoresCapacity;
@@ -419,6 +481,7 @@ public final class BertEncoder implements Encoder {
     final DeviceBuffer ffn; // [tokens, intermediate]
     final DeviceBuffer io32; // [tokens, hidden] FP32 staging for the host API
     final DeviceBuffer lengths; // [batch] int32
+    final DeviceBuffer offsets; // [batch + 1] int32, cumulative lengths (fused attention)
     final PinnedHostBuffer hostInput;
     final PinnedHostBuffer hostOutput;
     final PinnedHostBuffer hostLengths;
@@ -428,31 +491,34 @@ public final class BertEncoder implements Encoder {
       this.scoresCapacity = scoresElements;
       this.batchCapacity = batch;
       long h = (long) tokens * c.hidden() * t.bytes();
+      boolean unfused = scoresElements > 0;
+      long perHead = unfused ? h : 0;
       long[] sizes = {
         h,
         3 * h,
-        h,
-        h,
-        h,
+        perHead,
+        perHead,
+        perHead,
         scoresElements * t.bytes(),
-        h,
+        perHead,
         h,
         h,
         h,
         (long) tokens * c.intermediateSize() * t.bytes(),
         4L * tokens * c.hidden(),
-        4L * batch
+        4L * batch,
+        4L * (batch + 1)
       };
       long total = 0;
-      long[] offsets = new long[sizes.length];
+      long[] starts = new long[sizes.length];
       for (int i = 0; i < sizes.length; i++) {
-        offsets[i] = total;
+        starts[i] = total;
         total += align(sizes[i]);
       }
       memory = DeviceBuffer.allocate(total);
       DeviceBuffer[] views = new DeviceBuffer[sizes.length];
       for (int i = 0; i < sizes.length; i++) {
-        views[i] = memory.slice(offsets[i], sizes[i]);
+        views[i] = sizes[i] == 0 ? null : memory.slice(starts[i], sizes[i]);
       }
       x = views[0];
       qkv = views[1];
@@ -467,6 +533,7 @@ public final class BertEncoder implements Encoder {
       ffn = views[10];
       io32 = views[11];
       lengths = views[12];
+      this.offsets = views[13];
       PinnedHostBuffer in = null;
       PinnedHostBuffer out = null;
       try {
@@ -498,7 +565,7 @@ public final class BertEncoder implements Encoder {
 
   private Activations activationsFor(int batch, int seq) {
     long tokens = (long) batch * seq;
-    long scores = (long) batch * config.heads() * seq * seq;
+    long scores = fused ? 0 : (long) batch * config.heads() * seq * seq;
     Activations a = activations;
     if (a != null
         && a.tokensCapacity >= tokens

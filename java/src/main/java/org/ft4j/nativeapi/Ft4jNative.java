@@ -94,6 +94,26 @@ public final class Ft4jNative {
       int sizePerHead,
       CUstream_st stream);
 
+  public static native int ft4j_fused_attention(
+      int dtype,
+      Pointer out,
+      @Const Pointer qkv,
+      @Const Pointer qkvBias,
+      @Const IntPointer offsets,
+      int batch,
+      int heads,
+      int sizePerHead,
+      int paddedSeq,
+      int maxSeq,
+      float scale,
+      CUstream_st stream);
+
+  public static native int ft4j_fused_attention_path(
+      int dtype, int heads, int sizePerHead, int[] path);
+
+  public static native int ft4j_lengths_to_offsets(
+      @Const IntPointer lengths, int batch, IntPointer offsets, CUstream_st stream);
+
   public static native int ft4j_zero_padded_rows(
       int dtype,
       Pointer data,

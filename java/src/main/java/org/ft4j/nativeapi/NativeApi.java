@@ -247,6 +247,110 @@ public final class NativeApi {
             t, out.pointer(), in.pointer(), batch, seq, heads, sizePerHead, stream.handle()));
   }
 
+  /** Which code path {@link #fusedAttention} takes on the current device. */
+  public enum AttentionPath {
+    /** Not supported on this device (or no device). */
+    NONE,
+    /** FP16 tensor cores (sm_80+, head size 16, 32, 64, 96 or 128). */
+    TENSOR_CORES,
+    /** CUDA cores (FP32, sm_75, other head sizes up to 256). */
+    CUDA_CORES
+  }
+
+  /** The path of {@link #fusedAttention} for this type and head size on the current device. */
+  public static AttentionPath fusedAttentionPath(DType dtype, int heads, int sizePerHead) {
+    int t = floatType(dtype);
+    positive("heads", heads);
+    positive("sizePerHead", sizePerHead);
+    ensureLoaded();
+    int[] path = new int[1];
+    check(Ft4jNative.ft4j_fused_attention_path(t, heads, sizePerHead, path));
+    return AttentionPath.values()[path[0]];
+  }
+
+  /**
+   * Fused multi-head attention, one launch (see ft4j.h): out [rows, H] from qkv [rows, 3H] (+
+   * qkvBias [3H], may be null) with per-sequence bounds from {@code offsets} (device int[batch +
+   * 1], cumulative lengths). {@code paddedSeq > 0}: padded batch, rows = batch * paddedSeq and
+   * maxSeq = paddedSeq; {@code paddedSeq == 0}: packed tokens, {@code rows} = the token count the
+   * buffers hold (the offsets must stay within it) and maxSeq >= every length.
+   */
+  public static void fusedAttention(
+      DType dtype,
+      DeviceBuffer out,
+      DeviceBuffer qkv,
+      DeviceBuffer qkvBias,
+      DeviceBuffer offsets,
+      int rows,
+      int batch,
+      int heads,
+      int sizePerHead,
+      int paddedSeq,
+      int maxSeq,
+      float scale,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("batch", batch);
+    positive("heads", heads);
+    positive("sizePerHead", sizePerHead);
+    positive("maxSeq", maxSeq);
+    positive("rows", rows);
+    if (paddedSeq < 0) {
+      throw new IllegalArgumentException("paddedSeq = " + paddedSeq + ", must be >= 0");
+    }
+    if (paddedSeq > 0 && (maxSeq != paddedSeq || (long) batch * paddedSeq != rows)) {
+      throw new IllegalArgumentException(
+          "padded attention: maxSeq = "
+              + maxSeq
+              + " and rows = "
+              + rows
+              + " must be paddedSeq = "
+              + paddedSeq
+              + " and batch * paddedSeq = "
+              + (long) batch * paddedSeq);
+    }
+    if (!Float.isFinite(scale)) {
+      throw new IllegalArgumentException("attention scale = " + scale + ", must be finite");
+    }
+    long hidden = (long) heads * sizePerHead;
+    qkv.requireFits(dtype, rows * 3 * hidden, "qkv [" + rows + ", " + 3 * hidden + "]");
+    out.requireFits(dtype, rows * hidden, "attention out [" + rows + ", " + hidden + "]");
+    if (qkvBias != null) {
+      qkvBias.requireFits(dtype, 3 * hidden, "qkv bias [" + 3 * hidden + "]");
+    }
+    offsets.requireFits(DType.INT32, batch + 1L, "offsets [" + (batch + 1L) + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_fused_attention(
+            t,
+            out.pointer(),
+            qkv.pointer(),
+            qkvBias == null ? null : qkvBias.pointer(),
+            new IntPointer(offsets.pointer()),
+            batch,
+            heads,
+            sizePerHead,
+            paddedSeq,
+            maxSeq,
+            scale,
+            stream.handle()));
+  }
+
+  /** offsets[0] = 0, offsets[b + 1] = offsets[b] + lengths[b], on the device. */
+  public static void lengthsToOffsets(
+      DeviceBuffer lengths, int batch, DeviceBuffer offsets, CudaStream stream) {
+    positive("batch", batch);
+    lengths.requireFits(DType.INT32, batch, "lengths [" + batch + "]");
+    offsets.requireFits(DType.INT32, batch + 1L, "offsets [" + (batch + 1L) + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_lengths_to_offsets(
+            new IntPointer(lengths.pointer()),
+            batch,
+            new IntPointer(offsets.pointer()),
+            stream.handle()));
+  }
+
   /**
    * data[b, s, :] = 0 for s >= lengths[b]; data [batch, seq, hidden], lengths device int[batch].
    */

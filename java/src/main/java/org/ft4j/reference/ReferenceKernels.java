@@ -512,6 +512,38 @@ public final class ReferenceKernels {
     return out;
   }
 
+  /**
+   * Whole attention of a padded batch, as {@code ft4j_fused_attention} computes it: out[b*seq + i,
+   * h*size + :] = sum_{j < len_b} softmax_j(scale * q_i . k_j) v_j for i &lt; len_b, and 0 for the
+   * padded query rows i &gt;= len_b. q, k and v come from qkv [batch*seq, 3*hidden] (+ qkvBias, may
+   * be null), as in {@link #addQkvBiasSplitHeads}. Float64 throughout, rounded to float once.
+   *
+   * @return [batch * seq, heads * size]
+   */
+  public static float[] attention(
+      float[] qkv,
+      float[] qkvBias,
+      int[] lengths,
+      int batch,
+      int seq,
+      int heads,
+      int size,
+      double scale) {
+    double[][] split =
+        addQkvBiasSplitHeads(
+            toDouble(qkv, "qkv"),
+            qkvBias == null ? null : toDouble(qkvBias, "qkvBias"),
+            batch,
+            seq,
+            heads,
+            size);
+    double[] scores = batchedScores(split[0], split[1], batch, heads, seq, size, scale);
+    double[] p = maskedSoftmax(scores, lengths, batch, heads, seq, 1.0);
+    double[] context = batchedContext(p, split[2], batch, heads, seq, size);
+    double[] merged = mergeHeads(context, batch, seq, heads, size);
+    return toFloat(zeroPaddedRows(merged, lengths, batch, seq, heads * size));
+  }
+
   // --- padding ---------------------------------------------------------------------------------
 
   /**

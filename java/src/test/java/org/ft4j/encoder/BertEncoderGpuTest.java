@@ -84,6 +84,41 @@ class BertEncoderGpuTest {
     }
   }
 
+  @ParameterizedTest(name = "{0} heads {1} x {2} batch {3} seq {4}")
+  @MethodSource("unfusedCases")
+  void unfusedAttentionMatchesTheReferenceToo(Precision p, int heads, int d, int batch, int seq) {
+    EncoderConfig config = EncoderConfig.of(2, heads, d, p);
+    EncoderWeights weights = EncoderWeights.random(config, 77L + d);
+    float[] input = random(batch * seq * config.hidden(), 5L * seq + batch, -1, 1);
+    int[] lengths = randomLengths(batch, seq, batch + 3L * seq);
+    float[] expected = referenceOutput(weights, input, lengths, batch, seq, p);
+    try (BertEncoder encoder =
+        BertEncoder.create(weights, BertEncoder.Options.defaults().withFusedAttention(false))) {
+      assertTrue(!encoder.usesFusedAttention());
+      float[] actual = encoder.forward(input, lengths, batch, seq);
+      assertClose(expected, actual, p == Precision.FP32 ? 1e-5 : 2e-3, p + " unfused encoder");
+      assertZeroPadding(actual, lengths, seq, config.hidden());
+    }
+  }
+
+  static Stream<Arguments> unfusedCases() {
+    return Stream.of(Precision.FP32, Precision.FP16)
+        .flatMap(
+            p ->
+                Stream.of(
+                    Arguments.of(p, 12, 64, 3, 17),
+                    Arguments.of(p, 8, 96, 32, 128),
+                    Arguments.of(p, 16, 64, 1, 384)));
+  }
+
+  @Test
+  void fusedAttentionIsTheDefault() {
+    EncoderConfig config = EncoderConfig.of(1, 12, 64, Precision.FP16);
+    try (BertEncoder encoder = BertEncoder.create(EncoderWeights.random(config, 1))) {
+      assertTrue(encoder.usesFusedAttention());
+    }
+  }
+
   @Test
   void garbageInPaddedInputRowsDoesNotReachValidOutputs() {
     for (Precision p : Precision.values()) {

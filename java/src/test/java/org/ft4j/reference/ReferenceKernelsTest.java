@@ -446,4 +446,18 @@ class ReferenceKernelsTest {
     }
     return x;
   }
+
+  @Test
+  void attentionOfOneKeyIsItsValueAndEqualKeysAverage() {
+    // batch 2, seq 2, 1 head of size 2; qkv rows (q | k | v); bias adds 1 to v
+    float[] qkv = {
+      1, 0, 5, 5, 1, 2, // b0 i0
+      0, 1, 5, 5, 3, 4, // b0 i1: same key as i0 -> equal weights
+      1, 1, 2, 0, 7, 8, // b1 i0: length 1 -> only its own value
+      9, 9, 9, 9, 9, 9 // b1 i1: padding, never read; output row is zero
+    };
+    float[] bias = {0, 0, 0, 0, 1, 1};
+    float[] out = ReferenceKernels.attention(qkv, bias, new int[] {2, 1}, 2, 2, 1, 2, 0.5);
+    assertArrayEquals(new float[] {3, 4, 3, 4, 8, 9, 0, 0}, out, 1e-6f);
+  }
 }

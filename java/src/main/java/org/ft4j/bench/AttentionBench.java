@@ -1,0 +1,108 @@
+package org.ft4j.bench;
+
+import java.util.Locale;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.gemm.CublasLt;
+import org.ft4j.gemm.GemmShape;
+import org.ft4j.gemm.MatmulPlan;
+import org.ft4j.nativeapi.NativeApi;
+
+/**
+ * Attention time per layer, fused kernel against the unfused path (QKV split + two batched cuBLASLt
+ * GEMMs + masked softmax + merge), all tokens valid, from the QKV GEMM output to the [tokens,
+ * hidden] context. Compare with the "sdpa_attention_only_us_per_layer" column of
+ * ../shared/anchors/pytorch_encoder.py run on the same GPU.
+ *
+ * <pre>java -cp 'lib/*' org.ft4j.bench.AttentionBench [32x128,32x384,8x1024,4x4096] [heads] [d]
+ * </pre>
+ */
+public final class AttentionBench {
+  private AttentionBench() {}
+
+  public static void main(String[] args) {
+    String shapes = args.length > 0 ? args[0] : "1x128,32x128,32x384,8x1024,4x4096";
+    int heads = args.length > 1 ? Integer.parseInt(args[1]) : 12;
+    int d = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+    int hidden = heads * d;
+    System.out.println("dtype,batch,seq,heads,d,fused_path,fused_us,unfused_us");
+    try (CublasLt lt = CublasLt.create();
+        CudaStream stream = CudaStream.create();
+        DeviceBuffer workspace = DeviceBuffer.allocate(32L << 20)) {
+      for (DType t : new DType[] {DType.FP16, DType.FP32}) {
+        for (String shape : shapes.split(",")) {
+          int batch = Integer.parseInt(shape.split("x")[0]);
+          int seq = Integer.parseInt(shape.split("x")[1]);
+          long tokens = (long) batch * seq;
+          int[] lengths = new int[batch];
+          java.util.Arrays.fill(lengths, seq);
+          float scale = (float) (1 / Math.sqrt(d));
+          long scores = (long) batch * heads * seq * seq;
+          try (DeviceBuffer qkv = DeviceBuffer.allocate(t, tokens * 3 * hidden);
+              DeviceBuffer bias = DeviceBuffer.allocate(t, 3L * hidden);
+              DeviceBuffer out = DeviceBuffer.allocate(t, tokens * hidden);
+              DeviceBuffer len = DeviceBuffer.of(lengths);
+              DeviceBuffer off = DeviceBuffer.allocate(DType.INT32, batch + 1L);
+              DeviceBuffer q = DeviceBuffer.allocate(t, tokens * hidden);
+              DeviceBuffer k = DeviceBuffer.allocate(t, tokens * hidden);
+              DeviceBuffer v = DeviceBuffer.allocate(t, tokens * hidden);
+              DeviceBuffer ctx = DeviceBuffer.allocate(t, tokens * hidden);
+              DeviceBuffer s = DeviceBuffer.allocate(t, scores);
+              MatmulPlan qk =
+                  new MatmulPlan(
+                      lt,
+                      GemmShape.attentionScores(batch * heads, seq, d),
+                      t,
+                      scale,
+                      MatmulPlan.Epilogue.NONE,
+                      workspace.bytes(),
+                      false);
+              MatmulPlan pv =
+                  new MatmulPlan(
+                      lt,
+                      GemmShape.attentionContext(batch * heads, seq, d),
+                      t,
+                      1f,
+                      MatmulPlan.Epilogue.NONE,
+                      workspace.bytes(),
+                      false)) {
+            qkv.fillBytes(0x2C); // small finite values (FP16 ~0.06, FP32 ~2.4e-12)
+            bias.fillBytes(0x2C);
+            NativeApi.lengthsToOffsets(len, batch, off, stream);
+            int rows = (int) tokens;
+            double fused =
+                GraphTimer.micros(
+                    stream,
+                    () ->
+                        NativeApi.fusedAttention(
+                            t, out, qkv, bias, off, rows, batch, heads, d, seq, seq, scale,
+                            stream));
+            double unfused =
+                GraphTimer.micros(
+                    stream,
+                    () -> {
+                      NativeApi.addQkvBiasSplitHeads(
+                          t, q, k, v, qkv, bias, batch, seq, heads, d, stream);
+                      qk.run(stream, q, k, s, null, workspace);
+                      NativeApi.maskedSoftmax(t, s, len, batch, heads, seq, 1f, stream);
+                      pv.run(stream, s, v, ctx, null, workspace);
+                      NativeApi.mergeHeads(t, out, ctx, batch, seq, heads, d, stream);
+                    });
+            System.out.printf(
+                Locale.ROOT,
+                "%s,%d,%d,%d,%d,%s,%.2f,%.2f%n",
+                t,
+                batch,
+                seq,
+                heads,
+                d,
+                NativeApi.fusedAttentionPath(t, heads, d),
+                fused,
+                unfused);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,235 @@
+package org.ft4j.nativeapi;
+
+import static org.ft4j.testing.GpuTesting.asStored;
+import static org.ft4j.testing.GpuTesting.assertClose;
+import static org.ft4j.testing.GpuTesting.download;
+import static org.ft4j.testing.GpuTesting.poisoned;
+import static org.ft4j.testing.GpuTesting.random;
+import static org.ft4j.testing.GpuTesting.randomLengths;
+import static org.ft4j.testing.GpuTesting.upload;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.ft4j.cuda.CudaDevice;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.nativeapi.NativeApi.AttentionPath;
+import org.ft4j.reference.ReferenceKernels;
+import org.ft4j.testing.GpuTesting;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The fused attention kernel against the float64 reference ({@link ReferenceKernels#attention}) on
+ * fresh random data with outputs poisoned (NaN) before each launch: padded batches (padded query
+ * rows must come out as exact zeros) and packed token streams (rows from the offsets), mixed
+ * lengths (always one full and one of length 1), every head size, both paths.
+ */
+@Tag(GpuTesting.GPU)
+class FusedAttentionGpuTest {
+  private static CudaStream stream;
+
+  @BeforeAll
+  static void setUp() {
+    GpuTesting.assumeCudaDevice();
+    stream = CudaStream.create();
+  }
+
+  @AfterAll
+  static void tearDown() {
+    if (stream != null) {
+      stream.close();
+    }
+  }
+
+  static Stream<Arguments> cases() {
+    List<Arguments> list = new ArrayList<>();
+    for (DType t : new DType[] {DType.FP16, DType.FP32}) {
+      // batch, seq, heads, size_per_head
+      int[][] shapes = {
+        {1, 1, 12, 64},
+        {32, 7, 3, 64},
+        {32, 64, 2, 64},
+        {32, 127, 2, 64},
+        {32, 128, 3, 64},
+        {3, 384, 2, 64},
+        {2, 1000, 2, 64},
+        {1, 4096, 2, 64},
+        {32, 128, 2, 16},
+        {32, 128, 2, 32},
+        {5, 127, 3, 96},
+        {32, 128, 2, 128},
+        {2, 384, 2, 128},
+        {3, 65, 2, 256},
+        {3, 33, 3, 40}, // CUDA-core path for FP16 too
+      };
+      for (int[] s : shapes) {
+        list.add(Arguments.of(t, s[0], s[1], s[2], s[3]));
+      }
+    }
+    return list.stream();
+  }
+
+  @ParameterizedTest(name = "{0} batch {1} seq {2} heads {3} x {4}")
+  @MethodSource("cases")
+  void matchesTheReferencePaddedAndPacked(DType t, int batch, int seq, int heads, int d) {
+    int hidden = heads * d;
+    int rows = batch * seq;
+    float[] qkv = asStored(random(rows * 3 * hidden, 31L * seq + 7L * d + batch, -1.5, 1.5), t);
+    float[] bias = asStored(random(3 * hidden, 5L * d + heads, -0.5, 0.5), t);
+    int[] lengths = randomLengths(batch, seq, 11L * seq + batch);
+    float scale = (float) (1 / Math.sqrt(d));
+    float[] expected = ReferenceKernels.attention(qkv, bias, lengths, batch, seq, heads, d, scale);
+    double tol = t == DType.FP32 ? 1e-5 : 2e-3;
+
+    int[] offsets = new int[batch + 1];
+    for (int b = 0; b < batch; b++) {
+      offsets[b + 1] = offsets[b] + lengths[b];
+    }
+    try (DeviceBuffer in = upload(qkv, t);
+        DeviceBuffer b = upload(bias, t);
+        DeviceBuffer len = DeviceBuffer.of(lengths);
+        DeviceBuffer off = poisonedInts(batch + 1);
+        DeviceBuffer out = poisoned(t, (long) rows * hidden)) {
+      NativeApi.lengthsToOffsets(len, batch, off, stream);
+      NativeApi.fusedAttention(t, out, in, b, off, rows, batch, heads, d, seq, seq, scale, stream);
+      stream.synchronize();
+      assertArrayEquals(offsets, intsOf(off, batch + 1), "offsets");
+      float[] actual = download(out, t, rows * hidden);
+      assertClose(expected, actual, tol, t + " padded attention");
+      for (int bb = 0; bb < batch; bb++) {
+        for (int i = lengths[bb]; i < seq; i++) {
+          for (int c = 0; c < hidden; c++) {
+            assertEquals(0f, actual[(bb * seq + i) * hidden + c], "padded query row");
+          }
+        }
+      }
+    }
+
+    // The same sequences as a packed token stream: rows offsets[b] + i.
+    int tokens = offsets[batch];
+    float[] packedQkv = pack(qkv, lengths, seq, 3 * hidden, tokens);
+    float[] packedExpected = pack(expected, lengths, seq, hidden, tokens);
+    try (DeviceBuffer in = upload(packedQkv, t);
+        DeviceBuffer b = upload(bias, t);
+        DeviceBuffer off = DeviceBuffer.of(offsets);
+        DeviceBuffer out = poisoned(t, (long) tokens * hidden)) {
+      NativeApi.fusedAttention(t, out, in, b, off, tokens, batch, heads, d, 0, seq, scale, stream);
+      stream.synchronize();
+      assertClose(packedExpected, download(out, t, tokens * hidden), tol, t + " packed attention");
+    }
+  }
+
+  @Test
+  void withoutBiasAndWithAnotherScale() {
+    int batch = 3;
+    int seq = 70;
+    int heads = 2;
+    int d = 64;
+    int hidden = heads * d;
+    for (DType t : new DType[] {DType.FP16, DType.FP32}) {
+      float[] qkv = asStored(random(batch * seq * 3 * hidden, 77, -1, 1), t);
+      int[] lengths = {70, 33, 1};
+      float scale = 0.3f;
+      float[] expected =
+          ReferenceKernels.attention(qkv, null, lengths, batch, seq, heads, d, scale);
+      try (DeviceBuffer in = upload(qkv, t);
+          DeviceBuffer off = DeviceBuffer.of(new int[] {0, 70, 103, 104});
+          DeviceBuffer out = poisoned(t, (long) batch * seq * hidden)) {
+        NativeApi.fusedAttention(
+            t, out, in, null, off, batch * seq, batch, heads, d, seq, seq, scale, stream);
+        stream.synchronize();
+        assertClose(
+            expected,
+            download(out, t, batch * seq * hidden),
+            t == DType.FP32 ? 1e-5 : 2e-3,
+            t + " no bias");
+      }
+    }
+  }
+
+  @Test
+  void lengthsToOffsetsScansAnyBatch() {
+    for (int batch : new int[] {1, 5, 1024, 1025, 3000}) {
+      SplittableRandom r = new SplittableRandom(batch);
+      int[] lengths = new int[batch];
+      int[] expected = new int[batch + 1];
+      for (int b = 0; b < batch; b++) {
+        lengths[b] = 1 + r.nextInt(512);
+        expected[b + 1] = expected[b] + lengths[b];
+      }
+      try (DeviceBuffer len = DeviceBuffer.of(lengths);
+          DeviceBuffer off = poisonedInts(batch + 1)) {
+        NativeApi.lengthsToOffsets(len, batch, off, stream);
+        stream.synchronize();
+        assertArrayEquals(expected, intsOf(off, batch + 1), "batch " + batch);
+      }
+    }
+  }
+
+  @Test
+  void pathsAndUnsupportedHeadSizes() {
+    int smMajor = CudaDevice.open(0).smMajor();
+    AttentionPath fp16 = NativeApi.fusedAttentionPath(DType.FP16, 12, 64);
+    assertEquals(smMajor >= 8 ? AttentionPath.TENSOR_CORES : AttentionPath.CUDA_CORES, fp16);
+    assertEquals(AttentionPath.CUDA_CORES, NativeApi.fusedAttentionPath(DType.FP32, 12, 64));
+    assertEquals(AttentionPath.CUDA_CORES, NativeApi.fusedAttentionPath(DType.FP16, 12, 40));
+    assertEquals(AttentionPath.NONE, NativeApi.fusedAttentionPath(DType.FP16, 2, 257));
+    try (DeviceBuffer qkv = DeviceBuffer.allocate(DType.FP16, 3 * 2 * 257);
+        DeviceBuffer off = DeviceBuffer.of(new int[] {0, 1});
+        DeviceBuffer out = DeviceBuffer.allocate(DType.FP16, 2 * 257)) {
+      UnsupportedOperationException e =
+          assertThrows(
+              UnsupportedOperationException.class,
+              () ->
+                  NativeApi.fusedAttention(
+                      DType.FP16, out, qkv, null, off, 1, 1, 2, 257, 1, 1, 0.1f, stream));
+      assertTrue(e.getMessage().contains("size_per_head = 257"), e.getMessage());
+      assertTrue(e.getMessage().contains("1..256"), e.getMessage());
+      IllegalArgumentException bad =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.fusedAttention(
+                      DType.FP16, out, qkv, null, off, 2, 1, 2, 257, 1, 1, 0.1f, stream));
+      assertTrue(bad.getMessage().contains("qkv"), bad.getMessage());
+    }
+  }
+
+  private static float[] pack(float[] padded, int[] lengths, int seq, int width, int tokens) {
+    float[] out = new float[tokens * width];
+    int at = 0;
+    for (int b = 0; b < lengths.length; b++) {
+      System.arraycopy(padded, b * seq * width, out, at * width, lengths[b] * width);
+      at += lengths[b];
+    }
+    return out;
+  }
+
+  private static DeviceBuffer poisonedInts(int n) {
+    DeviceBuffer b = DeviceBuffer.allocate(DType.INT32, n);
+    b.fillBytes(0xFF);
+    return b;
+  }
+
+  private static int[] intsOf(DeviceBuffer b, int n) {
+    float[] bits = b.toFloatArray(n);
+    int[] out = new int[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = Float.floatToRawIntBits(bits[i]);
+    }
+    return out;
+  }
+}

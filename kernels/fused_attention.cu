@@ -1,0 +1,548 @@
+// Fused multi-head attention (see fused_attention.cuh for the formula, layouts and paths).
+//
+// mma path (FP16, sm_80+): a block = 4 warps = 64 queries of one (sequence, head); each warp owns
+// 16 query rows whose Q fragments stay in registers. Per step, the block stages 64 keys of K and V
+// (bias added) in shared memory; each warp computes S = Q K^T with mma.sync m16n8k16 (FP32
+// accumulators), updates the running row max / row sum (online softmax, exp2 with the scale folded
+// in), turns P into FP16 A-fragments in registers (the C layout of two n-tiles is the A layout of
+// one k-tile) and accumulates O += P V. Keys >= len are masked to -inf; tiles past len are never
+// loaded.
+//
+// simt path: a block = 4 warps = 16 queries (4 per warp, one at a time); 32 keys per step staged in
+// shared memory as float; lane j scores key j, the warp does the online softmax with shuffles, and
+// lane l accumulates output dims l, l+32, ...
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <mutex>
+#include <type_traits>
+#include <vector>
+
+#include "common.cuh"
+#include "fused_attention.cuh"
+
+namespace ft4j {
+namespace {
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+struct SeqBounds {
+  int64_t base;  // row of query/key 0
+  int len;
+};
+
+__device__ __forceinline__ SeqBounds seq_bounds(const int* offsets, int b, int padded_seq) {
+  const int start = offsets[b];
+  int len = offsets[b + 1] - start;
+  if (padded_seq > 0 && len > padded_seq) len = padded_seq;
+  if (len < 0) len = 0;
+  return {padded_seq > 0 ? int64_t(b) * padded_seq : int64_t(start), len};
+}
+
+// ------------------------------------------------------------------------------------------------
+// mma path
+
+constexpr int kMmaQueries = 64;  // per block: 4 warps x 16 rows
+constexpr int kMmaKeys = 64;     // per step
+constexpr int kMmaThreads = 128;
+
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+  __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+
+__device__ __forceinline__ uint32_t pack_halves(__half lo, __half hi) {
+  __half2 h = __halves2half2(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+
+__device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                          uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+// Stages rows [first, first + count) of one head's Q, K or V (part 0/1/2) into `tile` [64][D + 8]
+// with the bias added; rows >= valid are zero-filled. 16-byte vectors (D % 8 == 0, aligned).
+template <int D>
+__device__ __forceinline__ void stage_tile(__half* tile, const __half* qkv, const __half* bias,
+                                           int64_t base, int first, int valid, int hidden, int h,
+                                           int part) {
+  constexpr int kVecs = D / 8;
+  constexpr int kLd = D + 8;
+  const int64_t pitch = 3 * int64_t(hidden);
+  for (int i = threadIdx.x; i < kMmaKeys * kVecs; i += kMmaThreads) {
+    const int r = i / kVecs;
+    const int c = (i - r * kVecs) * 8;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (first + r < valid) {
+      const int col = part * hidden + h * D + c;
+      v = *reinterpret_cast<const uint4*>(qkv + (base + first + r) * pitch + col);
+      if (bias != nullptr) {
+        const uint4 bb = *reinterpret_cast<const uint4*>(bias + col);
+        __half2* x = reinterpret_cast<__half2*>(&v);
+        const __half2* y = reinterpret_cast<const __half2*>(&bb);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float2 xf = __half22float2(x[e]);
+          const float2 yf = __half22float2(y[e]);
+          x[e] = __floats2half2_rn(xf.x + yf.x, xf.y + yf.y);
+        }
+      }
+    }
+    *reinterpret_cast<uint4*>(tile + r * kLd + c) = v;
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kMmaThreads)
+    fused_attention_mma_kernel(FusedAttentionParams<__half> p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  constexpr int kLd = D + 8;  // halves; +16 bytes per row against bank conflicts
+  __shared__ __align__(16) __half ks[kMmaKeys * kLd];
+  __shared__ __align__(16) __half vs[kMmaKeys * kLd];
+
+  const int b = blockIdx.z;
+  const int h = blockIdx.y;
+  const int q0 = blockIdx.x * kMmaQueries;
+  const SeqBounds seq = seq_bounds(p.offsets, b, p.padded_seq);
+  const int hidden = p.heads * D;
+  const int warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x & 31;
+  const int g = lane >> 2;   // fragment row group
+  const int tg = lane & 3;   // thread in group
+  const int query_rows = p.padded_seq > 0 ? p.padded_seq : seq.len;
+  if (q0 >= query_rows) return;
+
+  if (q0 >= seq.len) {  // padded mode: a tile of padding queries only
+    for (int i = threadIdx.x; i < kMmaQueries * (D / 8); i += kMmaThreads) {
+      const int r = i / (D / 8);
+      const int c = (i - r * (D / 8)) * 8;
+      if (q0 + r < query_rows) {
+        *reinterpret_cast<uint4*>(p.out + (seq.base + q0 + r) * hidden + h * D + c) =
+            make_uint4(0, 0, 0, 0);
+      }
+    }
+    return;
+  }
+
+  // Q of this block through the K buffer into registers: 16 rows per warp, D/16 k-steps.
+  stage_tile<D>(ks, p.qkv, p.qkv_bias, seq.base, q0, seq.len, hidden, h, 0);
+  __syncthreads();
+  uint32_t qf[D / 16][4];
+  {
+    const __half* qrow0 = ks + (warp * 16 + g) * kLd;
+    const __half* qrow1 = qrow0 + 8 * kLd;
+#pragma unroll
+    for (int kt = 0; kt < D / 16; ++kt) {
+      const int c = kt * 16 + tg * 2;
+      qf[kt][0] = *reinterpret_cast<const uint32_t*>(qrow0 + c);
+      qf[kt][1] = *reinterpret_cast<const uint32_t*>(qrow1 + c);
+      qf[kt][2] = *reinterpret_cast<const uint32_t*>(qrow0 + c + 8);
+      qf[kt][3] = *reinterpret_cast<const uint32_t*>(qrow1 + c + 8);
+    }
+  }
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float m0 = -INFINITY, m1 = -INFINITY;  // running max (log2 domain) of rows g and g + 8
+  float l0 = 0.f, l1 = 0.f;              // running sums
+  const float scale2 = p.scale * kLog2e;
+
+  for (int k0 = 0; k0 < seq.len; k0 += kMmaKeys) {
+    __syncthreads();  // everyone is done with the previous tile (and with Q in ks)
+    stage_tile<D>(ks, p.qkv, p.qkv_bias, seq.base, k0, seq.len, hidden, h, 1);
+    stage_tile<D>(vs, p.qkv, p.qkv_bias, seq.base, k0, seq.len, hidden, h, 2);
+    __syncthreads();
+
+    float s[kMmaKeys / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < kMmaKeys / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+    for (int kt = 0; kt < D / 16; ++kt) {
+#pragma unroll
+      for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
+        const __half* krow = ks + (nt * 8 + g) * kLd + kt * 16 + tg * 2;
+        mma_16816(s[nt], qf[kt], *reinterpret_cast<const uint32_t*>(krow),
+                  *reinterpret_cast<const uint32_t*>(krow + 8));
+      }
+    }
+
+    // Scale into the log2 domain, mask keys >= len, row max over this tile.
+    float t0 = -INFINITY, t1 = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
+      const int key = k0 + nt * 8 + tg * 2;
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const bool valid = key + e < seq.len;
+        s[nt][e] = valid ? s[nt][e] * scale2 : -INFINITY;
+        s[nt][2 + e] = valid ? s[nt][2 + e] * scale2 : -INFINITY;
+        t0 = fmaxf(t0, s[nt][e]);
+        t1 = fmaxf(t1, s[nt][2 + e]);
+      }
+    }
+    t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
+    t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
+    t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
+    t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
+    const float n0 = fmaxf(m0, t0);  // finite: key k0 < len is valid
+    const float n1 = fmaxf(m1, t1);
+    const float c0 = exp2f(m0 - n0);  // 0 on the first tile (m = -inf)
+    const float c1 = exp2f(m1 - n1);
+    m0 = n0;
+    m1 = n1;
+
+    float r0 = 0.f, r1 = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
+      s[nt][0] = exp2f(s[nt][0] - n0);
+      s[nt][1] = exp2f(s[nt][1] - n0);
+      s[nt][2] = exp2f(s[nt][2] - n1);
+      s[nt][3] = exp2f(s[nt][3] - n1);
+      r0 += s[nt][0] + s[nt][1];
+      r1 += s[nt][2] + s[nt][3];
+    }
+    l0 = l0 * c0 + r0;  // per-thread partial sums; reduced across the group at the end
+    l1 = l1 * c1 + r1;
+#pragma unroll
+    for (int dn = 0; dn < D / 8; ++dn) {
+      o[dn][0] *= c0;
+      o[dn][1] *= c0;
+      o[dn][2] *= c1;
+      o[dn][3] *= c1;
+    }
+
+    // O += P V: P as A fragments straight from the S accumulators.
+#pragma unroll
+    for (int kk = 0; kk < kMmaKeys / 16; ++kk) {
+      const uint32_t a[4] = {pack_half2(s[2 * kk][0], s[2 * kk][1]),
+                             pack_half2(s[2 * kk][2], s[2 * kk][3]),
+                             pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                             pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      const __half* v0 = vs + (kk * 16 + tg * 2) * kLd + g;
+#pragma unroll
+      for (int dn = 0; dn < D / 8; ++dn) {
+        const __half* v = v0 + dn * 8;
+        const uint32_t b0 = pack_halves(v[0], v[kLd]);
+        const uint32_t b1 = pack_halves(v[8 * kLd], v[9 * kLd]);
+        mma_16816(o[dn], a, b0, b1);
+      }
+    }
+  }
+
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const float inv0 = 1.f / l0;
+  const float inv1 = 1.f / l1;
+  const int row0 = q0 + warp * 16 + g;
+  const int row1 = row0 + 8;
+#pragma unroll
+  for (int dn = 0; dn < D / 8; ++dn) {
+    const int c = h * D + dn * 8 + tg * 2;
+    if (row0 < query_rows) {
+      const bool valid = row0 < seq.len;
+      *reinterpret_cast<__half2*>(p.out + (seq.base + row0) * hidden + c) =
+          valid ? __floats2half2_rn(o[dn][0] * inv0, o[dn][1] * inv0) : __floats2half2_rn(0.f, 0.f);
+    }
+    if (row1 < query_rows) {
+      const bool valid = row1 < seq.len;
+      *reinterpret_cast<__half2*>(p.out + (seq.base + row1) * hidden + c) =
+          valid ? __floats2half2_rn(o[dn][2] * inv1, o[dn][3] * inv1) : __floats2half2_rn(0.f, 0.f);
+    }
+  }
+#endif
+}
+
+// ------------------------------------------------------------------------------------------------
+// simt path
+
+constexpr int kSimtWarps = 4;
+constexpr int kSimtQueriesPerWarp = 4;
+constexpr int kSimtQueries = kSimtWarps * kSimtQueriesPerWarp;  // 16 per block
+constexpr int kSimtKeys = 32;                                    // per step
+
+// Shared memory of the simt kernel for head size d (floats): K and V tiles with a +1 row pad, and
+// the block's queries.
+inline size_t simt_shared_bytes(int d) {
+  return sizeof(float) * (2 * size_t(kSimtKeys) * (d + 1) + size_t(kSimtQueries) * d);
+}
+
+template <typename T, int kDimsPerLane>
+__global__ void __launch_bounds__(kSimtWarps * 32)
+    fused_attention_simt_kernel(FusedAttentionParams<T> p) {
+  extern __shared__ float smem[];
+  const int D = p.size_per_head;
+  const int ld = D + 1;
+  float* ks = smem;                        // [32][D + 1]
+  float* vs = ks + kSimtKeys * ld;         // [32][D + 1]
+  float* qs = vs + kSimtKeys * ld;         // [16][D]
+
+  const int b = blockIdx.z;
+  const int h = blockIdx.y;
+  const int q0 = blockIdx.x * kSimtQueries;
+  const SeqBounds seq = seq_bounds(p.offsets, b, p.padded_seq);
+  const int hidden = p.heads * D;
+  const int64_t pitch = 3 * int64_t(hidden);
+  const int warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x & 31;
+  const int query_rows = p.padded_seq > 0 ? p.padded_seq : seq.len;
+  if (q0 >= query_rows) return;
+
+  auto load = [&](int64_t row, int col) {
+    float x = to_float(p.qkv[row * pitch + col]);
+    if (p.qkv_bias != nullptr) x += to_float(p.qkv_bias[col]);
+    return x;
+  };
+
+  for (int i = threadIdx.x; i < kSimtQueries * D; i += blockDim.x) {
+    const int r = i / D;
+    const int c = i - r * D;
+    qs[i] = q0 + r < seq.len ? load(seq.base + q0 + r, h * D + c) : 0.f;
+  }
+
+  float o[kSimtQueriesPerWarp][kDimsPerLane];
+  float m[kSimtQueriesPerWarp], l[kSimtQueriesPerWarp];
+#pragma unroll
+  for (int q = 0; q < kSimtQueriesPerWarp; ++q) {
+    m[q] = -INFINITY;
+    l[q] = 0.f;
+#pragma unroll
+    for (int i = 0; i < kDimsPerLane; ++i) o[q][i] = 0.f;
+  }
+  const float scale2 = p.scale * kLog2e;
+
+  for (int k0 = 0; k0 < seq.len; k0 += kSimtKeys) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < kSimtKeys * D; i += blockDim.x) {
+      const int r = i / D;
+      const int c = i - r * D;
+      const bool valid = k0 + r < seq.len;
+      ks[r * ld + c] = valid ? load(seq.base + k0 + r, hidden + h * D + c) : 0.f;
+      vs[r * ld + c] = valid ? load(seq.base + k0 + r, 2 * hidden + h * D + c) : 0.f;
+    }
+    __syncthreads();
+    const bool key_valid = k0 + lane < seq.len;
+#pragma unroll
+    for (int q = 0; q < kSimtQueriesPerWarp; ++q) {
+      const float* qrow = qs + (warp * kSimtQueriesPerWarp + q) * D;
+      const float* krow = ks + lane * ld;
+      float dot = 0.f;
+      for (int d = 0; d < D; ++d) dot = fmaf(qrow[d], krow[d], dot);
+      const float s = key_valid ? dot * scale2 : -INFINITY;
+      const float n = fmaxf(m[q], warp_max(s));
+      const float c = exp2f(m[q] - n);
+      const float e = exp2f(s - n);
+      l[q] = l[q] * c + warp_sum(e);
+      m[q] = n;
+#pragma unroll
+      for (int i = 0; i < kDimsPerLane; ++i) o[q][i] *= c;
+      const int keys = min(kSimtKeys, seq.len - k0);
+      for (int j = 0; j < keys; ++j) {
+        const float pj = __shfl_sync(0xffffffffu, e, j);
+        const float* vrow = vs + j * ld;
+#pragma unroll
+        for (int i = 0; i < kDimsPerLane; ++i) {
+          const int d = lane + 32 * i;
+          if (d < D) o[q][i] = fmaf(pj, vrow[d], o[q][i]);
+        }
+      }
+    }
+  }
+
+#pragma unroll
+  for (int q = 0; q < kSimtQueriesPerWarp; ++q) {
+    const int row = q0 + warp * kSimtQueriesPerWarp + q;
+    if (row >= query_rows) continue;
+    const bool valid = row < seq.len;
+    const float inv = valid ? 1.f / l[q] : 0.f;
+#pragma unroll
+    for (int i = 0; i < kDimsPerLane; ++i) {
+      const int d = lane + 32 * i;
+      if (d < D) p.out[(seq.base + row) * hidden + h * D + d] = from_float<T>(valid ? o[q][i] * inv : 0.f);
+    }
+  }
+}
+
+__global__ void lengths_to_offsets_kernel(const int* __restrict__ lengths, int batch,
+                                          int* __restrict__ offsets) {
+  // One block of 1024 threads: chunked inclusive scan with a running carry.
+  __shared__ int buffer[1024];
+  __shared__ int carry;
+  if (threadIdx.x == 0) {
+    carry = 0;
+    offsets[0] = 0;
+  }
+  __syncthreads();
+  for (int base = 0; base < batch; base += blockDim.x) {
+    const int i = base + threadIdx.x;
+    buffer[threadIdx.x] = i < batch ? lengths[i] : 0;
+    __syncthreads();
+    for (int step = 1; step < blockDim.x; step <<= 1) {
+      const int add = threadIdx.x >= step ? buffer[threadIdx.x - step] : 0;
+      __syncthreads();
+      buffer[threadIdx.x] += add;
+      __syncthreads();
+    }
+    if (i < batch) offsets[i + 1] = carry + buffer[threadIdx.x];
+    __syncthreads();
+    if (threadIdx.x == blockDim.x - 1) carry += buffer[threadIdx.x];
+    __syncthreads();
+  }
+}
+
+// Facts of the current device, cached per device: compute capability (e.g. 90) and the largest
+// dynamic shared memory a block may opt in to.
+struct DeviceFacts {
+  int sm = 0;
+  int optin_shared = 0;
+};
+
+DeviceFacts current_device_facts() {
+  static std::mutex mutex;
+  static std::vector<DeviceFacts> cache;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return {};
+  std::lock_guard<std::mutex> lock(mutex);
+  if (device >= static_cast<int>(cache.size())) cache.resize(device + 1);
+  if (cache[device].sm == 0) {
+    int major = 0, minor = 0, optin = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+            cudaSuccess) {
+      cudaGetLastError();
+      return {};
+    }
+    cache[device] = {major * 10 + minor, optin};
+  }
+  return cache[device];
+}
+
+constexpr int kMaxSimtHeadSize = 256;
+
+template <typename T, int kDimsPerLane>
+cudaError_t launch_simt(const FusedAttentionParams<T>& p, cudaStream_t stream) {
+  const size_t shared = simt_shared_bytes(p.size_per_head);
+  auto kernel = fused_attention_simt_kernel<T, kDimsPerLane>;
+  if (shared > kDefaultSharedBytes) {
+    const cudaError_t e =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared));
+    if (e != cudaSuccess) return e;
+  }
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, kSimtQueries)), p.heads, p.batch);
+  kernel<<<grid, kSimtWarps * 32, shared, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <int D>
+cudaError_t launch_mma(const FusedAttentionParams<__half>& p, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, kMmaQueries)), p.heads, p.batch);
+  fused_attention_mma_kernel<D><<<grid, kMmaThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <typename T>
+bool mma_head_size(int d) {
+  return d == 16 || d == 32 || d == 64 || d == 96 || d == 128;
+}
+
+}  // namespace
+
+template <typename T>
+FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
+                                               std::string* reason) {
+  const int d = p.size_per_head;
+  if (d < 1 || d > kMaxSimtHeadSize) {
+    *reason = "size_per_head = " + std::to_string(d) +
+              " is not supported (1..256; tensor cores for FP16 with 16, 32, 64, 96, 128)";
+    return FusedAttentionPath::kNone;
+  }
+  const DeviceFacts facts = current_device_facts();
+  const int sm = facts.sm;
+  if (sm < 75) {
+    *reason = "compute capability " + std::to_string(sm / 10) + "." + std::to_string(sm % 10) +
+              " is not supported (sm_75 or newer)";
+    return FusedAttentionPath::kNone;
+  }
+  if constexpr (std::is_same<T, __half>::value) {
+    if (sm >= 80 && mma_head_size<T>(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 4) &&
+        aligned_to(p.qkv_bias, 16)) {
+      return FusedAttentionPath::kMma;
+    }
+  }
+  if (simt_shared_bytes(d) > static_cast<size_t>(facts.optin_shared)) {
+    *reason = "size_per_head = " + std::to_string(d) + " needs " +
+              std::to_string(simt_shared_bytes(d)) + " bytes of shared memory, this device allows " +
+              std::to_string(facts.optin_shared);
+    return FusedAttentionPath::kNone;
+  }
+  return FusedAttentionPath::kSimt;
+}
+
+template <typename T>
+std::string check_fused_attention(const FusedAttentionParams<T>& p) {
+  if (p.batch < 1 || p.heads < 1 || p.max_seq < 1) return "batch, heads and max_seq must be >= 1";
+  if (p.batch > 65535) return "batch = " + std::to_string(p.batch) + " exceeds 65535 sequences";
+  if (p.heads > 65535) return "heads = " + std::to_string(p.heads) + " exceeds 65535";
+  if (p.padded_seq < 0) return "padded_seq must be >= 0";
+  if (p.padded_seq > 0 && p.max_seq != p.padded_seq) return "max_seq must equal padded_seq";
+  std::string reason;
+  if (select_fused_attention_path(p, &reason) == FusedAttentionPath::kNone) return reason;
+  return "";
+}
+
+template <typename T>
+cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_t stream) {
+  std::string reason;
+  const FusedAttentionPath path = select_fused_attention_path(p, &reason);
+  if constexpr (std::is_same<T, __half>::value) {
+    if (path == FusedAttentionPath::kMma) {
+      switch (p.size_per_head) {
+        case 16: return launch_mma<16>(p, stream);
+        case 32: return launch_mma<32>(p, stream);
+        case 64: return launch_mma<64>(p, stream);
+        case 96: return launch_mma<96>(p, stream);
+        case 128: return launch_mma<128>(p, stream);
+        default: return cudaErrorInvalidValue;
+      }
+    }
+  }
+  if (path != FusedAttentionPath::kSimt) return cudaErrorInvalidValue;
+  switch (ceil_div(p.size_per_head, 32)) {
+    case 1: return launch_simt<T, 1>(p, stream);
+    case 2: return launch_simt<T, 2>(p, stream);
+    case 3: return launch_simt<T, 3>(p, stream);
+    case 4: return launch_simt<T, 4>(p, stream);
+    case 5: return launch_simt<T, 5>(p, stream);
+    case 6: return launch_simt<T, 6>(p, stream);
+    case 7: return launch_simt<T, 7>(p, stream);
+    default: return launch_simt<T, 8>(p, stream);
+  }
+}
+
+cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,
+                                      cudaStream_t stream) {
+  lengths_to_offsets_kernel<<<1, 1024, 0, stream>>>(lengths, batch, offsets);
+  return cudaGetLastError();
+}
+
+template FusedAttentionPath select_fused_attention_path<float>(const FusedAttentionParams<float>&,
+                                                               std::string*);
+template FusedAttentionPath select_fused_attention_path<__half>(
+    const FusedAttentionParams<__half>&, std::string*);
+template std::string check_fused_attention<float>(const FusedAttentionParams<float>&);
+template std::string check_fused_attention<__half>(const FusedAttentionParams<__half>&);
+template cudaError_t launch_fused_attention<float>(const FusedAttentionParams<float>&, cudaStream_t);
+template cudaError_t launch_fused_attention<__half>(const FusedAttentionParams<__half>&,
+                                                    cudaStream_t);
+
+}  // namespace ft4j

@@ -1,0 +1,58 @@
+// Fused multi-head attention: one launch per layer computes, for every sequence b, head h and
+// query i < len_b,
+//   out[row(b, i), h*D:(h+1)*D] = sum_j softmax_j(scale * q_i . k_j) v_j      over keys j < len_b
+// with q, k, v read straight from the fused QKV projection (bias added on load):
+//   q_i = qkv[row(b, i), 0*H + h*D + :] + bias[0*H + h*D + :]   (k: 1*H, v: 2*H; H = heads * D)
+// No [batch, heads, seq, seq] buffer exists: scores live in registers (online softmax).
+//
+// Rows: len_b = offsets[b+1] - offsets[b] (cumulative lengths, offsets[0] = 0).
+//  - packed token stream (padded_seq == 0): row(b, i) = offsets[b] + i;
+//  - padded batch (padded_seq > 0):          row(b, i) = b * padded_seq + i, and query rows
+//    len_b <= i < padded_seq are written as zeros.
+// qkv: [rows, 3H], out: [rows, H] (the layout the attention-output GEMM reads), FP32 or FP16.
+//
+// Paths (chosen in select_fused_attention_path, the one place that decides):
+//  - "mma": FP16 on sm_80+, D in {16, 32, 64, 96, 128}: mma.sync m16n8k16 tensor cores, FP32
+//    accumulation and softmax, 64 queries x 64 keys per step;
+//  - "simt": FP32 (any arch) and FP16 where mma does not apply (sm_75, D = 256 or other sizes):
+//    CUDA-core FMA, float math, 16 queries x 32 keys per step; any D <= 256.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+namespace ft4j {
+
+template <typename T>
+struct FusedAttentionParams {
+  T* out;              // [rows, heads * size_per_head]
+  const T* qkv;        // [rows, 3 * heads * size_per_head]
+  const T* qkv_bias;   // [3 * heads * size_per_head] or NULL
+  const int* offsets;  // device, [batch + 1], cumulative sequence lengths
+  int batch;
+  int heads;
+  int size_per_head;
+  int padded_seq;  // 0: packed rows; > 0: rows are b * padded_seq + i
+  int max_seq;     // upper bound of every length (the grid covers it)
+  float scale;     // usually 1 / sqrt(size_per_head)
+};
+
+enum class FusedAttentionPath { kNone, kMma, kSimt };
+
+// The path a launch on the current device takes, or kNone with `reason` set.
+template <typename T>
+FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
+                                               std::string* reason);
+
+template <typename T>
+std::string check_fused_attention(const FusedAttentionParams<T>& p);
+
+template <typename T>
+cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_t stream);
+
+// offsets[0] = 0, offsets[b+1] = offsets[b] + lengths[b] (one block; any batch).
+cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,
+                                      cudaStream_t stream);
+
+}  // namespace ft4j
