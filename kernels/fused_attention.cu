@@ -51,10 +51,6 @@ __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&h);
 }
 
-__device__ __forceinline__ uint32_t pack_halves(__half lo, __half hi) {
-  __half2 h = __halves2half2(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&h);
-}
 
 __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                           uint32_t b1) {
@@ -67,45 +63,84 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4],
 #endif
 }
 
-// Stages rows [first, first + count) of one head's Q, K or V (part 0/1/2) into `tile` [64][D + 8]
-// with the bias added; rows >= valid are zero-filled. 16-byte vectors (D % 8 == 0, aligned).
+// Async 16-byte copy global -> shared, and its group bookkeeping (sm_80+).
+__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+#endif
+}
+
+// Four 8x8 b16 matrices from shared memory; lane t gives the row address of matrix t / 8, row t % 8.
+// Plain: lane l receives row l / 4, columns 2 (l % 4) + {0, 1} of each matrix; .trans: the element
+// (row 2 (l % 4) + {0, 1}, column l / 4), i.e. the transposed matrix.
+template <bool kTrans>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* row) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  if (kTrans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  }
+#endif
+}
+
+// Shared memory of the mma kernel: K and V, two stages each, 64 rows of D + 8 halves.
+inline size_t mma_shared_bytes(int d) { return sizeof(__half) * 4 * kMmaKeys * (d + 8); }
+
+// Starts the async copy of keys [k0, k0 + 64) of K and V into one stage; rows >= len are zeroed
+// (plain stores). K and V are copied without their bias: see the kernel for why that is exact.
 template <int D>
-__device__ __forceinline__ void stage_tile(__half* tile, const __half* qkv, const __half* bias,
-                                           int64_t base, int first, int valid, int hidden, int h,
-                                           int part) {
+__device__ __forceinline__ void issue_kv_tile(__half* ks, __half* vs, const __half* qkv,
+                                              int64_t base, int k0, int len, int hidden, int h) {
   constexpr int kVecs = D / 8;
   constexpr int kLd = D + 8;
   const int64_t pitch = 3 * int64_t(hidden);
   for (int i = threadIdx.x; i < kMmaKeys * kVecs; i += kMmaThreads) {
     const int r = i / kVecs;
     const int c = (i - r * kVecs) * 8;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (first + r < valid) {
-      const int col = part * hidden + h * D + c;
-      v = *reinterpret_cast<const uint4*>(qkv + (base + first + r) * pitch + col);
-      if (bias != nullptr) {
-        const uint4 bb = *reinterpret_cast<const uint4*>(bias + col);
-        __half2* x = reinterpret_cast<__half2*>(&v);
-        const __half2* y = reinterpret_cast<const __half2*>(&bb);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float2 xf = __half22float2(x[e]);
-          const float2 yf = __half22float2(y[e]);
-          x[e] = __floats2half2_rn(xf.x + yf.x, xf.y + yf.y);
-        }
-      }
+    __half* kd = ks + r * kLd + c;
+    __half* vd = vs + r * kLd + c;
+    if (k0 + r < len) {
+      const __half* src = qkv + (base + k0 + r) * pitch + h * D + c;
+      cp_async_16(kd, src + hidden);
+      cp_async_16(vd, src + 2 * hidden);
+    } else {
+      *reinterpret_cast<uint4*>(kd) = make_uint4(0, 0, 0, 0);
+      *reinterpret_cast<uint4*>(vd) = make_uint4(0, 0, 0, 0);
     }
-    *reinterpret_cast<uint4*>(tile + r * kLd + c) = v;
   }
+  cp_async_commit();
 }
 
+// Biases: q gets its bias on load. The K bias is dropped: q . (k_j + bk) = q . k_j + q . bk, and
+// the second term is the same for every key j, which softmax cancels exactly. The V bias is added
+// to the output: sum_j p_j (v_j + bv) = sum_j p_j v_j + bv because the p_j sum to 1.
 template <int D>
 __global__ void __launch_bounds__(kMmaThreads)
     fused_attention_mma_kernel(FusedAttentionParams<__half> p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  constexpr int kLd = D + 8;  // halves; +16 bytes per row against bank conflicts
-  __shared__ __align__(16) __half ks[kMmaKeys * kLd];
-  __shared__ __align__(16) __half vs[kMmaKeys * kLd];
+  constexpr int kLd = D + 8;  // halves; +16 bytes per row: conflict-free ldmatrix rows
+  constexpr int kStage = kMmaKeys * kLd;
+  extern __shared__ __align__(16) unsigned char mma_smem[];
+  __half* ks = reinterpret_cast<__half*>(mma_smem);  // [2][64][kLd]
+  __half* vs = ks + 2 * kStage;                       // [2][64][kLd]
 
   const int b = blockIdx.z;
   const int h = blockIdx.y;
@@ -114,8 +149,8 @@ __global__ void __launch_bounds__(kMmaThreads)
   const int hidden = p.heads * D;
   const int warp = threadIdx.x >> 5;
   const int lane = threadIdx.x & 31;
-  const int g = lane >> 2;   // fragment row group
-  const int tg = lane & 3;   // thread in group
+  const int g = lane >> 2;  // fragment row group
+  const int tg = lane & 3;  // thread in group
   const int query_rows = p.padded_seq > 0 ? p.padded_seq : seq.len;
   if (q0 >= query_rows) return;
 
@@ -131,12 +166,36 @@ __global__ void __launch_bounds__(kMmaThreads)
     return;
   }
 
-  // Q of this block through the K buffer into registers: 16 rows per warp, D/16 k-steps.
-  stage_tile<D>(ks, p.qkv, p.qkv_bias, seq.base, q0, seq.len, hidden, h, 0);
+  // Q (+ bias) of this block through the second V stage into registers: 16 rows per warp.
+  {
+    __half* qs = vs + kStage;
+    const int64_t pitch = 3 * int64_t(hidden);
+    for (int i = threadIdx.x; i < kMmaQueries * (D / 8); i += kMmaThreads) {
+      const int r = i / (D / 8);
+      const int c = (i - r * (D / 8)) * 8;
+      uint4 v = make_uint4(0, 0, 0, 0);
+      if (q0 + r < seq.len) {
+        v = *reinterpret_cast<const uint4*>(p.qkv + (seq.base + q0 + r) * pitch + h * D + c);
+        if (p.qkv_bias != nullptr) {
+          const uint4 bb = *reinterpret_cast<const uint4*>(p.qkv_bias + h * D + c);
+          __half2* x = reinterpret_cast<__half2*>(&v);
+          const __half2* y = reinterpret_cast<const __half2*>(&bb);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float2 xf = __half22float2(x[e]);
+            const float2 yf = __half22float2(y[e]);
+            x[e] = __floats2half2_rn(xf.x + yf.x, xf.y + yf.y);
+          }
+        }
+      }
+      *reinterpret_cast<uint4*>(qs + r * kLd + c) = v;
+    }
+  }
   __syncthreads();
   uint32_t qf[D / 16][4];
   {
-    const __half* qrow0 = ks + (warp * 16 + g) * kLd;
+    const __half* qs = vs + kStage;
+    const __half* qrow0 = qs + (warp * 16 + g) * kLd;
     const __half* qrow1 = qrow0 + 8 * kLd;
 #pragma unroll
     for (int kt = 0; kt < D / 16; ++kt) {
@@ -147,19 +206,31 @@ __global__ void __launch_bounds__(kMmaThreads)
       qf[kt][3] = *reinterpret_cast<const uint32_t*>(qrow1 + c + 8);
     }
   }
+  __syncthreads();  // Q is in registers; its staging area becomes a V stage again
 
   float o[D / 8][4];
 #pragma unroll
   for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
   float m0 = -INFINITY, m1 = -INFINITY;  // running max (log2 domain) of rows g and g + 8
-  float l0 = 0.f, l1 = 0.f;              // running sums
+  float l0 = 0.f, l1 = 0.f;              // running sums (this thread's columns)
   const float scale2 = p.scale * kLog2e;
+  // ldmatrix row of this lane: matrix lane / 8, row lane % 8
+  const int mi = lane >> 3;
+  const int mr = lane & 7;
 
+  issue_kv_tile<D>(ks, vs, p.qkv, seq.base, 0, seq.len, hidden, h);
+  int stage = 0;
   for (int k0 = 0; k0 < seq.len; k0 += kMmaKeys) {
-    __syncthreads();  // everyone is done with the previous tile (and with Q in ks)
-    stage_tile<D>(ks, p.qkv, p.qkv_bias, seq.base, k0, seq.len, hidden, h, 1);
-    stage_tile<D>(vs, p.qkv, p.qkv_bias, seq.base, k0, seq.len, hidden, h, 2);
+    if (k0 + kMmaKeys < seq.len) {  // prefetch the next tile into the other stage
+      issue_kv_tile<D>(ks + (stage ^ 1) * kStage, vs + (stage ^ 1) * kStage, p.qkv, seq.base,
+                       k0 + kMmaKeys, seq.len, hidden, h);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
+    const __half* kt_base = ks + stage * kStage;
+    const __half* vt_base = vs + stage * kStage;
 
     float s[kMmaKeys / 8][4];
 #pragma unroll
@@ -167,21 +238,24 @@ __global__ void __launch_bounds__(kMmaThreads)
 #pragma unroll
     for (int kt = 0; kt < D / 16; ++kt) {
 #pragma unroll
-      for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
-        const __half* krow = ks + (nt * 8 + g) * kLd + kt * 16 + tg * 2;
-        mma_16816(s[nt], qf[kt], *reinterpret_cast<const uint32_t*>(krow),
-                  *reinterpret_cast<const uint32_t*>(krow + 8));
+      for (int nt = 0; nt < kMmaKeys / 8; nt += 2) {
+        // matrices: (keys nt, dims lo), (keys nt, dims hi), (keys nt+1, lo), (keys nt+1, hi)
+        uint32_t kb[4];
+        ldmatrix_x4<false>(kb, kt_base + ((nt + (mi >> 1)) * 8 + mr) * kLd + kt * 16 + (mi & 1) * 8);
+        mma_16816(s[nt], qf[kt], kb[0], kb[1]);
+        mma_16816(s[nt + 1], qf[kt], kb[2], kb[3]);
       }
     }
 
     // Scale into the log2 domain, mask keys >= len, row max over this tile.
     float t0 = -INFINITY, t1 = -INFINITY;
+    const bool full = k0 + kMmaKeys <= seq.len;
 #pragma unroll
     for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
       const int key = k0 + nt * 8 + tg * 2;
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const bool valid = key + e < seq.len;
+        const bool valid = full || key + e < seq.len;
         s[nt][e] = valid ? s[nt][e] * scale2 : -INFINITY;
         s[nt][2 + e] = valid ? s[nt][2 + e] * scale2 : -INFINITY;
         t0 = fmaxf(t0, s[nt][e]);
@@ -209,7 +283,7 @@ __global__ void __launch_bounds__(kMmaThreads)
       r0 += s[nt][0] + s[nt][1];
       r1 += s[nt][2] + s[nt][3];
     }
-    l0 = l0 * c0 + r0;  // per-thread partial sums; reduced across the group at the end
+    l0 = l0 * c0 + r0;
     l1 = l1 * c1 + r1;
 #pragma unroll
     for (int dn = 0; dn < D / 8; ++dn) {
@@ -219,22 +293,24 @@ __global__ void __launch_bounds__(kMmaThreads)
       o[dn][3] *= c1;
     }
 
-    // O += P V: P as A fragments straight from the S accumulators.
+    // O += P V: P as A fragments straight from the S accumulators, V through ldmatrix.trans.
 #pragma unroll
     for (int kk = 0; kk < kMmaKeys / 16; ++kk) {
       const uint32_t a[4] = {pack_half2(s[2 * kk][0], s[2 * kk][1]),
                              pack_half2(s[2 * kk][2], s[2 * kk][3]),
                              pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                              pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-      const __half* v0 = vs + (kk * 16 + tg * 2) * kLd + g;
 #pragma unroll
-      for (int dn = 0; dn < D / 8; ++dn) {
-        const __half* v = v0 + dn * 8;
-        const uint32_t b0 = pack_halves(v[0], v[kLd]);
-        const uint32_t b1 = pack_halves(v[8 * kLd], v[9 * kLd]);
-        mma_16816(o[dn], a, b0, b1);
+      for (int dn = 0; dn < D / 8; dn += 2) {
+        // matrices: (keys lo, dims dn), (keys hi, dims dn), (keys lo, dn+1), (keys hi, dn+1)
+        uint32_t vb[4];
+        ldmatrix_x4<true>(vb, vt_base + (kk * 16 + (mi & 1) * 8 + mr) * kLd + (dn + (mi >> 1)) * 8);
+        mma_16816(o[dn], a, vb[0], vb[1]);
+        mma_16816(o[dn + 1], a, vb[2], vb[3]);
       }
     }
+    __syncthreads();  // this stage is read by everyone before the next prefetch overwrites it
+    stage ^= 1;
   }
 
   l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
@@ -245,18 +321,23 @@ __global__ void __launch_bounds__(kMmaThreads)
   const float inv1 = 1.f / l1;
   const int row0 = q0 + warp * 16 + g;
   const int row1 = row0 + 8;
+  const __half* vbias = p.qkv_bias == nullptr ? nullptr : p.qkv_bias + 2 * hidden;
 #pragma unroll
   for (int dn = 0; dn < D / 8; ++dn) {
     const int c = h * D + dn * 8 + tg * 2;
+    float2 bv = make_float2(0.f, 0.f);
+    if (vbias != nullptr) bv = __half22float2(*reinterpret_cast<const __half2*>(vbias + c));
     if (row0 < query_rows) {
       const bool valid = row0 < seq.len;
       *reinterpret_cast<__half2*>(p.out + (seq.base + row0) * hidden + c) =
-          valid ? __floats2half2_rn(o[dn][0] * inv0, o[dn][1] * inv0) : __floats2half2_rn(0.f, 0.f);
+          valid ? __floats2half2_rn(o[dn][0] * inv0 + bv.x, o[dn][1] * inv0 + bv.y)
+                : __floats2half2_rn(0.f, 0.f);
     }
     if (row1 < query_rows) {
       const bool valid = row1 < seq.len;
       *reinterpret_cast<__half2*>(p.out + (seq.base + row1) * hidden + c) =
-          valid ? __floats2half2_rn(o[dn][2] * inv1, o[dn][3] * inv1) : __floats2half2_rn(0.f, 0.f);
+          valid ? __floats2half2_rn(o[dn][2] * inv1 + bv.x, o[dn][3] * inv1 + bv.y)
+                : __floats2half2_rn(0.f, 0.f);
     }
   }
 #endif
@@ -429,15 +510,32 @@ DeviceFacts current_device_facts() {
 
 constexpr int kMaxSimtHeadSize = 256;
 
+// Raises a kernel's dynamic shared memory limit once per device (not a stream operation, but kept
+// out of the launch path so that graph capture only ever sees the launch).
+cudaError_t allow_shared(const void* kernel, size_t bytes, int key) {
+  if (bytes <= kDefaultSharedBytes) return cudaSuccess;
+  static std::mutex mutex;
+  static std::vector<std::vector<bool>> done;  // [device][key]
+  int device = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e != cudaSuccess) return e;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (device >= static_cast<int>(done.size())) done.resize(device + 1);
+  if (key >= static_cast<int>(done[device].size())) done[device].resize(key + 1, false);
+  if (done[device][key]) return cudaSuccess;
+  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
+  if (e == cudaSuccess) done[device][key] = true;
+  return e;
+}
+
 template <typename T, int kDimsPerLane>
 cudaError_t launch_simt(const FusedAttentionParams<T>& p, cudaStream_t stream) {
   const size_t shared = simt_shared_bytes(p.size_per_head);
   auto kernel = fused_attention_simt_kernel<T, kDimsPerLane>;
-  if (shared > kDefaultSharedBytes) {
-    const cudaError_t e =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared));
-    if (e != cudaSuccess) return e;
-  }
+  // keys 1000 + ...: distinct from the mma kernels' keys (their head sizes)
+  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared,
+                                     1000 + 2 * kDimsPerLane + (sizeof(T) == 2 ? 1 : 0));
+  if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, kSimtQueries)), p.heads, p.batch);
   kernel<<<grid, kSimtWarps * 32, shared, stream>>>(p);
   return cudaGetLastError();
@@ -445,8 +543,12 @@ cudaError_t launch_simt(const FusedAttentionParams<T>& p, cudaStream_t stream) {
 
 template <int D>
 cudaError_t launch_mma(const FusedAttentionParams<__half>& p, cudaStream_t stream) {
+  const size_t shared = mma_shared_bytes(D);
+  const cudaError_t e =
+      allow_shared(reinterpret_cast<const void*>(fused_attention_mma_kernel<D>), shared, D);
+  if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, kMmaQueries)), p.heads, p.batch);
-  fused_attention_mma_kernel<D><<<grid, kMmaThreads, 0, stream>>>(p);
+  fused_attention_mma_kernel<D><<<grid, kMmaThreads, shared, stream>>>(p);
   return cudaGetLastError();
 }
 
@@ -475,7 +577,8 @@ FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
   }
   if constexpr (std::is_same<T, __half>::value) {
     if (sm >= 80 && mma_head_size<T>(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 4) &&
-        aligned_to(p.qkv_bias, 16)) {
+        aligned_to(p.qkv_bias, 16) &&
+        mma_shared_bytes(d) <= static_cast<size_t>(facts.optin_shared)) {
       return FusedAttentionPath::kMma;
     }
   }

@@ -99,9 +99,11 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   boolean allowTf32;
 
   @Option(
-      names = "--unfused-attention",
-      description = "split heads + two batched GEMMs + softmax instead of the fused kernel")
-  boolean unfusedAttention;
+      names = "--attention",
+      defaultValue = "auto",
+      description =
+          "auto (fused kernel where it runs on tensor cores, else unfused), fused or unfused")
+  String attention;
 
   @Override
   public Integer call() {
@@ -155,6 +157,20 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     return runCpu(out, config, lengths, input, timed, warm);
   }
 
+  private BertEncoder.Attention attentionChoice() {
+    switch (attention.toLowerCase(Locale.ROOT)) {
+      case "auto":
+        return BertEncoder.Attention.AUTO;
+      case "fused":
+        return BertEncoder.Attention.FUSED;
+      case "unfused":
+        return BertEncoder.Attention.UNFUSED;
+      default:
+        throw new IllegalArgumentException(
+            "--attention " + attention + ": expected auto, fused or unfused");
+    }
+  }
+
   private int runGpu(
       PrintWriter out, EncoderConfig config, int[] lengths, float[] input, int timed, int warm) {
     BertEncoder.Options options =
@@ -162,7 +178,7 @@ public final class EncoderSampleCommand implements Callable<Integer> {
             .withDevice(device)
             .withCudaGraphs(!noCudaGraph)
             .withAllowTf32(allowTf32)
-            .withFusedAttention(!unfusedAttention);
+            .withAttention(attentionChoice());
     EncoderWeights weights = EncoderWeights.random(config, seed);
     try (BertEncoder encoder = BertEncoder.create(weights, options)) {
       CudaDevice dev = encoder.device();

@@ -59,40 +59,59 @@ public final class BertEncoder implements Encoder {
    * @param removePadding run on valid tokens only (not built yet: must be false)
    * @param allowTf32 FP32 only: allow TF32 tensor cores in the GEMMs (faster, ~1e-3 precision)
    * @param cudaGraphs capture each batch x seq shape once as a CUDA graph and replay it
-   * @param fusedAttention one fused attention kernel per layer (default); false runs the unfused
-   *     path (QKV split, two batched GEMMs, masked softmax over a [batch, heads, seq, seq] buffer,
-   *     merge), which is kept as the fallback where the fused kernel does not support the head size
-   *     or the GPU, and as an independent check of the fused kernel in the tests
+   * @param attention which attention implementation runs (see {@link Attention})
    */
   public record Options(
       int device,
       boolean removePadding,
       boolean allowTf32,
       boolean cudaGraphs,
-      boolean fusedAttention) {
+      Attention attention) {
+    public Options {
+      if (attention == null) {
+        throw new IllegalArgumentException("attention must not be null");
+      }
+    }
+
     public static Options defaults() {
-      return new Options(0, false, false, true, true);
+      return new Options(0, false, false, true, Attention.AUTO);
     }
 
     public Options withDevice(int d) {
-      return new Options(d, removePadding, allowTf32, cudaGraphs, fusedAttention);
+      return new Options(d, removePadding, allowTf32, cudaGraphs, attention);
     }
 
     public Options withRemovePadding(boolean r) {
-      return new Options(device, r, allowTf32, cudaGraphs, fusedAttention);
+      return new Options(device, r, allowTf32, cudaGraphs, attention);
     }
 
     public Options withAllowTf32(boolean t) {
-      return new Options(device, removePadding, t, cudaGraphs, fusedAttention);
+      return new Options(device, removePadding, t, cudaGraphs, attention);
     }
 
     public Options withCudaGraphs(boolean g) {
-      return new Options(device, removePadding, allowTf32, g, fusedAttention);
+      return new Options(device, removePadding, allowTf32, g, attention);
     }
 
-    public Options withFusedAttention(boolean f) {
-      return new Options(device, removePadding, allowTf32, cudaGraphs, f);
+    public Options withAttention(Attention a) {
+      return new Options(device, removePadding, allowTf32, cudaGraphs, a);
     }
+  }
+
+  /**
+   * The attention implementation. The unfused path (QKV split, two batched cuBLASLt GEMMs, masked
+   * softmax over a [batch, heads, seq, seq] buffer, merge) stays for three reasons: it is the
+   * fallback where the fused kernel does not apply; it beats the fused kernel's CUDA-core path
+   * (FP32, sm_75), because cuBLASLt's GEMMs are faster there (2-3.5x on an H100); and it is an
+   * independent check of the fused kernel in the tests.
+   */
+  public enum Attention {
+    /** The fused kernel where it runs on tensor cores (FP16, sm_80+), else unfused. */
+    AUTO,
+    /** The fused kernel on whatever path it has (tensor or CUDA cores); unfused if unsupported. */
+    FUSED,
+    /** Always the unfused path. */
+    UNFUSED
   }
 
   private final EncoderConfig config;
@@ -144,7 +163,7 @@ public final class BertEncoder implements Encoder {
       this.workspace = ws;
       this.weightMemory = wm;
       this.layers = uploadWeights(weights);
-      this.fused = options.fusedAttention() && fusedAttentionSupported();
+      this.fused = chooseFusedAttention(options.attention());
     } catch (RuntimeException | Error e) {
       closeQuietly(wm);
       closeQuietly(ws);
@@ -194,7 +213,10 @@ public final class BertEncoder implements Encoder {
     return fused;
   }
 
-  private boolean fusedAttentionSupported() {
+  private boolean chooseFusedAttention(Attention attention) {
+    if (attention == Attention.UNFUSED) {
+      return false;
+    }
     NativeApi.AttentionPath path =
         NativeApi.fusedAttentionPath(dtype, config.heads(), config.sizePerHead());
     if (path == NativeApi.AttentionPath.NONE) {
@@ -206,8 +228,9 @@ public final class BertEncoder implements Encoder {
           device);
       return false;
     }
-    LOG.debug("fused attention on {}: {}", device, path);
-    return true;
+    boolean chosen = attention == Attention.FUSED || path == NativeApi.AttentionPath.TENSOR_CORES;
+    LOG.debug("attention on {}: {}", device, chosen ? "fused, " + path : "unfused");
+    return chosen;
   }
 
   public Options options() {

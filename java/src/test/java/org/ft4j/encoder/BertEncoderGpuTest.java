@@ -93,7 +93,8 @@ class BertEncoderGpuTest {
     int[] lengths = randomLengths(batch, seq, batch + 3L * seq);
     float[] expected = referenceOutput(weights, input, lengths, batch, seq, p);
     try (BertEncoder encoder =
-        BertEncoder.create(weights, BertEncoder.Options.defaults().withFusedAttention(false))) {
+        BertEncoder.create(
+            weights, BertEncoder.Options.defaults().withAttention(BertEncoder.Attention.UNFUSED))) {
       assertTrue(!encoder.usesFusedAttention());
       float[] actual = encoder.forward(input, lengths, batch, seq);
       assertClose(expected, actual, p == Precision.FP32 ? 1e-5 : 2e-3, p + " unfused encoder");
@@ -112,10 +113,29 @@ class BertEncoderGpuTest {
   }
 
   @Test
-  void fusedAttentionIsTheDefault() {
+  void fusedAttentionIsTheFp16DefaultOnTensorCoreGpus() {
     EncoderConfig config = EncoderConfig.of(1, 12, 64, Precision.FP16);
     try (BertEncoder encoder = BertEncoder.create(EncoderWeights.random(config, 1))) {
+      assertEquals(encoder.device().smMajor() >= 8, encoder.usesFusedAttention());
+    }
+  }
+
+  @ParameterizedTest(name = "{0} heads {1} x {2} batch {3} seq {4}")
+  @MethodSource("unfusedCases")
+  void forcedFusedAttentionMatchesTheReference(Precision p, int heads, int d, int batch, int seq) {
+    // FP32 runs the fused kernel's CUDA-core path here (AUTO would pick the unfused path)
+    EncoderConfig config = EncoderConfig.of(2, heads, d, p);
+    EncoderWeights weights = EncoderWeights.random(config, 99L + d);
+    float[] input = random(batch * seq * config.hidden(), 9L * seq + batch, -1, 1);
+    int[] lengths = randomLengths(batch, seq, batch + 5L * seq);
+    float[] expected = referenceOutput(weights, input, lengths, batch, seq, p);
+    try (BertEncoder encoder =
+        BertEncoder.create(
+            weights, BertEncoder.Options.defaults().withAttention(BertEncoder.Attention.FUSED))) {
       assertTrue(encoder.usesFusedAttention());
+      float[] actual = encoder.forward(input, lengths, batch, seq);
+      assertClose(expected, actual, p == Precision.FP32 ? 1e-5 : 2e-3, p + " fused encoder");
+      assertZeroPadding(actual, lengths, seq, config.hidden());
     }
   }
 

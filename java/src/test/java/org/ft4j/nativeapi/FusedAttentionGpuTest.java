@@ -203,7 +203,7 @@ class FusedAttentionGpuTest {
               IllegalArgumentException.class,
               () ->
                   NativeApi.fusedAttention(
-                      DType.FP16, out, qkv, null, off, 2, 1, 2, 257, 1, 1, 0.1f, stream));
+                      DType.FP16, out, qkv, null, off, 2, 1, 2, 257, 0, 1, 0.1f, stream));
       assertTrue(bad.getMessage().contains("qkv"), bad.getMessage());
     }
   }
