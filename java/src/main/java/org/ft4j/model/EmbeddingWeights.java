@@ -1,8 +1,8 @@
 package org.ft4j.model;
 
 /**
- * The embedding layer of a BERT-family model (host copies, FP32, row-major):
- * x[i] = layernorm(word[id_i] + position[i + positionOffset] + tokenType[type_i]).
+ * The embedding layer of a BERT-family model (host copies, FP32, row-major): x[i] =
+ * layernorm(word[id_i] + position[i + positionOffset] + tokenType[type_i]).
  *
  * @param word [vocabSize, hidden]
  * @param position [maxPositions, hidden]
@@ -11,7 +11,11 @@ package org.ft4j.model;
  * @param layerNormBeta [hidden]
  */
 public record EmbeddingWeights(
-    float[] word, float[] position, float[] tokenType, float[] layerNormGamma, float[] layerNormBeta) {
+    float[] word,
+    float[] position,
+    float[] tokenType,
+    float[] layerNormGamma,
+    float[] layerNormBeta) {
 
   /** Checks every tensor's length against {@code config}; names the tensor that is wrong. */
   public void check(ModelConfig config) {

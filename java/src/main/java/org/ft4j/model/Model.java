@@ -9,13 +9,16 @@ import org.ft4j.encoder.EncoderWeights;
  *
  * @param name where it came from (file or embedded model name), for messages
  */
-public record Model(String name, ModelConfig config, EmbeddingWeights embeddings, EncoderWeights encoder) {
+public record Model(
+    String name, ModelConfig config, EmbeddingWeights embeddings, EncoderWeights encoder) {
   public Model {
     if (config == null || embeddings == null || encoder == null) {
-      throw new IllegalArgumentException("model " + name + ": config, embeddings and encoder are required");
+      throw new IllegalArgumentException(
+          "model " + name + ": config, embeddings and encoder are required");
     }
     embeddings.check(config);
-    if (encoder.config().layers() != config.layers() || encoder.config().hidden() != config.hidden()) {
+    if (encoder.config().layers() != config.layers()
+        || encoder.config().hidden() != config.hidden()) {
       throw new IllegalArgumentException(
           "model " + name + ": encoder weights " + encoder.config() + " do not match " + config);
     }

@@ -4,11 +4,11 @@ import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.Precision;
 
 /**
- * The shape of a BERT-family model, as Hugging Face's config.json describes it (or as inferred
- * from an ONNX graph).
+ * The shape of a BERT-family model, as Hugging Face's config.json describes it (or as inferred from
+ * an ONNX graph).
  *
- * @param architecture "bert" or "roberta" (the embedding conventions differ: RoBERTa has no
- *     token types in use and positions start at padTokenId + 1)
+ * @param architecture "bert" or "roberta" (the embedding conventions differ: RoBERTa has no token
+ *     types in use and positions start at padTokenId + 1)
  * @param vocabSize rows of the word embedding
  * @param hidden hidden size
  * @param layers encoder layers
