@@ -97,6 +97,18 @@ FT4J_API int ft4j_masked_softmax(int dtype, void* scores, const int* lengths, in
 FT4J_API int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, int heads,
                      int size_per_head, struct CUstream_st* stream);
 
+/* --- embedding --------------------------------------------------------------------------------
+ * out[r, :] = layernorm(word[ids[r]] + position[(r % seq) + position_offset] + token_type[t_r])
+ * with t_r = type_ids[r] (type_ids may be NULL: type 0), gamma/beta [hidden], eps > 0.
+ * out: [rows, hidden]; ids, type_ids: device int[rows]; tables row-major [n, hidden]. Ids outside
+ * a table are clamped into it (validate them before upload). hidden <= 12288. */
+FT4J_API int ft4j_embedding_layernorm(int dtype, void* out, const int* ids, const int* type_ids,
+                                      const void* word, const void* position,
+                                      const void* token_type, const void* gamma, const void* beta,
+                                      float eps, int rows, int seq, int hidden, int vocab,
+                                      int max_positions, int type_vocab, int position_offset,
+                                      struct CUstream_st* stream);
+
 /* --- fused attention ----------------------------------------------------------------------------
  * One launch per layer: out[row(b,i), h*D:(h+1)*D] = softmax_j<len_b(scale * q_i . k_j) v_j with
  * q, k, v read from the fused QKV projection qkv [rows, 3*H] (columns Q | K | V, each (head, d),

@@ -15,6 +15,7 @@
 #include "activation.cuh"
 #include "attention.cuh"
 #include "convert.cuh"
+#include "embedding.cuh"
 #include "fused_attention.cuh"
 #include "ft4j_status.h"
 #include "layernorm.cuh"
@@ -290,6 +291,60 @@ int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, i
       ft4j::check_launch(ft4j::launch_merge_heads(p, stream), "merge_heads ",
                          ft4j::dtype_name(dtype), " [batch=", batch, ", seq=", seq,
                          ", heads=", heads, ", size_per_head=", size_per_head, "]");
+    });
+  });
+}
+
+int ft4j_embedding_layernorm(int dtype, void* out, const int* ids, const int* type_ids,
+                             const void* word, const void* position, const void* token_type,
+                             const void* gamma, const void* beta, float eps, int rows, int seq,
+                             int hidden, int vocab, int max_positions, int type_vocab,
+                             int position_offset, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(out, "out", size);
+    require_pointer(ids, "ids", sizeof(int));
+    require_pointer(type_ids, "type_ids", sizeof(int), true);
+    require_pointer(word, "word", size);
+    require_pointer(position, "position", size);
+    require_pointer(token_type, "token_type", size);
+    require_pointer(gamma, "gamma", size);
+    require_pointer(beta, "beta", size);
+    require(std::isfinite(eps) && eps > 0, "eps = ", eps, ", must be > 0 and finite");
+    require_positive(rows, "rows");
+    require_positive(seq, "seq");
+    require_positive(hidden, "hidden");
+    require_positive(vocab, "vocab");
+    require_positive(max_positions, "max_positions");
+    require_positive(type_vocab, "type_vocab");
+    require(position_offset >= 0, "position_offset = ", position_offset, ", must be >= 0");
+    require(int64_t(seq) + position_offset <= max_positions, "seq + position_offset = ",
+            int64_t(seq) + position_offset, " exceeds max_positions = ", max_positions);
+    ft4j::element_count({rows, hidden}, "out");
+    ft4j::element_count({vocab, hidden}, "word");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::EmbeddingLayernormParams<T> p{static_cast<T*>(out),
+                                                ids,
+                                                type_ids,
+                                                static_cast<const T*>(word),
+                                                static_cast<const T*>(position),
+                                                static_cast<const T*>(token_type),
+                                                static_cast<const T*>(gamma),
+                                                static_cast<const T*>(beta),
+                                                eps,
+                                                rows,
+                                                seq,
+                                                hidden,
+                                                vocab,
+                                                max_positions,
+                                                type_vocab,
+                                                position_offset};
+      require_supported(ft4j::check_embedding_layernorm(p), "embedding_layernorm");
+      ft4j::check_launch(ft4j::launch_embedding_layernorm(p, stream), "embedding_layernorm ",
+                         ft4j::dtype_name(dtype), " [rows=", rows, ", seq=", seq,
+                         ", hidden=", hidden, "]");
     });
   });
 }

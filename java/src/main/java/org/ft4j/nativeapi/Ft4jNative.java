@@ -94,6 +94,26 @@ public final class Ft4jNative {
       int sizePerHead,
       CUstream_st stream);
 
+  public static native int ft4j_embedding_layernorm(
+      int dtype,
+      Pointer out,
+      @Const IntPointer ids,
+      @Const IntPointer typeIds,
+      @Const Pointer word,
+      @Const Pointer position,
+      @Const Pointer tokenType,
+      @Const Pointer gamma,
+      @Const Pointer beta,
+      float eps,
+      int rows,
+      int seq,
+      int hidden,
+      int vocab,
+      int maxPositions,
+      int typeVocab,
+      int positionOffset,
+      CUstream_st stream);
+
   public static native int ft4j_fused_attention(
       int dtype,
       Pointer out,

@@ -247,6 +247,87 @@ public final class NativeApi {
             t, out.pointer(), in.pointer(), batch, seq, heads, sizePerHead, stream.handle()));
   }
 
+  /**
+   * Embedding layer: out[r] = layernorm(word[ids[r]] + position[r % seq + positionOffset] +
+   * tokenType[typeIds[r]]) (see ft4j.h). {@code typeIds} may be null (type 0). Ids must have been
+   * validated against the tables (the kernel clamps, it does not check).
+   */
+  public static void embeddingLayerNorm(
+      DType dtype,
+      DeviceBuffer out,
+      DeviceBuffer ids,
+      DeviceBuffer typeIds,
+      DeviceBuffer word,
+      DeviceBuffer position,
+      DeviceBuffer tokenType,
+      DeviceBuffer gamma,
+      DeviceBuffer beta,
+      float eps,
+      int rows,
+      int seq,
+      int hidden,
+      int vocab,
+      int maxPositions,
+      int typeVocab,
+      int positionOffset,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("rows", rows);
+    positive("seq", seq);
+    positive("hidden", hidden);
+    positive("vocab", vocab);
+    positive("maxPositions", maxPositions);
+    positive("typeVocab", typeVocab);
+    if (!(eps > 0) || !Float.isFinite(eps)) {
+      throw new IllegalArgumentException("eps = " + eps + ", must be > 0 and finite");
+    }
+    if (positionOffset < 0 || (long) seq + positionOffset > maxPositions) {
+      throw new IllegalArgumentException(
+          "seq + positionOffset = "
+              + ((long) seq + positionOffset)
+              + " exceeds maxPositions = "
+              + maxPositions);
+    }
+    out.requireFits(dtype, (long) rows * hidden, "embedding out [" + rows + ", " + hidden + "]");
+    ids.requireFits(DType.INT32, rows, "ids [" + rows + "]");
+    if (typeIds != null) {
+      typeIds.requireFits(DType.INT32, rows, "type ids [" + rows + "]");
+    }
+    word.requireFits(
+        dtype, (long) vocab * hidden, "word embeddings [" + vocab + ", " + hidden + "]");
+    position.requireFits(
+        dtype,
+        (long) maxPositions * hidden,
+        "position embeddings [" + maxPositions + ", " + hidden + "]");
+    tokenType.requireFits(
+        dtype,
+        (long) typeVocab * hidden,
+        "token type embeddings [" + typeVocab + ", " + hidden + "]");
+    gamma.requireFits(dtype, hidden, "embedding layernorm gamma [" + hidden + "]");
+    beta.requireFits(dtype, hidden, "embedding layernorm beta [" + hidden + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_embedding_layernorm(
+            t,
+            out.pointer(),
+            new IntPointer(ids.pointer()),
+            typeIds == null ? null : new IntPointer(typeIds.pointer()),
+            word.pointer(),
+            position.pointer(),
+            tokenType.pointer(),
+            gamma.pointer(),
+            beta.pointer(),
+            eps,
+            rows,
+            seq,
+            hidden,
+            vocab,
+            maxPositions,
+            typeVocab,
+            positionOffset,
+            stream.handle()));
+  }
+
   /** Which code path {@link #fusedAttention} takes on the current device. */
   public enum AttentionPath {
     /** Not supported on this device (or no device). */

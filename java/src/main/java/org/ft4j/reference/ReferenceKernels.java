@@ -544,6 +544,63 @@ public final class ReferenceKernels {
     return toFloat(zeroPaddedRows(merged, lengths, batch, seq, heads * size));
   }
 
+  /**
+   * Embedding layer, as {@code ft4j_embedding_layernorm}: out[r] = layernorm(word[ids[r]] +
+   * position[r % seq + positionOffset] + tokenType[typeIds[r]]) in float64 (typeIds may be null:
+   * type 0). Ids are checked here (the kernel only clamps).
+   *
+   * @return [rows, hidden]
+   */
+  public static double[] embeddingLayerNorm(
+      int[] ids,
+      int[] typeIds,
+      float[] word,
+      float[] position,
+      float[] tokenType,
+      float[] gamma,
+      float[] beta,
+      double eps,
+      int seq,
+      int hidden,
+      int positionOffset) {
+    String op = "embeddingLayerNorm";
+    positive(op, "seq", seq);
+    positive(op, "hidden", hidden);
+    int rows = ids.length;
+    int vocab = word.length / hidden;
+    int positions = position.length / hidden;
+    int types = tokenType.length / hidden;
+    double[] g = toDouble(gamma, "gamma");
+    double[] b = toDouble(beta, "beta");
+    double[] out = new double[rows * hidden];
+    double[] x = new double[hidden];
+    for (int r = 0; r < rows; r++) {
+      int id = ids[r];
+      int type = typeIds == null ? 0 : typeIds[r];
+      int pos = r % seq + positionOffset;
+      if (id < 0 || id >= vocab) {
+        throw new IllegalArgumentException(
+            op + ": id " + id + " at row " + r + " not in [0, " + vocab + ")");
+      }
+      if (type < 0 || type >= types) {
+        throw new IllegalArgumentException(
+            op + ": type " + type + " at row " + r + " not in [0, " + types + ")");
+      }
+      if (pos >= positions) {
+        throw new IllegalArgumentException(
+            op + ": position " + pos + " at row " + r + " not in [0, " + positions + ")");
+      }
+      for (int c = 0; c < hidden; c++) {
+        x[c] =
+            (double) word[id * hidden + c]
+                + position[pos * hidden + c]
+                + tokenType[type * hidden + c];
+      }
+      layerNormRow(x, g, b, eps, out, r * hidden);
+    }
+    return out;
+  }
+
   // --- padding ---------------------------------------------------------------------------------
 
   /**

@@ -460,4 +460,25 @@ class ReferenceKernelsTest {
     float[] out = ReferenceKernels.attention(qkv, bias, new int[] {2, 1}, 2, 2, 1, 2, 0.5);
     assertArrayEquals(new float[] {3, 4, 3, 4, 8, 9, 0, 0}, out, 1e-6f);
   }
+
+  @Test
+  void embeddingLayerNormSumsTheThreeTablesAtTheRightRowsThenNormalises() {
+    // hidden 2: any row x = (a, b) normalises to (-1, 1) * gamma + beta when a < b (eps tiny)
+    float[] word = {0, 1, 5, 2}; // id 1 -> (5, 2)
+    float[] pos = {0, 0, 1, 0, 0, 10, 0, 0}; // rows 0..3; offset 1 -> row 1 then 2
+    float[] type = {0, 0, 0, 0};
+    float[] gamma = {2, 3};
+    float[] beta = {0.5f, -0.5f};
+    double[] out =
+        ReferenceKernels.embeddingLayerNorm(
+            new int[] {1, 1}, null, word, pos, type, gamma, beta, 1e-12, 2, 2, 1);
+    // token 0: (5, 2) + pos row 1 (1, 0) = (6, 2): a > b -> (1, -1) -> (2.5, -3.5)
+    // token 1: (5, 2) + pos row 2 (0, 10) = (5, 12): a < b -> (-1, 1) -> (-1.5, 2.5)
+    assertArrayEquals(new double[] {2.5, -3.5, -1.5, 2.5}, out, 1e-9);
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            ReferenceKernels.embeddingLayerNorm(
+                new int[] {2}, null, word, pos, type, gamma, beta, 1e-12, 1, 2, 0));
+  }
 }

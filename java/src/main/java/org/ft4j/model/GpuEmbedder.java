@@ -1,0 +1,213 @@
+package org.ft4j.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ft4j.cuda.CudaDevice;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.encoder.BertEncoder;
+import org.ft4j.encoder.Precision;
+import org.ft4j.nativeapi.NativeApi;
+
+/**
+ * The GPU backend: the embedding layer (one fused gather + layernorm kernel) and {@link
+ * BertEncoder} on one device, FP32 or FP16. Batches are padded to their longest sequence; padded
+ * positions never influence valid ones.
+ *
+ * <p>Thread safety: {@link #lastHiddenStates} is synchronized; one call runs at a time.
+ */
+public final class GpuEmbedder implements TokenEmbedder {
+  private final ModelConfig config;
+  private final DType dtype;
+  private final CudaDevice device;
+  private final BertEncoder encoder;
+  private final CudaStream stream;
+  private final List<DeviceBuffer> tables = new ArrayList<>();
+  private final DeviceBuffer word; // [vocab, hidden]
+  private final DeviceBuffer position; // [maxPositions, hidden]
+  private final DeviceBuffer tokenType; // [typeVocab, hidden]
+  private final DeviceBuffer gamma; // [hidden]
+  private final DeviceBuffer beta; // [hidden]
+  private DeviceBuffer ids; // [capacity] int32
+  private DeviceBuffer typeIds; // [capacity] int32
+  private DeviceBuffer x; // [capacity, hidden] embedding output = encoder input
+  private DeviceBuffer y; // [capacity, hidden] encoder output
+  private DeviceBuffer out32; // [capacity, hidden] FP32 copy for the host (FP16 only)
+  private long capacity;
+  private boolean closed;
+
+  /** True when a CUDA device and the ft4j native library can be used. */
+  public static boolean available() {
+    try {
+      return CudaDevice.isAvailable();
+    } catch (RuntimeException | LinkageError e) {
+      return false;
+    }
+  }
+
+  /**
+   * Uploads {@code model} to {@code device} at {@code precision} (FP32 or FP16).
+   *
+   * @throws UnsupportedOperationException for INT8 precisions (not built yet)
+   */
+  public GpuEmbedder(Model model, Precision precision, int device) {
+    if (precision != Precision.FP32 && precision != Precision.FP16) {
+      throw new UnsupportedOperationException(
+          "precision " + precision.label() + " is not built yet for embeddings; use fp32 or fp16");
+    }
+    this.config = model.config();
+    this.dtype = precision == Precision.FP32 ? DType.FP32 : DType.FP16;
+    this.device = CudaDevice.open(device);
+    this.device.makeCurrent();
+    BertEncoder enc = null;
+    CudaStream s = null;
+    try {
+      enc =
+          BertEncoder.create(
+              model.encoder().withConfig(config.encoderConfig(precision)),
+              BertEncoder.Options.defaults().withDevice(device));
+      s = CudaStream.create();
+      this.encoder = enc;
+      this.stream = s;
+      EmbeddingWeights e = model.embeddings();
+      this.word = upload(e.word());
+      this.position = upload(e.position());
+      this.tokenType = upload(e.tokenType());
+      this.gamma = upload(e.layerNormGamma());
+      this.beta = upload(e.layerNormBeta());
+    } catch (RuntimeException | Error ex) {
+      tables.forEach(DeviceBuffer::close);
+      if (s != null) {
+        s.close();
+      }
+      if (enc != null) {
+        enc.close();
+      }
+      throw ex;
+    }
+  }
+
+  private DeviceBuffer upload(float[] data) {
+    DeviceBuffer target = DeviceBuffer.allocate(dtype, data.length);
+    tables.add(target);
+    if (dtype == DType.FP32) {
+      target.copyFrom(data);
+    } else {
+      try (DeviceBuffer staging = DeviceBuffer.of(data)) {
+        NativeApi.convert(dtype, target, DType.FP32, staging, data.length, stream);
+        stream.synchronize();
+      }
+    }
+    return target;
+  }
+
+  @Override
+  public ModelConfig config() {
+    return config;
+  }
+
+  /** The encoder underneath (for its options and memory use). */
+  public BertEncoder encoder() {
+    return encoder;
+  }
+
+  @Override
+  public synchronized float[][] lastHiddenStates(int[][] tokenIds, int[][] tokenTypes) {
+    if (closed) {
+      throw new IllegalStateException("embedder is closed");
+    }
+    int batch = TokenInputs.check(config, tokenIds, tokenTypes);
+    int seq = 0;
+    int[] lengths = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      lengths[b] = tokenIds[b].length;
+      seq = Math.max(seq, lengths[b]);
+    }
+    int hidden = config.hidden();
+    int rows = batch * seq;
+    int[] hostIds = new int[rows]; // padding positions: id 0, type 0 (valid rows of the tables)
+    int[] hostTypes = new int[rows];
+    for (int b = 0; b < batch; b++) {
+      System.arraycopy(tokenIds[b], 0, hostIds, b * seq, lengths[b]);
+      if (tokenTypes != null) {
+        System.arraycopy(tokenTypes[b], 0, hostTypes, b * seq, lengths[b]);
+      }
+    }
+    device.makeCurrent();
+    ensureCapacity(rows);
+    ids.copyFrom(hostIds);
+    typeIds.copyFrom(hostTypes);
+    NativeApi.embeddingLayerNorm(
+        dtype,
+        x,
+        ids,
+        typeIds,
+        word,
+        position,
+        tokenType,
+        gamma,
+        beta,
+        (float) config.layerNormEps(),
+        rows,
+        seq,
+        hidden,
+        config.vocabSize(),
+        config.maxPositions(),
+        config.typeVocabSize(),
+        config.positionOffset(),
+        stream);
+    stream.synchronize();
+    encoder.forward(x, lengths, batch, seq, y);
+    float[] all;
+    if (dtype == DType.FP32) {
+      all = y.toFloatArray(rows * hidden);
+    } else {
+      NativeApi.convert(DType.FP32, out32, dtype, y, (long) rows * hidden, stream);
+      stream.synchronize();
+      all = out32.toFloatArray(rows * hidden);
+    }
+    float[][] result = new float[batch][];
+    for (int b = 0; b < batch; b++) {
+      result[b] = new float[lengths[b] * hidden];
+      System.arraycopy(all, b * seq * hidden, result[b], 0, lengths[b] * hidden);
+    }
+    return result;
+  }
+
+  private void ensureCapacity(long rows) {
+    if (rows <= capacity) {
+      return;
+    }
+    closeActivations();
+    long hidden = config.hidden();
+    ids = DeviceBuffer.allocate(DType.INT32, rows);
+    typeIds = DeviceBuffer.allocate(DType.INT32, rows);
+    x = DeviceBuffer.allocate(dtype, rows * hidden);
+    y = DeviceBuffer.allocate(dtype, rows * hidden);
+    out32 = dtype == DType.FP32 ? null : DeviceBuffer.allocate(DType.FP32, rows * hidden);
+    capacity = rows;
+  }
+
+  private void closeActivations() {
+    for (DeviceBuffer b : new DeviceBuffer[] {ids, typeIds, x, y, out32}) {
+      if (b != null) {
+        b.close();
+      }
+    }
+    ids = typeIds = x = y = out32 = null;
+    capacity = 0;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    closeActivations();
+    tables.forEach(DeviceBuffer::close);
+    stream.close();
+    encoder.close();
+  }
+}

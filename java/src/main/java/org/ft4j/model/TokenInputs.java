@@ -1,0 +1,74 @@
+package org.ft4j.model;
+
+/**
+ * Validation of token-id batches shared by every {@link TokenEmbedder}; messages name the value.
+ */
+public final class TokenInputs {
+  private TokenInputs() {}
+
+  /**
+   * Checks ids (and typeIds, when not null) against {@code config}: at least one sequence, each of
+   * length 1 to {@link ModelConfig#maxSequenceLength()}, ids in [0, vocab), types in [0,
+   * typeVocab), typeIds[b] as long as ids[b].
+   *
+   * @return the batch size
+   */
+  public static int check(ModelConfig config, int[][] ids, int[][] typeIds) {
+    if (ids == null || ids.length == 0) {
+      throw new IllegalArgumentException("no token sequences given");
+    }
+    if (typeIds != null && typeIds.length != ids.length) {
+      throw new IllegalArgumentException(
+          "typeIds has " + typeIds.length + " sequences, ids has " + ids.length);
+    }
+    int max = config.maxSequenceLength();
+    for (int b = 0; b < ids.length; b++) {
+      int[] seq = ids[b];
+      if (seq == null || seq.length < 1 || seq.length > max) {
+        throw new IllegalArgumentException(
+            "sequence "
+                + b
+                + " has "
+                + (seq == null ? "no" : Integer.toString(seq.length))
+                + " tokens; must be 1 to "
+                + max);
+      }
+      for (int i = 0; i < seq.length; i++) {
+        if (seq[i] < 0 || seq[i] >= config.vocabSize()) {
+          throw new IllegalArgumentException(
+              "token id "
+                  + seq[i]
+                  + " at sequence "
+                  + b
+                  + " position "
+                  + i
+                  + " is outside the vocabulary [0, "
+                  + config.vocabSize()
+                  + ")");
+        }
+      }
+      if (typeIds != null) {
+        int[] types = typeIds[b];
+        if (types == null || types.length != seq.length) {
+          throw new IllegalArgumentException(
+              "typeIds of sequence " + b + " must have " + seq.length + " entries");
+        }
+        for (int i = 0; i < types.length; i++) {
+          if (types[i] < 0 || types[i] >= config.typeVocabSize()) {
+            throw new IllegalArgumentException(
+                "token type "
+                    + types[i]
+                    + " at sequence "
+                    + b
+                    + " position "
+                    + i
+                    + " is outside [0, "
+                    + config.typeVocabSize()
+                    + ")");
+          }
+        }
+      }
+    }
+    return ids.length;
+  }
+}
