@@ -42,9 +42,7 @@ __device__ __forceinline__ SeqBounds seq_bounds(const int* offsets, int b, int p
 // ------------------------------------------------------------------------------------------------
 // mma path
 
-constexpr int kMmaQueries = 64;  // per block: 4 warps x 16 rows
-constexpr int kMmaKeys = 64;     // per step
-constexpr int kMmaThreads = 128;
+constexpr int kMmaKeys = 64;  // keys per step; a block has kWarps x 16 queries (kWarps = 4 or 8)
 
 __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
   __half2 h = __floats2half2_rn(lo, hi);
@@ -101,18 +99,21 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* row)
 #endif
 }
 
-// Shared memory of the mma kernel: K and V, two stages each, 64 rows of D + 8 halves.
-inline size_t mma_shared_bytes(int d) { return sizeof(__half) * 4 * kMmaKeys * (d + 8); }
+// Shared memory of the mma kernel: the block's Q rows, and K and V in two stages each, all rows
+// of D + 8 halves.
+inline size_t mma_shared_bytes(int d, int warps) {
+  return sizeof(__half) * (16 * warps + 4 * kMmaKeys) * (d + 8);
+}
 
 // Starts the async copy of keys [k0, k0 + 64) of K and V into one stage; rows >= len are zeroed
 // (plain stores). K and V are copied without their bias: see the kernel for why that is exact.
-template <int D>
+template <int D, int kThreads>
 __device__ __forceinline__ void issue_kv_tile(__half* ks, __half* vs, const __half* qkv,
                                               int64_t base, int k0, int len, int hidden, int h) {
   constexpr int kVecs = D / 8;
   constexpr int kLd = D + 8;
   const int64_t pitch = 3 * int64_t(hidden);
-  for (int i = threadIdx.x; i < kMmaKeys * kVecs; i += kMmaThreads) {
+  for (int i = threadIdx.x; i < kMmaKeys * kVecs; i += kThreads) {
     const int r = i / kVecs;
     const int c = (i - r * kVecs) * 8;
     __half* kd = ks + r * kLd + c;
@@ -132,14 +133,17 @@ __device__ __forceinline__ void issue_kv_tile(__half* ks, __half* vs, const __ha
 // Biases: q gets its bias on load. The K bias is dropped: q . (k_j + bk) = q . k_j + q . bk, and
 // the second term is the same for every key j, which softmax cancels exactly. The V bias is added
 // to the output: sum_j p_j (v_j + bv) = sum_j p_j v_j + bv because the p_j sum to 1.
-template <int D>
-__global__ void __launch_bounds__(kMmaThreads)
+template <int D, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32)
     fused_attention_mma_kernel(FusedAttentionParams<__half> p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  constexpr int kMmaQueries = 16 * kWarps;
+  constexpr int kMmaThreads = 32 * kWarps;
   constexpr int kLd = D + 8;  // halves; +16 bytes per row: conflict-free ldmatrix rows
   constexpr int kStage = kMmaKeys * kLd;
   extern __shared__ __align__(16) unsigned char mma_smem[];
-  __half* ks = reinterpret_cast<__half*>(mma_smem);  // [2][64][kLd]
+  __half* qs = reinterpret_cast<__half*>(mma_smem);  // [kMmaQueries][kLd]
+  __half* ks = qs + kMmaQueries * kLd;                // [2][64][kLd]
   __half* vs = ks + 2 * kStage;                       // [2][64][kLd]
 
   const int b = blockIdx.z;
@@ -166,47 +170,48 @@ __global__ void __launch_bounds__(kMmaThreads)
     return;
   }
 
-  // Q (+ bias) of this block through the second V stage into registers: 16 rows per warp.
+  // Q rows and the first K/V tile load together (cp.async), so their latencies overlap; Q's
+  // bias is added while its fragments move to registers.
   {
-    __half* qs = vs + kStage;
     const int64_t pitch = 3 * int64_t(hidden);
     for (int i = threadIdx.x; i < kMmaQueries * (D / 8); i += kMmaThreads) {
       const int r = i / (D / 8);
       const int c = (i - r * (D / 8)) * 8;
-      uint4 v = make_uint4(0, 0, 0, 0);
+      __half* dst = qs + r * kLd + c;
       if (q0 + r < seq.len) {
-        v = *reinterpret_cast<const uint4*>(p.qkv + (seq.base + q0 + r) * pitch + h * D + c);
-        if (p.qkv_bias != nullptr) {
-          const uint4 bb = *reinterpret_cast<const uint4*>(p.qkv_bias + h * D + c);
-          __half2* x = reinterpret_cast<__half2*>(&v);
-          const __half2* y = reinterpret_cast<const __half2*>(&bb);
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float2 xf = __half22float2(x[e]);
-            const float2 yf = __half22float2(y[e]);
-            x[e] = __floats2half2_rn(xf.x + yf.x, xf.y + yf.y);
-          }
-        }
+        cp_async_16(dst, p.qkv + (seq.base + q0 + r) * pitch + h * D + c);
+      } else {
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
       }
-      *reinterpret_cast<uint4*>(qs + r * kLd + c) = v;
     }
   }
+  issue_kv_tile<D, kMmaThreads>(ks, vs, p.qkv, seq.base, 0, seq.len, hidden, h);  // commits both
+  cp_async_wait<0>();
   __syncthreads();
   uint32_t qf[D / 16][4];
   {
-    const __half* qs = vs + kStage;
     const __half* qrow0 = qs + (warp * 16 + g) * kLd;
     const __half* qrow1 = qrow0 + 8 * kLd;
 #pragma unroll
     for (int kt = 0; kt < D / 16; ++kt) {
       const int c = kt * 16 + tg * 2;
-      qf[kt][0] = *reinterpret_cast<const uint32_t*>(qrow0 + c);
-      qf[kt][1] = *reinterpret_cast<const uint32_t*>(qrow1 + c);
-      qf[kt][2] = *reinterpret_cast<const uint32_t*>(qrow0 + c + 8);
-      qf[kt][3] = *reinterpret_cast<const uint32_t*>(qrow1 + c + 8);
+      __half2 b0 = __floats2half2_rn(0.f, 0.f);
+      __half2 b1 = b0;
+      if (p.qkv_bias != nullptr) {
+        b0 = *reinterpret_cast<const __half2*>(p.qkv_bias + h * D + c);
+        b1 = *reinterpret_cast<const __half2*>(p.qkv_bias + h * D + c + 8);
+      }
+      auto add = [](const __half* q, __half2 bias) {
+        const float2 x = __half22float2(*reinterpret_cast<const __half2*>(q));
+        const float2 y = __half22float2(bias);
+        return pack_half2(x.x + y.x, x.y + y.y);
+      };
+      qf[kt][0] = add(qrow0 + c, b0);
+      qf[kt][1] = add(qrow1 + c, b0);
+      qf[kt][2] = add(qrow0 + c + 8, b1);
+      qf[kt][3] = add(qrow1 + c + 8, b1);
     }
   }
-  __syncthreads();  // Q is in registers; its staging area becomes a V stage again
 
   float o[D / 8][4];
 #pragma unroll
@@ -218,12 +223,11 @@ __global__ void __launch_bounds__(kMmaThreads)
   const int mi = lane >> 3;
   const int mr = lane & 7;
 
-  issue_kv_tile<D>(ks, vs, p.qkv, seq.base, 0, seq.len, hidden, h);
   int stage = 0;
   for (int k0 = 0; k0 < seq.len; k0 += kMmaKeys) {
     if (k0 + kMmaKeys < seq.len) {  // prefetch the next tile into the other stage
-      issue_kv_tile<D>(ks + (stage ^ 1) * kStage, vs + (stage ^ 1) * kStage, p.qkv, seq.base,
-                       k0 + kMmaKeys, seq.len, hidden, h);
+      issue_kv_tile<D, kMmaThreads>(ks + (stage ^ 1) * kStage, vs + (stage ^ 1) * kStage, p.qkv,
+                                    seq.base, k0 + kMmaKeys, seq.len, hidden, h);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
@@ -541,15 +545,25 @@ cudaError_t launch_simt(const FusedAttentionParams<T>& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
+// Launch parameters of the mma path, in one place: 8 warps (128 queries) per block once sequences
+// are long enough to fill the GPU with such blocks, else 4 (64 queries).
+inline int mma_warps(int max_seq) { return max_seq >= 512 ? 8 : 4; }
+
+template <int D, int kWarps>
+cudaError_t launch_mma_with(const FusedAttentionParams<__half>& p, cudaStream_t stream) {
+  const size_t shared = mma_shared_bytes(D, kWarps);
+  const cudaError_t e = allow_shared(
+      reinterpret_cast<const void*>(fused_attention_mma_kernel<D, kWarps>), shared, D * 10 + kWarps);
+  if (e != cudaSuccess) return e;
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, 16 * kWarps)), p.heads, p.batch);
+  fused_attention_mma_kernel<D, kWarps><<<grid, 32 * kWarps, shared, stream>>>(p);
+  return cudaGetLastError();
+}
+
 template <int D>
 cudaError_t launch_mma(const FusedAttentionParams<__half>& p, cudaStream_t stream) {
-  const size_t shared = mma_shared_bytes(D);
-  const cudaError_t e =
-      allow_shared(reinterpret_cast<const void*>(fused_attention_mma_kernel<D>), shared, D);
-  if (e != cudaSuccess) return e;
-  const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, kMmaQueries)), p.heads, p.batch);
-  fused_attention_mma_kernel<D><<<grid, kMmaThreads, shared, stream>>>(p);
-  return cudaGetLastError();
+  return mma_warps(p.max_seq) == 8 ? launch_mma_with<D, 8>(p, stream)
+                                   : launch_mma_with<D, 4>(p, stream);
 }
 
 template <typename T>
@@ -578,7 +592,7 @@ FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
   if constexpr (std::is_same<T, __half>::value) {
     if (sm >= 80 && mma_head_size<T>(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 4) &&
         aligned_to(p.qkv_bias, 16) &&
-        mma_shared_bytes(d) <= static_cast<size_t>(facts.optin_shared)) {
+        mma_shared_bytes(d, mma_warps(p.max_seq)) <= static_cast<size_t>(facts.optin_shared)) {
       return FusedAttentionPath::kMma;
     }
   }

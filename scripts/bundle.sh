@@ -3,21 +3,25 @@
 # the CUDA 13 libraries (libcudart.so.13, libcublas.so.13, libcublasLt.so.13): a jlink Java runtime,
 # the jars, and launchers. No JDK and no Maven on the target.
 #
-#   scripts/bundle.sh [--with-tests] [--skip-build] [--archs "90a"] [--out DIR]
+#   scripts/bundle.sh [--with-tests] [--without-models] [--skip-build] [--archs "90a"] [--out DIR]
 #
 # Result: DIR/ft4j-<version>-linux-x86_64.tar.xz (default DIR: target), unpacking to ft4j/ with
 #   bin/ft4j, bin/encoder_sample, bin/gpu-test.sh, lib/*.jar, jre/
 # --with-tests adds test-classes/ and the JUnit console launcher, for bin/gpu-test.sh.
+# --without-models leaves out the embedded default models (MiniLM, BGE-small: ~220 MB of jars);
+#   `ft4j embed` then needs --model DIR|FILE.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 with_tests=0
+with_models=1
 build=1
 archs=""
 out="$root/target"
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-tests) with_tests=1 ;;
+    --without-models) with_models=0 ;;
     --skip-build) build=0 ;;
     --archs) archs="$2"; shift ;;
     --out) out="$2"; shift ;;
@@ -38,6 +42,7 @@ stage="$root/target/bundle/ft4j"
 rm -rf "$root/target/bundle"
 mkdir -p "$stage/bin" "$stage/lib"
 cp "target/ft4j-$version.jar" target/lib/*.jar "$stage/lib/"
+[ "$with_models" = 1 ] || rm -f "$stage"/lib/langchain4j-embeddings-*.jar
 cp scripts/ft4j scripts/encoder_sample scripts/gpu-test.sh "$stage/bin/"
 
 jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
