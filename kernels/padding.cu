@@ -20,7 +20,62 @@ __global__ void zero_padded_rows_kernel(ZeroPaddedRowsParams<T> p) {
   }
 }
 
+// One block per padded row [b, s]; 16-byte packs when hidden and the pointers allow.
+template <typename T, int N>
+__global__ void padding_copy_kernel(PaddingCopyParams<T> p) {
+  using P = Pack<T, N>;
+  const int64_t rows = int64_t(p.batch) * p.seq;
+  const int packs = p.hidden / N;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const int b = static_cast<int>(r / p.seq);
+    const int s = static_cast<int>(r - int64_t(b) * p.seq);
+    const int start = p.offsets[b];
+    int len = p.offsets[b + 1] - start;
+    len = len < 0 ? 0 : (len > p.seq ? p.seq : len);
+    const bool valid = s < len;
+    if (!p.restore && !valid) continue;
+    P* padded = reinterpret_cast<P*>((p.restore ? p.dst : const_cast<T*>(p.src)) + r * p.hidden);
+    P* packed = reinterpret_cast<P*>(
+        (p.restore ? const_cast<T*>(p.src) : p.dst) + (int64_t(start) + s) * p.hidden);
+    for (int c = threadIdx.x; c < packs; c += blockDim.x) {
+      if (!p.restore) {
+        packed[c] = padded[c];
+      } else if (valid) {
+        padded[c] = packed[c];
+      } else {
+        P z;
+#pragma unroll
+        for (int e = 0; e < N; ++e) z.v[e] = from_float<T>(0.f);
+        padded[c] = z;
+      }
+    }
+  }
+}
+
 }  // namespace
+
+template <typename T>
+std::string check_padding_copy(const PaddingCopyParams<T>& p) {
+  if (p.batch < 1 || p.seq < 1 || p.hidden < 1) return "all sizes must be >= 1";
+  return "";
+}
+
+template <typename T>
+cudaError_t launch_padding_copy(const PaddingCopyParams<T>& p, cudaStream_t stream) {
+  constexpr int kWide = 16 / sizeof(T);
+  const unsigned blocks = row_blocks(int64_t(p.batch) * p.seq);
+  if (p.hidden % kWide == 0 && aligned_to(p.dst, 16) && aligned_to(p.src, 16)) {
+    padding_copy_kernel<T, kWide><<<blocks, row_block_threads(p.hidden / kWide, 1, 256), 0, stream>>>(p);
+  } else {
+    padding_copy_kernel<T, 1><<<blocks, row_block_threads(p.hidden, 2, 256), 0, stream>>>(p);
+  }
+  return cudaGetLastError();
+}
+
+template std::string check_padding_copy<float>(const PaddingCopyParams<float>&);
+template std::string check_padding_copy<__half>(const PaddingCopyParams<__half>&);
+template cudaError_t launch_padding_copy<float>(const PaddingCopyParams<float>&, cudaStream_t);
+template cudaError_t launch_padding_copy<__half>(const PaddingCopyParams<__half>&, cudaStream_t);
 
 template <typename T>
 std::string check_zero_padded_rows(const ZeroPaddedRowsParams<T>& p) {

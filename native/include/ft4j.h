@@ -140,6 +140,14 @@ FT4J_API int ft4j_lengths_to_offsets(const int* lengths, int batch, int* offsets
 FT4J_API int ft4j_zero_padded_rows(int dtype, void* data, const int* lengths, int batch, int seq,
                           int hidden, struct CUstream_st* stream);
 
+/* Padding removal: restore == 0: packed[offsets[b] + s, :] = padded[b, s, :] for s < len_b;
+ * restore == 1: padded[b, s, :] = packed[offsets[b] + s, :] for s < len_b and 0 for s >= len_b.
+ * padded: [batch, seq, hidden]; packed: [offsets[batch], hidden]; offsets: device int[batch + 1],
+ * cumulative lengths (ft4j_lengths_to_offsets), len_b = offsets[b+1] - offsets[b] <= seq.
+ * dst and src must not overlap. */
+FT4J_API int ft4j_padding_copy(int dtype, void* dst, const void* src, const int* offsets, int batch,
+                               int seq, int hidden, int restore, struct CUstream_st* stream);
+
 /* --- conversion ---------------------------------------------------------------------------------
  * dst[i] = (dst_dtype) src[i] for i < count; FP32 -> FP16 rounds to nearest even. Same-type calls
  * copy. dst and src must not overlap. */

@@ -433,6 +433,32 @@ int ft4j_lengths_to_offsets(const int* lengths, int batch, int* offsets,
   });
 }
 
+int ft4j_padding_copy(int dtype, void* dst, const void* src, const int* offsets, int batch,
+                      int seq, int hidden, int restore, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(dst, "dst", size);
+    require_pointer(src, "src", size);
+    require_pointer(offsets, "offsets", sizeof(int));
+    require(dst != src, "dst and src are the same buffer");
+    require_positive(batch, "batch");
+    require_positive(seq, "seq");
+    require_positive(hidden, "hidden");
+    require(restore == 0 || restore == 1, "restore = ", restore, ", must be 0 or 1");
+    ft4j::element_count({batch, seq, hidden}, "padded");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::PaddingCopyParams<T> p{static_cast<T*>(dst), static_cast<const T*>(src), offsets,
+                                         batch, seq, hidden, restore};
+      require_supported(ft4j::check_padding_copy(p), "padding_copy");
+      ft4j::check_launch(ft4j::launch_padding_copy(p, stream), "padding_copy ",
+                         restore ? "restore " : "remove ", ft4j::dtype_name(dtype),
+                         " [batch=", batch, ", seq=", seq, ", hidden=", hidden, "]");
+    });
+  });
+}
+
 int ft4j_zero_padded_rows(int dtype, void* data, const int* lengths, int batch, int seq, int hidden,
                           struct CUstream_st* stream) {
   return guarded(__func__, [&] {

@@ -55,7 +55,12 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   @Parameters(index = "5", paramLabel = "is_use_fp16", description = "0 = FP32, 1 = FP16")
   int isUseFp16;
 
-  @Parameters(index = "6", paramLabel = "is_remove_padding", description = "0; 1 is not built yet")
+  @Parameters(
+      index = "6",
+      paramLabel = "is_remove_padding",
+      description =
+          "1: random lengths, uniform in [1, seq_len] (seeded with --seed + 1; mean (seq_len + 1)"
+              + " / 2), and every layer runs on the valid tokens only; 0: full-length sequences")
   int isRemovePadding;
 
   @Parameters(index = "7", paramLabel = "int8_mode", description = "0; 1 and 2 are not built yet")
@@ -121,10 +126,6 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       throw new UnsupportedOperationException(
           "int8_mode = " + int8Mode + ": INT8 inference is not built yet; use int8_mode 0");
     }
-    if (isRemovePadding == 1) {
-      throw new UnsupportedOperationException(
-          "is_remove_padding = 1: padding removal is not built yet; use 0");
-    }
     if (allowGemmTest == 1) {
       throw new UnsupportedOperationException(
           "allow_gemm_test = 1: the GEMM autotuner is not built yet; use 0 (cuBLASLt heuristics)");
@@ -141,8 +142,8 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     int warm = warmup != null ? warmup : gpu ? 10 : 0;
     requireAtLeast("--iterations", timed, 1);
     requireAtLeast("--warmup", warm, 0);
-    int[] lengths = new int[batchSize];
-    Arrays.fill(lengths, seqLen);
+    int[] lengths = sequenceLengths(batchSize, seqLen, isRemovePadding == 1, seed);
+    this.tokens = Arrays.stream(lengths).sum();
     float[] input = randomInput(config, batchSize, seqLen, seed);
     if (gpu) {
       if (!CudaDevice.isAvailable()) {
@@ -155,6 +156,23 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       return runGpu(out, config, lengths, input, timed, warm);
     }
     return runCpu(out, config, lengths, input, timed, warm);
+  }
+
+  /**
+   * FasterTransformer's convention: with padding removal the sequences get random lengths (here
+   * uniform in [1, seq], from SplittableRandom(seed + 1), so runs are reproducible), else all are
+   * full.
+   */
+  static int[] sequenceLengths(int batch, int seq, boolean random, long seed) {
+    int[] lengths = new int[batch];
+    Arrays.fill(lengths, seq);
+    if (random) {
+      java.util.SplittableRandom r = new java.util.SplittableRandom(seed + 1);
+      for (int b = 0; b < batch; b++) {
+        lengths[b] = 1 + r.nextInt(seq);
+      }
+    }
+    return lengths;
   }
 
   private BertEncoder.Attention attentionChoice() {
@@ -178,7 +196,8 @@ public final class EncoderSampleCommand implements Callable<Integer> {
             .withDevice(device)
             .withCudaGraphs(!noCudaGraph)
             .withAllowTf32(allowTf32)
-            .withAttention(attentionChoice());
+            .withAttention(attentionChoice())
+            .withRemovePadding(isRemovePadding == 1);
     EncoderWeights weights = EncoderWeights.random(config, seed);
     try (BertEncoder encoder = BertEncoder.create(weights, options)) {
       CudaDevice dev = encoder.device();
@@ -253,6 +272,8 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     return 0;
   }
 
+  private int tokens;
+
   private void printHeader(PrintWriter out, String device, EncoderConfig c, int timed, int warm) {
     out.printf("[INFO] device %s%n", device);
     out.printf(
@@ -273,6 +294,14 @@ public final class EncoderSampleCommand implements Callable<Integer> {
         warm,
         timed,
         seed);
+    if (isRemovePadding == 1) {
+      out.printf(
+          Locale.ROOT,
+          "[INFO] valid tokens %d of %d (mean length %.1f)%n",
+          tokens,
+          batchSize * seqLen,
+          tokens / (double) batchSize);
+    }
   }
 
   private void printResult(PrintWriter out, String label, double ms, int timed) {

@@ -50,13 +50,14 @@ public final class BertEncoder implements Encoder {
   private static final Logger LOG = LoggerFactory.getLogger(BertEncoder.class);
   private static final long WORKSPACE_BYTES = 32L << 20;
   private static final long ALIGN = 256;
-  private static final int MAX_CACHED_SHAPES = 16;
+  private static final int MAX_CACHED_SHAPES = 64;
 
   /**
    * Execution options.
    *
    * @param device CUDA device ordinal
-   * @param removePadding run on valid tokens only (not built yet: must be false)
+   * @param removePadding run every layer on the valid tokens only (gather, layers, scatter); also
+   *     enables the ragged API on any precision. Needs the fused attention.
    * @param allowTf32 FP32 only: allow TF32 tensor cores in the GEMMs (faster, ~1e-3 precision)
    * @param cudaGraphs capture each batch x seq shape once as a CUDA graph and replay it
    * @param attention which attention implementation runs (see {@link Attention})
@@ -123,7 +124,10 @@ public final class BertEncoder implements Encoder {
   private final DeviceBuffer workspace;
   private final DeviceBuffer weightMemory;
   private final LayerWeights[] layers;
-  private final Map<Long, ShapeState> shapes = new LinkedHashMap<>(16, 0.75f, true);
+  private final Map<ShapeKey, ShapeState> shapes = new LinkedHashMap<>(16, 0.75f, true);
+
+  /** What a GEMM plan set and its graph depend on. */
+  private record ShapeKey(int batch, int seq, int rows, Layout layout) {}
   private final boolean fused; // fused attention kernel (else the unfused path)
   private Activations activations;
   private boolean graphsBroken;
@@ -163,7 +167,17 @@ public final class BertEncoder implements Encoder {
       this.workspace = ws;
       this.weightMemory = wm;
       this.layers = uploadWeights(weights);
-      this.fused = chooseFusedAttention(options.attention());
+      this.fused =
+          chooseFusedAttention(options.removePadding() ? Attention.FUSED : options.attention());
+      if (options.removePadding() && !fused) {
+        throw new UnsupportedOperationException(
+            "padding removal needs the fused attention, which does not support "
+                + config.heads()
+                + " heads x "
+                + config.sizePerHead()
+                + " on "
+                + device);
+      }
     } catch (RuntimeException | Error e) {
       closeQuietly(wm);
       closeQuietly(ws);
@@ -181,7 +195,7 @@ public final class BertEncoder implements Encoder {
 
   /**
    * Uploads the weights and prepares the encoder. Rejects, before touching the GPU, what is not
-   * built yet: INT8 precisions and padding removal.
+   * built yet (INT8 precisions) and padding removal with the unfused attention.
    */
   public static BertEncoder create(EncoderWeights weights, Options options) {
     if (weights == null || options == null) {
@@ -196,9 +210,9 @@ public final class BertEncoder implements Encoder {
               + (p == Precision.INT8_MODE_1 ? 1 : 2)
               + ") is not built yet; use fp32 or fp16");
     }
-    if (options.removePadding()) {
-      throw new UnsupportedOperationException(
-          "padding removal (is_remove_padding = 1) is not built yet; run with padding");
+    if (options.removePadding() && options.attention() == Attention.UNFUSED) {
+      throw new IllegalArgumentException(
+          "padding removal needs the fused attention; it cannot run with Attention.UNFUSED");
     }
     return new BertEncoder(weights, options);
   }
@@ -248,32 +262,20 @@ public final class BertEncoder implements Encoder {
         + (activations == null ? 0 : activations.bytes());
   }
 
-  /** Host API: see {@link Encoder#forward}. Blocks until the result is on the host. */
+  /**
+   * Host API: see {@link Encoder#forward}. Blocks until the result is on the host. With {@link
+   * Options#removePadding()} the layers run on the valid tokens only; the output is the same
+   * (padded positions are zero either way).
+   */
   @Override
   public synchronized float[] forward(float[] input, int[] lengths, int batch, int seq) {
     EncoderInputs.check(config, input, lengths, batch, seq);
     checkOpen();
     device.makeCurrent();
-    int tokens = batch * seq;
-    long elements = (long) tokens * config.hidden();
+    Layout layout = options.removePadding() ? Layout.REMOVE_PADDING : Layout.PADDED;
     Activations a = activationsFor(batch, seq);
-    a.hostInput.put(input);
-    a.io32.copyFromAsync(a.hostInput.pointer(), 4 * elements, stream);
-    if (dtype == DType.FP32) {
-      a.x.copyFromAsync(a.io32.pointer(), 4 * elements, stream);
-    } else {
-      NativeApi.convert(dtype, a.x, DType.FP32, a.io32, elements, stream);
-    }
-    runLayers(a, lengths, batch, seq);
-    if (dtype == DType.FP32) {
-      a.x.copyToAsync(a.hostOutput.pointer(), 4 * elements, stream);
-    } else {
-      NativeApi.convert(DType.FP32, a.io32, dtype, a.x, elements, stream);
-      a.io32.copyToAsync(a.hostOutput.pointer(), 4 * elements, stream);
-    }
-    stream.synchronize();
-    float[] out = new float[(int) elements];
-    a.hostOutput.get(out);
+    DeviceBuffer io = layout == Layout.PADDED ? a.x : a.dense; // padded in and out
+    float[] out = runHost(a, io, input, lengths, batch, seq, layout);
     return out;
   }
 
@@ -293,12 +295,109 @@ public final class BertEncoder implements Encoder {
         dtype, elements, "encoder output [" + batch + ", " + seq + ", " + config.hidden() + "]");
     checkOpen();
     device.makeCurrent();
+    Layout layout = options.removePadding() ? Layout.REMOVE_PADDING : Layout.PADDED;
     Activations a = activationsFor(batch, seq);
+    DeviceBuffer io = layout == Layout.PADDED ? a.x : a.dense;
+    long bytes = elements * dtype.bytes();
+    io.copyFromAsync(input.pointer(), bytes, stream);
+    runLayers(a, lengths, batch, seq, layout);
+    io.copyToAsync(output.pointer(), bytes, stream);
+    stream.synchronize();
+  }
+
+  /**
+   * Ragged host API for services: {@code tokens} holds the sequences back to back, [sum(lengths),
+   * hidden] (FP32), and so does the result; no padding is built or computed. Needs the fused
+   * attention (FP16 by default, or an encoder made with {@code Options.withRemovePadding(true)}).
+   */
+  public synchronized float[] forwardPacked(float[] tokens, int[] lengths) {
+    int seq = checkPacked(lengths);
+    int total = EncoderInputs.totalTokens(lengths);
+    if (tokens == null || (long) tokens.length != (long) total * config.hidden()) {
+      throw new IllegalArgumentException(
+          "packed input has "
+              + (tokens == null ? "no" : Integer.toString(tokens.length))
+              + " values, expected sum(lengths) * hidden = "
+              + total
+              + " * "
+              + config.hidden());
+    }
+    checkOpen();
+    device.makeCurrent();
+    Activations a = activationsFor(lengths.length, seq);
+    return runHost(a, a.x, tokens, lengths, lengths.length, seq, Layout.PACKED);
+  }
+
+  /**
+   * Ragged device API: {@code input} and {@code output} hold [sum(lengths), hidden] in the
+   * encoder's storage type; they may be the same buffer. See {@link #forwardPacked(float[],
+   * int[])}.
+   */
+  public synchronized void forwardPacked(DeviceBuffer input, int[] lengths, DeviceBuffer output) {
+    int seq = checkPacked(lengths);
+    long elements = (long) EncoderInputs.totalTokens(lengths) * config.hidden();
+    input.requireFits(dtype, elements, "packed encoder input [sum(lengths), hidden]");
+    output.requireFits(dtype, elements, "packed encoder output [sum(lengths), hidden]");
+    checkOpen();
+    device.makeCurrent();
+    Activations a = activationsFor(lengths.length, seq);
     long bytes = elements * dtype.bytes();
     a.x.copyFromAsync(input.pointer(), bytes, stream);
-    runLayers(a, lengths, batch, seq);
+    runLayers(a, lengths, lengths.length, seq, Layout.PACKED);
     a.x.copyToAsync(output.pointer(), bytes, stream);
     stream.synchronize();
+  }
+
+  /** Checks ragged lengths and the fused attention they need; returns the longest length. */
+  private int checkPacked(int[] lengths) {
+    if (lengths == null || lengths.length == 0) {
+      throw new IllegalArgumentException("lengths must hold at least one sequence");
+    }
+    int seq = 0;
+    for (int i = 0; i < lengths.length; i++) {
+      if (lengths[i] < 1) {
+        throw new IllegalArgumentException(
+            "lengths[" + i + "] = " + lengths[i] + ", must be >= 1");
+      }
+      seq = Math.max(seq, lengths[i]);
+    }
+    EncoderInputs.checkShape(config, lengths.length, seq);
+    if (!fused) {
+      throw new UnsupportedOperationException(
+          "packed (ragged) input needs the fused attention; this encoder runs the unfused path:"
+              + " create it with Options.withRemovePadding(true)");
+    }
+    return seq;
+  }
+
+  /** Uploads FP32 host data into {@code io}, runs the layers, and downloads {@code io}. */
+  private float[] runHost(
+      Activations a,
+      DeviceBuffer io,
+      float[] input,
+      int[] lengths,
+      int batch,
+      int seq,
+      Layout layout) {
+    long elements = input.length;
+    a.hostInput.put(input);
+    a.io32.copyFromAsync(a.hostInput.pointer(), 4 * elements, stream);
+    if (dtype == DType.FP32) {
+      io.copyFromAsync(a.io32.pointer(), 4 * elements, stream);
+    } else {
+      NativeApi.convert(dtype, io, DType.FP32, a.io32, elements, stream);
+    }
+    runLayers(a, lengths, batch, seq, layout);
+    if (dtype == DType.FP32) {
+      io.copyToAsync(a.hostOutput.pointer(), 4 * elements, stream);
+    } else {
+      NativeApi.convert(DType.FP32, a.io32, dtype, io, elements, stream);
+      a.io32.copyToAsync(a.hostOutput.pointer(), 4 * elements, stream);
+    }
+    stream.synchronize();
+    float[] out = new float[(int) elements];
+    a.hostOutput.get(out);
+    return out;
   }
 
   /** The storage type of activations and weights on the device. */
@@ -308,14 +407,43 @@ public final class BertEncoder implements Encoder {
 
   // ---------------------------------------------------------------------------------------------
 
-  private void runLayers(Activations a, int[] lengths, int batch, int seq) {
+  /**
+   * How the activations are laid out for one forward. PADDED: [batch, seq, hidden] in x, every
+   * position computed. REMOVE_PADDING: padded input in {@code dense}, gathered to packed tokens in
+   * x, layers on the tokens only, scattered back to padded (zeros) in {@code dense}. PACKED: packed
+   * tokens [tokens, hidden] in and out of x (the ragged API).
+   */
+  private enum Layout {
+    PADDED,
+    REMOVE_PADDING,
+    PACKED
+  }
+
+  /** Rows the GEMMs run on: every position, or the token count rounded up to a 64-row bucket. */
+  private static int gemmRows(Layout layout, int batch, int seq, int tokens) {
+    if (layout == Layout.PADDED) {
+      return batch * seq;
+    }
+    // Buckets bound the number of GEMM plans and graphs per (batch, seq); the extra rows are
+    // computed but never read by valid tokens (rows are independent outside attention, and
+    // attention reads keys only through the offsets).
+    return (int) Math.min((long) batch * seq, ((tokens + 63L) / 64) * 64);
+  }
+
+  private void runLayers(Activations a, int[] lengths, int batch, int seq, Layout layout) {
     a.hostLengths.put(lengths);
     a.lengths.copyFromAsync(a.hostLengths.pointer(), 4L * batch, stream);
-    ShapeState state = shapeState(batch, seq);
+    int tokens = 0;
+    for (int len : lengths) {
+      tokens += len;
+    }
+    int rows = gemmRows(layout, batch, seq, tokens);
+    ShapeState state = shapeState(batch, seq, rows, layout);
     if (options.cudaGraphs() && !graphsBroken) {
       if (state.graph == null) {
         try {
-          state.graph = CudaGraph.capture(stream, () -> enqueueLayers(a, state, batch, seq));
+          state.graph =
+              CudaGraph.capture(stream, () -> enqueueLayers(a, state, batch, seq, rows, layout));
         } catch (RuntimeException e) {
           graphsBroken = true;
           LOG.warn(
@@ -328,38 +456,43 @@ public final class BertEncoder implements Encoder {
         return;
       }
     }
-    enqueueLayers(a, state, batch, seq);
+    enqueueLayers(a, state, batch, seq, rows, layout);
   }
 
-  /** Queues every layer on the stream; x is updated in place. */
-  private void enqueueLayers(Activations a, ShapeState s, int batch, int seq) {
-    int tokens = batch * seq;
+  /** Queues every layer on the stream (see {@link Layout} for where input and output live). */
+  private void enqueueLayers(
+      Activations a, ShapeState s, int batch, int seq, int rows, Layout layout) {
     int hidden = config.hidden();
     int inter = config.intermediateSize();
     int heads = config.heads();
     int d = config.sizePerHead();
     float eps = (float) config.layerNormEps();
-    // Padded rows of the input may hold anything (NaN, huge values); attention multiplies P x V
-    // over all keys, and 0 x NaN would leak into valid rows, so they are zeroed first.
-    NativeApi.zeroPaddedRows(dtype, a.x, a.lengths, batch, seq, hidden, stream);
     if (fused) {
       NativeApi.lengthsToOffsets(a.lengths, batch, a.offsets, stream);
     }
+    if (layout == Layout.PADDED) {
+      // Padded rows of the input may hold anything (NaN, huge values); the unfused attention
+      // multiplies P x V over all keys, and 0 x NaN would leak into valid rows: zero them first.
+      NativeApi.zeroPaddedRows(dtype, a.x, a.lengths, batch, seq, hidden, stream);
+    } else if (layout == Layout.REMOVE_PADDING) {
+      NativeApi.removePadding(dtype, a.x, a.dense, a.offsets, batch, seq, hidden, rows, stream);
+    }
+    int paddedSeq = layout == Layout.PADDED ? seq : 0;
     float scale = (float) (1 / Math.sqrt(d));
     for (LayerWeights w : layers) {
-      s.qkv.run(stream, a.x, w.qkvWeight(), a.qkv, null, workspace); // [tokens, 3 hidden]
-      if (fused) { // [tokens, 3 hidden] -> [tokens, hidden], QKV bias added inside
+      s.qkv.run(stream, a.x, w.qkvWeight(), a.qkv, null, workspace); // [rows, 3 hidden]
+      if (fused) { // [rows, 3 hidden] -> [rows, hidden], QKV bias added inside
         NativeApi.fusedAttention(
             dtype,
             a.merged,
             a.qkv,
             w.qkvBias(),
             a.offsets,
-            tokens,
+            rows,
             batch,
             heads,
             d,
-            seq,
+            paddedSeq,
             seq,
             scale,
             stream);
@@ -381,11 +514,11 @@ public final class BertEncoder implements Encoder {
           w.attentionLnGamma(),
           w.attentionLnBeta(),
           eps,
-          tokens,
+          rows,
           hidden,
           stream);
       s.intermediate.run(stream, a.attention, w.intermediateWeight(), a.ffn, null, workspace);
-      NativeApi.addBiasGelu(dtype, a.ffn, w.intermediateBias(), tokens, inter, stream);
+      NativeApi.addBiasGelu(dtype, a.ffn, w.intermediateBias(), rows, inter, stream);
       s.output.run(stream, a.ffn, w.outputWeight(), a.dense, null, workspace);
       NativeApi.addBiasResidualLayerNorm(
           dtype,
@@ -396,11 +529,15 @@ public final class BertEncoder implements Encoder {
           w.outputLnGamma(),
           w.outputLnBeta(),
           eps,
-          tokens,
+          rows,
           hidden,
           stream);
     }
-    NativeApi.zeroPaddedRows(dtype, a.x, a.lengths, batch, seq, hidden, stream);
+    if (layout == Layout.PADDED) {
+      NativeApi.zeroPaddedRows(dtype, a.x, a.lengths, batch, seq, hidden, stream);
+    } else if (layout == Layout.REMOVE_PADDING) {
+      NativeApi.restorePadding(dtype, a.dense, a.x, a.offsets, batch, seq, hidden, rows, stream);
+    }
   }
 
   /** The GEMM plans (and graph) of one batch x seq shape; LRU-cached. */
@@ -413,8 +550,7 @@ public final class BertEncoder implements Encoder {
     final MatmulPlan output;
     CudaGraph graph;
 
-    ShapeState(int batch, int seq) {
-      int tokens = batch * seq;
+    ShapeState(int batch, int seq, int tokens) { // tokens: the GEMM rows
       int hidden = config.hidden();
       int inter = config.intermediateSize();
       int bh = batch * config.heads();
@@ -466,11 +602,11 @@ public final class BertEncoder implements Encoder {
     }
   }
 
-  private ShapeState shapeState(int batch, int seq) {
-    long key = ((long) batch << 32) | seq;
+  private ShapeState shapeState(int batch, int seq, int rows, Layout layout) {
+    ShapeKey key = new ShapeKey(batch, seq, rows, layout);
     ShapeState s = shapes.get(key);
     if (s == null) {
-      s = new ShapeState(batch, seq);
+      s = new ShapeState(batch, seq, rows);
       shapes.put(key, s);
       if (shapes.size() > MAX_CACHED_SHAPES) {
         Iterator<ShapeState> eldest = shapes.values().iterator();

@@ -66,4 +66,16 @@ public final class EncoderInputs {
       }
     }
   }
+
+  /** sum(lengths), rejected when it does not fit an int. */
+  public static int totalTokens(int[] lengths) {
+    long total = 0;
+    for (int len : lengths) {
+      total += len;
+    }
+    if (total > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("sum(lengths) = " + total + " exceeds " + Integer.MAX_VALUE);
+    }
+    return (int) total;
+  }
 }

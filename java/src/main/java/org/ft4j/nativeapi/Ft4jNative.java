@@ -134,6 +134,17 @@ public final class Ft4jNative {
   public static native int ft4j_lengths_to_offsets(
       @Const IntPointer lengths, int batch, IntPointer offsets, CUstream_st stream);
 
+  public static native int ft4j_padding_copy(
+      int dtype,
+      Pointer dst,
+      @Const Pointer src,
+      @Const IntPointer offsets,
+      int batch,
+      int seq,
+      int hidden,
+      int restore,
+      CUstream_st stream);
+
   public static native int ft4j_zero_padded_rows(
       int dtype,
       Pointer data,

@@ -433,6 +433,74 @@ public final class NativeApi {
   }
 
   /**
+   * Padding removal: packed[offsets[b] + s] = padded[b, s] for s &lt; len_b. padded [batch, seq,
+   * hidden]; packed holds {@code packedRows} rows (at least the token count the offsets give);
+   * offsets device int[batch + 1] (see {@link #lengthsToOffsets}).
+   */
+  public static void removePadding(
+      DType dtype,
+      DeviceBuffer packed,
+      DeviceBuffer padded,
+      DeviceBuffer offsets,
+      int batch,
+      int seq,
+      int hidden,
+      int packedRows,
+      CudaStream stream) {
+    paddingCopy(dtype, packed, padded, offsets, batch, seq, hidden, packedRows, 0, stream);
+  }
+
+  /** Inverse of {@link #removePadding}: padded[b, s] = packed[offsets[b] + s], zeros past len_b. */
+  public static void restorePadding(
+      DType dtype,
+      DeviceBuffer padded,
+      DeviceBuffer packed,
+      DeviceBuffer offsets,
+      int batch,
+      int seq,
+      int hidden,
+      int packedRows,
+      CudaStream stream) {
+    paddingCopy(dtype, padded, packed, offsets, batch, seq, hidden, packedRows, 1, stream);
+  }
+
+  private static void paddingCopy(
+      DType dtype,
+      DeviceBuffer dst,
+      DeviceBuffer src,
+      DeviceBuffer offsets,
+      int batch,
+      int seq,
+      int hidden,
+      int packedRows,
+      int restore,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("batch", batch);
+    positive("seq", seq);
+    positive("hidden", hidden);
+    positive("packedRows", packedRows);
+    DeviceBuffer padded = restore == 1 ? dst : src;
+    DeviceBuffer packed = restore == 1 ? src : dst;
+    padded.requireFits(
+        dtype, (long) batch * seq * hidden, "padded [" + batch + ", " + seq + ", " + hidden + "]");
+    packed.requireFits(dtype, (long) packedRows * hidden, "packed [" + packedRows + ", " + hidden + "]");
+    offsets.requireFits(DType.INT32, batch + 1L, "offsets [" + (batch + 1L) + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_padding_copy(
+            t,
+            dst.pointer(),
+            src.pointer(),
+            new IntPointer(offsets.pointer()),
+            batch,
+            seq,
+            hidden,
+            restore,
+            stream.handle()));
+  }
+
+  /**
    * data[b, s, :] = 0 for s >= lengths[b]; data [batch, seq, hidden], lengths device int[batch].
    */
   public static void zeroPaddedRows(

@@ -1,5 +1,6 @@
 package org.ft4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,6 +42,21 @@ class EncoderSampleCommandTest {
   }
 
   @Test
+  void removePaddingUsesSeededUniformLengths() {
+    Result pad =
+        run("encoder-sample", "3", "1", "8", "2", "8", "0", "1", "0", "0", "--backend", "cpu");
+    assertEquals(0, pad.exit(), pad.err());
+    assertTrue(pad.out().contains("remove_padding 1"), pad.out());
+    int[] a = EncoderSampleCommand.sequenceLengths(1000, 128, true, 1234);
+    assertArrayEquals(a, EncoderSampleCommand.sequenceLengths(1000, 128, true, 1234));
+    double mean = java.util.Arrays.stream(a).average().orElse(0);
+    assertTrue(Math.abs(mean - 64.5) < 4, "mean length " + mean);
+    assertTrue(java.util.Arrays.stream(a).allMatch(l -> l >= 1 && l <= 128));
+    int[] full = EncoderSampleCommand.sequenceLengths(3, 128, false, 1234);
+    assertArrayEquals(new int[] {128, 128, 128}, full);
+  }
+
+  @Test
   void missingOrMalformedArgumentsAreUsageErrors() {
     Result few = run("encoder-sample", "1", "12", "128");
     assertEquals(2, few.exit());
@@ -52,10 +68,6 @@ class EncoderSampleCommandTest {
 
   @Test
   void featuresNotBuiltYetAreRejectedByName() {
-    Result pad =
-        run("encoder-sample", "1", "1", "8", "2", "8", "1", "1", "0", "0", "--backend", "cpu");
-    assertEquals(2, pad.exit());
-    assertTrue(pad.err().contains("padding removal is not built yet"), pad.err());
     Result int8 =
         run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "2", "0", "--backend", "cpu");
     assertTrue(int8.err().contains("INT8 inference is not built yet"), int8.err());

@@ -14,11 +14,16 @@ class BertEncoderRejectionTest {
         assertThrows(UnsupportedOperationException.class, () -> BertEncoder.create(w));
     assertTrue(int8.getMessage().contains("INT8 mode 1"), int8.getMessage());
     EncoderWeights f = EncoderWeights.random(EncoderConfig.of(1, 2, 32, Precision.FP16), 1);
-    UnsupportedOperationException pad =
+    IllegalArgumentException pad =
         assertThrows(
-            UnsupportedOperationException.class,
-            () -> BertEncoder.create(f, BertEncoder.Options.defaults().withRemovePadding(true)));
-    assertTrue(pad.getMessage().contains("padding removal"), pad.getMessage());
+            IllegalArgumentException.class,
+            () ->
+                BertEncoder.create(
+                    f,
+                    BertEncoder.Options.defaults()
+                        .withRemovePadding(true)
+                        .withAttention(BertEncoder.Attention.UNFUSED)));
+    assertTrue(pad.getMessage().contains("padding removal needs the fused"), pad.getMessage());
   }
 
   @Test
