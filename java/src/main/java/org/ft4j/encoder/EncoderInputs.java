@@ -78,4 +78,50 @@ public final class EncoderInputs {
     }
     return (int) total;
   }
+
+  /**
+   * Sequence lengths from a Hugging Face style attention mask [batch, seq] (row-major, 1 = token,
+   * 0 = padding). Each row must be 1s then 0s (left-aligned) with at least one 1; anything else is
+   * rejected naming the row, the column and the value.
+   */
+  public static int[] lengthsFromMask(int[] mask, int batch, int seq) {
+    if (batch < 1 || seq < 1) {
+      throw new IllegalArgumentException("mask shape [" + batch + ", " + seq + "] must be >= 1");
+    }
+    if (mask == null || (long) mask.length != (long) batch * seq) {
+      throw new IllegalArgumentException(
+          "mask has "
+              + (mask == null ? "no" : Integer.toString(mask.length))
+              + " values, expected batch * seq = "
+              + (long) batch * seq);
+    }
+    int[] lengths = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      int len = 0;
+      for (int s = 0; s < seq; s++) {
+        int v = mask[b * seq + s];
+        if (v != 0 && v != 1) {
+          throw new IllegalArgumentException(
+              "mask[" + b + ", " + s + "] = " + v + ": the mask must hold only 0 and 1");
+        }
+        if (v == 1) {
+          if (len != s) {
+            throw new IllegalArgumentException(
+                "mask row "
+                    + b
+                    + " is not left-aligned: 1 at position "
+                    + s
+                    + " after padding at position "
+                    + len);
+          }
+          len++;
+        }
+      }
+      if (len == 0) {
+        throw new IllegalArgumentException("mask row " + b + " has no token");
+      }
+      lengths[b] = len;
+    }
+    return lengths;
+  }
 }
