@@ -128,6 +128,7 @@ public final class BertEncoder implements Encoder {
 
   /** What a GEMM plan set and its graph depend on. */
   private record ShapeKey(int batch, int seq, int rows, Layout layout) {}
+
   private final boolean fused; // fused attention kernel (else the unfused path)
   private Activations activations;
   private boolean graphsBroken;
@@ -356,8 +357,7 @@ public final class BertEncoder implements Encoder {
     int seq = 0;
     for (int i = 0; i < lengths.length; i++) {
       if (lengths[i] < 1) {
-        throw new IllegalArgumentException(
-            "lengths[" + i + "] = " + lengths[i] + ", must be >= 1");
+        throw new IllegalArgumentException("lengths[" + i + "] = " + lengths[i] + ", must be >= 1");
       }
       seq = Math.max(seq, lengths[i]);
     }

@@ -74,14 +74,15 @@ public final class EncoderInputs {
       total += len;
     }
     if (total > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("sum(lengths) = " + total + " exceeds " + Integer.MAX_VALUE);
+      throw new IllegalArgumentException(
+          "sum(lengths) = " + total + " exceeds " + Integer.MAX_VALUE);
     }
     return (int) total;
   }
 
   /**
-   * Sequence lengths from a Hugging Face style attention mask [batch, seq] (row-major, 1 = token,
-   * 0 = padding). Each row must be 1s then 0s (left-aligned) with at least one 1; anything else is
+   * Sequence lengths from a Hugging Face style attention mask [batch, seq] (row-major, 1 = token, 0
+   * = padding). Each row must be 1s then 0s (left-aligned) with at least one 1; anything else is
    * rejected naming the row, the column and the value.
    */
   public static int[] lengthsFromMask(int[] mask, int batch, int seq) {

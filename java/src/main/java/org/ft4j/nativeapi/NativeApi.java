@@ -484,7 +484,8 @@ public final class NativeApi {
     DeviceBuffer packed = restore == 1 ? src : dst;
     padded.requireFits(
         dtype, (long) batch * seq * hidden, "padded [" + batch + ", " + seq + ", " + hidden + "]");
-    packed.requireFits(dtype, (long) packedRows * hidden, "packed [" + packedRows + ", " + hidden + "]");
+    packed.requireFits(
+        dtype, (long) packedRows * hidden, "packed [" + packedRows + ", " + hidden + "]");
     offsets.requireFits(DType.INT32, batch + 1L, "offsets [" + (batch + 1L) + "]");
     ensureLoaded();
     check(

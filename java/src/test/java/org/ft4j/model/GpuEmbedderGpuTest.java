@@ -19,8 +19,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The GPU embedder (embedding kernel + BertEncoder) on a small random BERT and RoBERTa against the
- * float64 reference (embedding layer + reference encoder): FP32 rel L2 <= 1e-5, FP16 <= 2e-3, for
- * a ragged batch.
+ * float64 reference (embedding layer + reference encoder): FP32 rel L2 <= 1e-5, FP16 <= 2e-3, for a
+ * ragged batch.
  */
 @Tag(GpuTesting.GPU)
 class GpuEmbedderGpuTest {

@@ -7,8 +7,7 @@ import org.junit.jupiter.api.Test;
 
 class TokenInputsTest {
   private final ModelConfig bert = new ModelConfig("bert", 100, 8, 1, 2, 16, 10, 2, 1e-12, 0);
-  private final ModelConfig roberta =
-      new ModelConfig("roberta", 100, 8, 1, 2, 16, 10, 1, 1e-5, 1);
+  private final ModelConfig roberta = new ModelConfig("roberta", 100, 8, 1, 2, 16, 10, 1, 1e-5, 1);
 
   private static String failure(Runnable r) {
     return assertThrows(IllegalArgumentException.class, r::run).getMessage();

@@ -82,7 +82,16 @@ class EmbeddingGpuTest {
     float[] expected =
         toFloat(
             ReferenceKernels.embeddingLayerNorm(
-                ids, withTypes ? types : null, word, pos, typ, gamma, beta, eps, seq, hidden,
+                ids,
+                withTypes ? types : null,
+                word,
+                pos,
+                typ,
+                gamma,
+                beta,
+                eps,
+                seq,
+                hidden,
                 offset));
     try (DeviceBuffer idBuf = DeviceBuffer.of(ids);
         DeviceBuffer typeBuf = DeviceBuffer.of(types);
@@ -93,8 +102,24 @@ class EmbeddingGpuTest {
         DeviceBuffer b = upload(beta, t);
         DeviceBuffer out = poisoned(t, (long) rows * hidden)) {
       NativeApi.embeddingLayerNorm(
-          t, out, idBuf, withTypes ? typeBuf : null, w, p, ty, g, b, eps, rows, seq, hidden,
-          vocab, maxPositions, typeVocab, offset, stream);
+          t,
+          out,
+          idBuf,
+          withTypes ? typeBuf : null,
+          w,
+          p,
+          ty,
+          g,
+          b,
+          eps,
+          rows,
+          seq,
+          hidden,
+          vocab,
+          maxPositions,
+          typeVocab,
+          offset,
+          stream);
       stream.synchronize();
       assertClose(
           expected,
@@ -112,8 +137,24 @@ class EmbeddingGpuTest {
           IllegalArgumentException.class,
           () ->
               NativeApi.embeddingLayerNorm(
-                  DType.FP32, table, ids, null, table, table, table, table, table, 1e-12f, 4, 4,
-                  8, 8, 4, 1, 2, stream));
+                  DType.FP32,
+                  table,
+                  ids,
+                  null,
+                  table,
+                  table,
+                  table,
+                  table,
+                  table,
+                  1e-12f,
+                  4,
+                  4,
+                  8,
+                  8,
+                  4,
+                  1,
+                  2,
+                  stream));
     }
   }
 
