@@ -1,0 +1,327 @@
+package org.ft4j.model;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.ft4j.encoder.Precision;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Text in, embedding vectors out: the one-call Java API for services. Loads a model ({@link
+ * ModelLoader}: {@code minilm}, {@code bge-small}, a Hugging Face directory, a {@code .onnx} or
+ * {@code .safetensors} file), its {@code tokenizer.json}, and a backend (the GPU embedder or the
+ * float64 CPU reference).
+ *
+ * <pre>{@code
+ * try (EmbeddingModel model = EmbeddingModel.load("minilm")) {
+ *   float[][] vectors = model.embed(List.of("first text", "second text"));
+ * }
+ * }</pre>
+ *
+ * <p><b>Truncation:</b> texts longer than the model's limit ({@link
+ * ModelConfig#maxSequenceLength()} tokens, special tokens included) are truncated to it, not
+ * rejected; each {@link #embed} call that truncates logs one INFO line saying how many texts were
+ * truncated.
+ *
+ * <p><b>Thread safety:</b> {@link #embed} and {@link #close} are synchronized: an instance can be
+ * shared between threads, but runs one call at a time (use one instance per device, or a pool of
+ * instances, for concurrency).
+ */
+public final class EmbeddingModel implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(EmbeddingModel.class);
+
+  /** Where the model runs. */
+  public enum Backend {
+    /** The CUDA GPU embedder ({@link GpuEmbedder}). */
+    GPU,
+    /** The CPU reference (float64 arithmetic; slow, for checks and machines without a GPU). */
+    CPU,
+    /** GPU when {@link GpuEmbedder#available()}, otherwise CPU (with a WARN log line). */
+    AUTO
+  }
+
+  /**
+   * How to load and run the model.
+   *
+   * @param backend GPU, CPU or AUTO (not null)
+   * @param precision FP32 or FP16 on the GPU; null = FP16 on the GPU, FP32 (float64 math) on the
+   *     CPU. The CPU backend rejects an explicit FP16.
+   * @param pooling null = the model's default ({@link EmbeddedModels#defaultPooling} for the
+   *     embedded models, MEAN otherwise)
+   * @param normalize scale each vector to unit L2 norm
+   * @param device CUDA device ordinal (GPU backend)
+   * @param batchSize texts per backend call (>= 1)
+   */
+  public record Options(
+      Backend backend,
+      Precision precision,
+      Pooling pooling,
+      boolean normalize,
+      int device,
+      int batchSize) {
+    public Options {
+      if (backend == null) {
+        throw new IllegalArgumentException("backend is null (GPU, CPU or AUTO)");
+      }
+      if (precision != null && precision != Precision.FP32 && precision != Precision.FP16) {
+        throw new IllegalArgumentException(
+            "precision " + precision.label() + " is not supported for embeddings (fp32 or fp16)");
+      }
+      if (backend == Backend.CPU && precision == Precision.FP16) {
+        throw new IllegalArgumentException(
+            "precision fp16 needs the gpu backend (the cpu backend computes in float64)");
+      }
+      if (device < 0) {
+        throw new IllegalArgumentException("device = " + device + ", must be >= 0");
+      }
+      if (batchSize < 1) {
+        throw new IllegalArgumentException("batchSize = " + batchSize + ", must be >= 1");
+      }
+    }
+
+    /** AUTO backend, backend's default precision, model's default pooling, normalized, 0, 32. */
+    public static Options defaults() {
+      return new Options(Backend.AUTO, null, null, true, 0, 32);
+    }
+
+    public Options withBackend(Backend value) {
+      return new Options(value, precision, pooling, normalize, device, batchSize);
+    }
+
+    public Options withPrecision(Precision value) {
+      return new Options(backend, value, pooling, normalize, device, batchSize);
+    }
+
+    public Options withPooling(Pooling value) {
+      return new Options(backend, precision, value, normalize, device, batchSize);
+    }
+
+    public Options withNormalize(boolean value) {
+      return new Options(backend, precision, pooling, value, device, batchSize);
+    }
+
+    public Options withDevice(int value) {
+      return new Options(backend, precision, pooling, normalize, value, batchSize);
+    }
+
+    public Options withBatchSize(int value) {
+      return new Options(backend, precision, pooling, normalize, device, value);
+    }
+  }
+
+  private final String spec;
+  private final ModelConfig config;
+  private final TextTokenizer tokenizer;
+  private final TokenEmbedder embedder;
+  private final Backend backend;
+  private final Precision precision;
+  private final Pooling pooling;
+  private final boolean normalize;
+  private final int batchSize;
+  private boolean closed;
+
+  private EmbeddingModel(
+      String spec,
+      ModelConfig config,
+      TextTokenizer tokenizer,
+      TokenEmbedder embedder,
+      Backend backend,
+      Precision precision,
+      Pooling pooling,
+      boolean normalize,
+      int batchSize) {
+    this.spec = spec;
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.embedder = embedder;
+    this.backend = backend;
+    this.precision = precision;
+    this.pooling = pooling;
+    this.normalize = normalize;
+    this.batchSize = batchSize;
+  }
+
+  /** Loads {@code spec} with {@link Options#defaults()}. */
+  public static EmbeddingModel load(String spec) {
+    return load(spec, Options.defaults());
+  }
+
+  /** Loads {@code spec} (see {@link ModelLoader}) with {@code options}. */
+  public static EmbeddingModel load(String spec, Options options) {
+    if (options == null) {
+      throw new IllegalArgumentException("options is null");
+    }
+    Path tokenizerJson = ModelLoader.tokenizerPath(spec); // fails fast, before the weights load
+    Model model = ModelLoader.load(spec);
+    String embedded = ModelLoader.embeddedName(spec);
+    Pooling pooling = options.pooling();
+    if (pooling == null) {
+      pooling = embedded != null ? EmbeddedModels.defaultPooling(embedded) : Pooling.MEAN;
+    }
+    Backend backend = options.backend();
+    if (backend == Backend.AUTO) {
+      if (GpuEmbedder.available()) {
+        backend = Backend.GPU;
+      } else {
+        backend = Backend.CPU;
+        LOG.warn(
+            "no usable CUDA device: model {} runs on the CPU reference backend (float64, slow){}",
+            spec,
+            options.precision() == Precision.FP16 ? "; precision fp16 ignored" : "");
+      }
+    }
+    Precision precision =
+        backend == Backend.CPU
+            ? Precision.FP32
+            : options.precision() == null ? Precision.FP16 : options.precision();
+    TextTokenizer tokenizer = loadTokenizer(tokenizerJson, model.config().maxSequenceLength());
+    TokenEmbedder embedder = null;
+    try {
+      embedder =
+          backend == Backend.GPU
+              ? new GpuEmbedder(model, precision, options.device())
+              : new ReferenceEmbedder(model);
+      return new EmbeddingModel(
+          spec,
+          model.config(),
+          tokenizer,
+          embedder,
+          backend,
+          precision,
+          pooling,
+          options.normalize(),
+          options.batchSize());
+    } catch (RuntimeException | Error e) {
+      closeQuietly(tokenizer, e);
+      if (embedder != null) {
+        closeQuietly(embedder, e);
+      }
+      throw e;
+    }
+  }
+
+  private static TextTokenizer loadTokenizer(Path tokenizerJson, int maxLength) {
+    try {
+      return TextTokenizer.load(tokenizerJson, maxLength);
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot load tokenizer " + tokenizerJson + ": " + e, e);
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable c, Throwable primary) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      primary.addSuppressed(e);
+    }
+  }
+
+  /**
+   * Embeds {@code texts}: tokenizes them (truncating texts over the model's limit, see the class
+   * comment), runs the backend in batches of {@link Options#batchSize()} texts, pools and (if asked
+   * to) normalizes.
+   *
+   * @return result[i] = the vector of texts.get(i), {@link #dimension()} floats; for {@link
+   *     Pooling#NONE} the flattened [tokens, hidden] states of the text. Empty for an empty list.
+   * @throws IllegalArgumentException if a text is null or empty (the message names its index)
+   */
+  public synchronized float[][] embed(List<String> texts) {
+    if (closed) {
+      throw new IllegalStateException("embedding model " + spec + " is closed");
+    }
+    if (texts == null) {
+      throw new IllegalArgumentException("texts is null");
+    }
+    for (int i = 0; i < texts.size(); i++) {
+      String t = texts.get(i);
+      if (t == null || t.isEmpty()) {
+        throw new IllegalArgumentException(
+            "text " + i + " is " + (t == null ? "null" : "empty") + "; every text needs content");
+      }
+    }
+    float[][] result = new float[texts.size()][];
+    int truncated = 0;
+    int hidden = config.hidden();
+    for (int start = 0; start < texts.size(); start += batchSize) {
+      List<String> batch = texts.subList(start, Math.min(texts.size(), start + batchSize));
+      List<TextTokenizer.Encoding> encodings = tokenizer.encode(new ArrayList<>(batch));
+      int[][] ids = new int[batch.size()][];
+      int[][] typeIds = new int[batch.size()][];
+      for (int b = 0; b < ids.length; b++) {
+        TextTokenizer.Encoding e = encodings.get(b);
+        ids[b] = e.ids();
+        typeIds[b] = e.typeIds() != null ? e.typeIds() : new int[e.ids().length];
+        if (e.truncated()) {
+          truncated++;
+        }
+      }
+      float[][] states = embedder.lastHiddenStates(ids, typeIds);
+      for (int b = 0; b < ids.length; b++) {
+        result[start + b] = Pooler.pool(states[b], ids[b].length, hidden, pooling, normalize);
+      }
+    }
+    if (truncated > 0) {
+      LOG.info(
+          "{} of {} text(s) were longer than {} tokens and were truncated",
+          truncated,
+          texts.size(),
+          config.maxSequenceLength());
+    }
+    return result;
+  }
+
+  /** Length of each returned vector (the model's hidden size). */
+  public int dimension() {
+    return config.hidden();
+  }
+
+  /** The model's configuration. */
+  public ModelConfig config() {
+    return config;
+  }
+
+  /** The backend in use (GPU or CPU; never AUTO). */
+  public Backend backend() {
+    return backend;
+  }
+
+  /** The precision in use (FP32 on the CPU backend, which computes in float64). */
+  public Precision precision() {
+    return precision;
+  }
+
+  /** The pooling in use. */
+  public Pooling pooling() {
+    return pooling;
+  }
+
+  /** Closes the backend and the tokenizer; idempotent. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    RuntimeException failure = null;
+    try {
+      embedder.close();
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    try {
+      tokenizer.close();
+    } catch (Exception e) {
+      if (failure == null) {
+        failure = e instanceof RuntimeException r ? r : new IllegalStateException(e);
+      } else {
+        failure.addSuppressed(e);
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+}

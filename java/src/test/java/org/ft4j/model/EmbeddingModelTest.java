@@ -1,0 +1,94 @@
+package org.ft4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.ft4j.encoder.Precision;
+import org.ft4j.model.EmbeddingModel.Backend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The embedded all-MiniLM-L6-v2 end to end on the CPU reference backend. */
+class EmbeddingModelTest {
+  private static EmbeddingModel model;
+
+  @BeforeAll
+  static void load() {
+    model =
+        EmbeddingModel.load(
+            "minilm", EmbeddingModel.Options.defaults().withBackend(Backend.CPU).withBatchSize(2));
+  }
+
+  @AfterAll
+  static void close() {
+    if (model != null) {
+      model.close();
+    }
+  }
+
+  private static double dot(float[] a, float[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      s += (double) a[i] * b[i];
+    }
+    return s;
+  }
+
+  @Test
+  void embedsUnitVectorsWithMeaningfulSimilarity() {
+    assertEquals(Backend.CPU, model.backend());
+    assertEquals(Precision.FP32, model.precision());
+    assertEquals(Pooling.MEAN, model.pooling());
+    assertEquals(384, model.dimension());
+    float[][] v =
+        model.embed(
+            List.of(
+                "The cat sits on the mat.",
+                "A cat is sitting on a rug.",
+                "Quarterly revenue rose by eight percent."));
+    assertEquals(3, v.length);
+    for (float[] e : v) {
+      assertEquals(384, e.length);
+      assertEquals(1.0, Math.sqrt(dot(e, e)), 1e-5);
+    }
+    double similar = dot(v[0], v[1]);
+    double unrelated0 = dot(v[0], v[2]);
+    double unrelated1 = dot(v[1], v[2]);
+    assertTrue(similar > unrelated0 + 0.2, similar + " vs " + unrelated0);
+    assertTrue(similar > unrelated1 + 0.2, similar + " vs " + unrelated1);
+    // Batching does not change the result.
+    float[][] alone = model.embed(List.of("A cat is sitting on a rug."));
+    assertEquals(1.0, dot(alone[0], v[1]), 1e-6);
+  }
+
+  @Test
+  void truncatesLongTextsAndRejectsEmptyOnes() {
+    assertEquals(0, model.embed(List.of()).length);
+    List<String> texts = new ArrayList<>(List.of("short"));
+    texts.add("word ".repeat(2000));
+    float[][] v = model.embed(texts);
+    assertEquals(2, v.length);
+    assertEquals(384, v[1].length);
+    assertTrue(Arrays.stream(toDouble(v[1])).allMatch(Double::isFinite));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> model.embed(List.of("ok", "")));
+    assertTrue(e.getMessage().contains("text 1 is empty"), e.getMessage());
+    List<String> withNull = new ArrayList<>();
+    withNull.add(null);
+    e = assertThrows(IllegalArgumentException.class, () -> model.embed(withNull));
+    assertTrue(e.getMessage().contains("text 0 is null"), e.getMessage());
+  }
+
+  private static double[] toDouble(float[] v) {
+    double[] d = new double[v.length];
+    for (int i = 0; i < v.length; i++) {
+      d[i] = v[i];
+    }
+    return d;
+  }
+}
