@@ -13,6 +13,11 @@ import picocli.CommandLine.Command;
 public final class Ft4jCli {
 
   public static void main(String[] args) {
+    // DJL's tokenizer library probes for CUDA and logs a warning per probe on machines without a
+    // GPU; ft4j says itself which backend runs.
+    if (System.getProperty("org.slf4j.simpleLogger.log.ai.djl") == null) {
+      System.setProperty("org.slf4j.simpleLogger.log.ai.djl", "error");
+    }
     System.exit(run(args));
   }
 
