@@ -8,7 +8,8 @@
 #  - the repository after `mvn -B -DskipTests verify` (target/...), with a JDK on the PATH.
 # The JUnit console launcher does not expand "dir/*" class-path entries: jars are listed one by one.
 # Options (environment): FT4J_TEST_TAGS (default gpu; "all" runs CPU tests too), SANITIZE=0 to skip
-# compute-sanitizer.
+# compute-sanitizer, FT4J_JAVA_OPTS for JVM options of the test run (e.g.
+# -Dft4j.realModelFixture=FILE for RealModelGpuTest, see RealModelFixture).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -44,7 +45,7 @@ tag_args=(--include-tag "$tags")
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
 
 echo "== JUnit ($tags tests)"
-"$java" -Xss4m -jar "$console" execute --disable-banner --details=summary \
+"$java" -Xss4m ${FT4J_JAVA_OPTS:-} -jar "$console" execute --disable-banner --details=summary \
   --class-path "$classes:$tests" --scan-class-path "$tests" "${tag_args[@]}" \
   --reports-dir "$out/junit" 2>&1 | tee "$out/junit.log"
 junit_status=${PIPESTATUS[0]}
