@@ -44,7 +44,8 @@ final class RealModelFixture {
     List<String> texts = OrtOracleTest.sentences();
     int[][] fullIds;
     try (TextTokenizer tok =
-        TextTokenizer.load(ModelLoader.tokenizerPath("minilm"), full.config().maxSequenceLength())) {
+        TextTokenizer.load(
+            ModelLoader.tokenizerPath("minilm"), full.config().maxSequenceLength())) {
       List<TextTokenizer.Encoding> enc = tok.encode(texts);
       fullIds = new int[enc.size()][];
       for (int i = 0; i < enc.size(); i++) {
@@ -184,8 +185,16 @@ final class RealModelFixture {
       double eps = in.readDouble();
       ModelConfig c =
           new ModelConfig(
-              arch == 0 ? "bert" : "roberta", vocab, h, layers, heads, inter, positions, types,
-              eps, pad);
+              arch == 0 ? "bert" : "roberta",
+              vocab,
+              h,
+              layers,
+              heads,
+              inter,
+              positions,
+              types,
+              eps,
+              pad);
       EmbeddingWeights e =
           new EmbeddingWeights(
               readHalves(in, vocab * h),

@@ -37,8 +37,7 @@ class RealModelGpuTest {
       names = {"FP32", "FP16"})
   void pooledEmbeddingsMatchTheCpuReference(Precision precision) {
     try (GpuEmbedder gpu = new GpuEmbedder(fixture.model, precision, 0)) {
-      float[][] actual =
-          RealModelFixture.pooled(gpu, fixture.ids, fixture.model.config().hidden());
+      float[][] actual = RealModelFixture.pooled(gpu, fixture.ids, fixture.model.config().hidden());
       double min = 1;
       double sum = 0;
       for (int i = 0; i < actual.length; i++) {
