@@ -117,27 +117,16 @@ public final class GpuEmbedder implements TokenEmbedder {
     if (closed) {
       throw new IllegalStateException("embedder is closed");
     }
-    int batch = TokenInputs.check(config, tokenIds, tokenTypes);
-    int seq = 0;
-    int[] lengths = new int[batch];
-    for (int b = 0; b < batch; b++) {
-      lengths[b] = tokenIds[b].length;
-      seq = Math.max(seq, lengths[b]);
-    }
+    TokenInputs.Padded padded = TokenInputs.pad(config, tokenIds, tokenTypes);
+    int batch = padded.batch();
+    int seq = padded.seq();
+    int[] lengths = padded.lengths();
     int hidden = config.hidden();
     int rows = batch * seq;
-    int[] hostIds = new int[rows]; // padding positions: id 0, type 0 (valid rows of the tables)
-    int[] hostTypes = new int[rows];
-    for (int b = 0; b < batch; b++) {
-      System.arraycopy(tokenIds[b], 0, hostIds, b * seq, lengths[b]);
-      if (tokenTypes != null) {
-        System.arraycopy(tokenTypes[b], 0, hostTypes, b * seq, lengths[b]);
-      }
-    }
     device.makeCurrent();
     ensureCapacity(rows);
-    ids.copyFrom(hostIds);
-    typeIds.copyFrom(hostTypes);
+    ids.copyFrom(padded.ids());
+    typeIds.copyFrom(padded.types());
     NativeApi.embeddingLayerNorm(
         dtype,
         x,

@@ -31,28 +31,16 @@ public final class ReferenceEmbedder implements TokenEmbedder {
 
   @Override
   public float[][] lastHiddenStates(int[][] ids, int[][] typeIds) {
-    int batch = TokenInputs.check(config, ids, typeIds);
-    int seq = 0;
-    int[] lengths = new int[batch];
-    for (int b = 0; b < batch; b++) {
-      lengths[b] = ids[b].length;
-      seq = Math.max(seq, lengths[b]);
-    }
+    TokenInputs.Padded padded = TokenInputs.pad(config, ids, typeIds);
+    int batch = padded.batch();
+    int seq = padded.seq();
+    int[] lengths = padded.lengths();
     int hidden = config.hidden();
-    int rows = batch * seq;
-    int[] flatIds = new int[rows]; // padding rows: id 0, type 0 (never read by the encoder)
-    int[] flatTypes = new int[rows];
-    for (int b = 0; b < batch; b++) {
-      System.arraycopy(ids[b], 0, flatIds, b * seq, lengths[b]);
-      if (typeIds != null) {
-        System.arraycopy(typeIds[b], 0, flatTypes, b * seq, lengths[b]);
-      }
-    }
     EmbeddingWeights e = model.embeddings();
     double[] x =
         ReferenceKernels.embeddingLayerNorm(
-            flatIds,
-            flatTypes,
+            padded.ids(),
+            padded.types(),
             e.word(),
             e.position(),
             e.tokenType(),

@@ -71,4 +71,34 @@ public final class TokenInputs {
     }
     return ids.length;
   }
+
+  /**
+   * A batch of token sequences padded to its longest: ids and types [batch * seq] (padding: id 0,
+   * type 0, valid rows of every table), and the lengths.
+   */
+  public record Padded(int[] ids, int[] types, int[] lengths, int seq) {
+    public int batch() {
+      return lengths.length;
+    }
+  }
+
+  /** Checks the batch (see {@link #check}) and pads it to its longest sequence. */
+  public static Padded pad(ModelConfig config, int[][] ids, int[][] typeIds) {
+    int batch = check(config, ids, typeIds);
+    int seq = 0;
+    int[] lengths = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      lengths[b] = ids[b].length;
+      seq = Math.max(seq, lengths[b]);
+    }
+    int[] flatIds = new int[batch * seq];
+    int[] flatTypes = new int[batch * seq];
+    for (int b = 0; b < batch; b++) {
+      System.arraycopy(ids[b], 0, flatIds, b * seq, lengths[b]);
+      if (typeIds != null) {
+        System.arraycopy(typeIds[b], 0, flatTypes, b * seq, lengths[b]);
+      }
+    }
+    return new Padded(flatIds, flatTypes, lengths, seq);
+  }
 }
