@@ -207,29 +207,34 @@ public final class EmbedCommand implements Callable<Integer> {
     }
   }
 
+  /** Case-insensitive enum names; the message lists what is accepted. */
+  private static <E extends Enum<E>> E parseEnum(Class<E> type, String value, String what) {
+    for (E e : type.getEnumConstants()) {
+      if (e.name().equalsIgnoreCase(value.trim())) {
+        return e;
+      }
+    }
+    E[] all = type.getEnumConstants();
+    StringBuilder names = new StringBuilder();
+    for (int i = 0; i < all.length; i++) {
+      names.append(i == 0 ? "" : i == all.length - 1 ? " or " : ", ");
+      names.append(all[i].name().toLowerCase(Locale.ROOT));
+    }
+    throw new CommandLine.TypeConversionException(
+        "'" + value + "' is not a " + what + " (" + names + ")");
+  }
+
   static final class BackendConverter implements CommandLine.ITypeConverter<Backend> {
     @Override
     public Backend convert(String value) {
-      for (Backend b : Backend.values()) {
-        if (b.name().equalsIgnoreCase(value.trim())) {
-          return b;
-        }
-      }
-      throw new CommandLine.TypeConversionException(
-          "'" + value + "' is not a backend (gpu, cpu or auto)");
+      return parseEnum(Backend.class, value, "backend");
     }
   }
 
   static final class PoolingConverter implements CommandLine.ITypeConverter<Pooling> {
     @Override
     public Pooling convert(String value) {
-      for (Pooling p : Pooling.values()) {
-        if (p.name().equalsIgnoreCase(value.trim())) {
-          return p;
-        }
-      }
-      throw new CommandLine.TypeConversionException(
-          "'" + value + "' is not a pooling (cls, mean or none)");
+      return parseEnum(Pooling.class, value, "pooling");
     }
   }
 }
