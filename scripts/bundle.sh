@@ -6,7 +6,7 @@
 #   scripts/bundle.sh [--with-tests] [--without-models] [--skip-build] [--archs "90a"] [--out DIR]
 #
 # Result: DIR/ft4j-<version>-linux-x86_64.tar.xz (default DIR: target), unpacking to ft4j/ with
-#   bin/ft4j, bin/encoder_sample, bin/gpu-test.sh, lib/*.jar, jre/
+#   bin/ft4j, bin/encoder_sample, bin/encoder_gemm, bin/gpu-test.sh, lib/*.jar, jre/
 # --with-tests adds test-classes/ and the JUnit console launcher, for bin/gpu-test.sh.
 # --without-models leaves out the embedded default models (MiniLM, BGE-small: ~220 MB of jars);
 #   `ft4j embed` then needs --model DIR|FILE.
@@ -43,7 +43,7 @@ rm -rf "$root/target/bundle"
 mkdir -p "$stage/bin" "$stage/lib"
 cp "target/ft4j-$version.jar" target/lib/*.jar "$stage/lib/"
 [ "$with_models" = 1 ] || rm -f "$stage"/lib/langchain4j-embeddings-*.jar
-cp scripts/ft4j scripts/encoder_sample scripts/gpu-test.sh "$stage/bin/"
+cp scripts/ft4j scripts/encoder_sample scripts/encoder_gemm scripts/gpu-test.sh "$stage/bin/"
 
 jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
 modules="java.base,java.logging,java.xml,java.management,jdk.unsupported"

@@ -5,6 +5,7 @@ import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.gemm.CublasLt;
+import org.ft4j.gemm.Epilogue;
 import org.ft4j.gemm.GemmShape;
 import org.ft4j.gemm.MatmulPlan;
 import org.ft4j.nativeapi.NativeApi;
@@ -55,7 +56,7 @@ public final class AttentionBench {
                       GemmShape.attentionScores(batch * heads, seq, d),
                       t,
                       scale,
-                      MatmulPlan.Epilogue.NONE,
+                      Epilogue.NONE,
                       workspace.bytes(),
                       false);
               MatmulPlan pv =
@@ -64,7 +65,7 @@ public final class AttentionBench {
                       GemmShape.attentionContext(batch * heads, seq, d),
                       t,
                       1f,
-                      MatmulPlan.Epilogue.NONE,
+                      Epilogue.NONE,
                       workspace.bytes(),
                       false)) {
             qkv.fillBytes(0x2C); // small finite values (FP16 ~0.06, FP32 ~2.4e-12)

@@ -6,9 +6,9 @@ import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.gemm.CublasLt;
+import org.ft4j.gemm.Epilogue;
 import org.ft4j.gemm.GemmShape;
 import org.ft4j.gemm.MatmulPlan;
-import org.ft4j.gemm.MatmulPlan.Epilogue;
 import org.ft4j.nativeapi.NativeApi;
 
 /**

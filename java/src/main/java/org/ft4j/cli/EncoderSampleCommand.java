@@ -69,8 +69,18 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   @Parameters(
       index = "8",
       paramLabel = "allow_gemm_test",
-      description = "0; 1 (autotuning) is not built yet")
+      description =
+          "1: GEMMs without a tuned entry in the GEMM config are tuned on first use and appended to"
+              + " it (gemm_config.in in the working directory unless --gemm-config); 0: they use"
+              + " cuBLASLt's heuristic")
   int allowGemmTest;
+
+  @Option(
+      names = "--gemm-config",
+      description =
+          "tuned GEMM config file or folder (default: gemm_config.in in the working directory,"
+              + " else the config shipped for this GPU)")
+  java.nio.file.Path gemmConfig;
 
   @Option(
       names = "--backend",
@@ -126,10 +136,6 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       throw new UnsupportedOperationException(
           "int8_mode = " + int8Mode + ": INT8 inference is not built yet; use int8_mode 0");
     }
-    if (allowGemmTest == 1) {
-      throw new UnsupportedOperationException(
-          "allow_gemm_test = 1: the GEMM autotuner is not built yet; use 0 (cuBLASLt heuristics)");
-    }
     EncoderConfig config = EncoderConfig.of(numLayers, headNumber, sizePerHead, precision);
     boolean gpu;
     switch (backend.toLowerCase(Locale.ROOT)) {
@@ -154,6 +160,9 @@ public final class EncoderSampleCommand implements Callable<Integer> {
         return 1;
       }
       return runGpu(out, config, lengths, input, timed, warm);
+    }
+    if (allowGemmTest == 1 || gemmConfig != null) {
+      err.println("note: allow_gemm_test and --gemm-config apply to the GPU backend only");
     }
     return runCpu(out, config, lengths, input, timed, warm);
   }
@@ -197,7 +206,9 @@ public final class EncoderSampleCommand implements Callable<Integer> {
             .withCudaGraphs(!noCudaGraph)
             .withAllowTf32(allowTf32)
             .withAttention(attentionChoice())
-            .withRemovePadding(isRemovePadding == 1);
+            .withRemovePadding(isRemovePadding == 1)
+            .withGemmConfig(gemmConfig)
+            .withTuneGemms(allowGemmTest == 1);
     EncoderWeights weights = EncoderWeights.random(config, seed);
     try (BertEncoder encoder = BertEncoder.create(weights, options)) {
       CudaDevice dev = encoder.device();
@@ -241,6 +252,7 @@ public final class EncoderSampleCommand implements Callable<Integer> {
             "[INFO] GPU memory: %.1f MiB held by the encoder, %.1f MiB in use on the device%n",
             encoder.deviceMemoryBytes() / 1048576.0,
             dev.memoryUsed() / 1048576.0);
+        out.printf("[INFO] GEMM algorithms: %s%n", encoder.gemmConfigSource());
         printResult(out, "ft4j-time", ms, timed);
       }
     }

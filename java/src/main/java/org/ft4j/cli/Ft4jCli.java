@@ -9,7 +9,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Ft4jCli.Version.class,
     description = "BERT-family encoder inference on CUDA GPUs for the JVM.",
-    subcommands = {EncoderSampleCommand.class, EmbedCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      EncoderSampleCommand.class,
+      EncoderGemmCommand.class,
+      EmbedCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Ft4jCli {
 
   public static void main(String[] args) {

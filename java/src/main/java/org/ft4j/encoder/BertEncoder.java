@@ -1,16 +1,29 @@
 package org.ft4j.encoder;
 
+import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import org.ft4j.cuda.CudaDevice;
+import org.ft4j.cuda.CudaException;
 import org.ft4j.cuda.CudaGraph;
 import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.cuda.PinnedHostBuffer;
 import org.ft4j.gemm.CublasLt;
-import org.ft4j.gemm.GemmShape;
+import org.ft4j.gemm.Epilogue;
+import org.ft4j.gemm.GemmConfigEntry;
+import org.ft4j.gemm.GemmConfigException;
+import org.ft4j.gemm.GemmConfigs;
+import org.ft4j.gemm.GemmEnvironment;
+import org.ft4j.gemm.GemmKey;
+import org.ft4j.gemm.GemmTuner;
+import org.ft4j.gemm.GemmType;
 import org.ft4j.gemm.MatmulPlan;
 import org.ft4j.nativeapi.NativeApi;
 import org.slf4j.Logger;
@@ -39,8 +52,12 @@ import org.slf4j.LoggerFactory;
  * synchronized, so concurrent calls run one after another on the encoder's own CUDA stream. For
  * parallel inference, create one encoder per worker (each holds its own copy of the weights).
  *
+ * <p><b>GEMM algorithms</b> come from a tuned GEMM config where one matches this GPU, cuBLASLt
+ * version and GEMM (see {@link GemmConfigs} and {@code ft4j encoder_gemm}), else from cuBLASLt's
+ * heuristic.
+ *
  * <p><b>Not built yet</b> (rejected with an UnsupportedOperationException naming the feature): INT8
- * modes 1 and 2 and padding removal.
+ * modes 1 and 2.
  *
  * <p>Resources: device memory for the weights at construction; activation memory sized for the
  * largest batch x seq seen so far (grown on demand, never inside a captured graph); one stream, one
@@ -61,13 +78,21 @@ public final class BertEncoder implements Encoder {
    * @param allowTf32 FP32 only: allow TF32 tensor cores in the GEMMs (faster, ~1e-3 precision)
    * @param cudaGraphs capture each batch x seq shape once as a CUDA graph and replay it
    * @param attention which attention implementation runs (see {@link Attention})
+   * @param gemmConfig a tuned GEMM config file, or a folder holding gemm_config.in /
+   *     igemm_config.in; null looks in the working directory, then in the configs shipped for this
+   *     GPU (see {@link GemmConfigs})
+   * @param tuneGemms tune GEMMs that have no config entry the first time a shape needs them, and
+   *     append them to the config (FasterTransformer's allow_gemm_test = 1). Tuning takes seconds
+   *     per GEMM: for tools and benchmarks, not for a service's request path
    */
   public record Options(
       int device,
       boolean removePadding,
       boolean allowTf32,
       boolean cudaGraphs,
-      Attention attention) {
+      Attention attention,
+      Path gemmConfig,
+      boolean tuneGemms) {
     public Options {
       if (attention == null) {
         throw new IllegalArgumentException("attention must not be null");
@@ -75,27 +100,35 @@ public final class BertEncoder implements Encoder {
     }
 
     public static Options defaults() {
-      return new Options(0, false, false, true, Attention.AUTO);
+      return new Options(0, false, false, true, Attention.AUTO, null, false);
     }
 
     public Options withDevice(int d) {
-      return new Options(d, removePadding, allowTf32, cudaGraphs, attention);
+      return new Options(d, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms);
     }
 
     public Options withRemovePadding(boolean r) {
-      return new Options(device, r, allowTf32, cudaGraphs, attention);
+      return new Options(device, r, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms);
     }
 
     public Options withAllowTf32(boolean t) {
-      return new Options(device, removePadding, t, cudaGraphs, attention);
+      return new Options(device, removePadding, t, cudaGraphs, attention, gemmConfig, tuneGemms);
     }
 
     public Options withCudaGraphs(boolean g) {
-      return new Options(device, removePadding, allowTf32, g, attention);
+      return new Options(device, removePadding, allowTf32, g, attention, gemmConfig, tuneGemms);
     }
 
     public Options withAttention(Attention a) {
-      return new Options(device, removePadding, allowTf32, cudaGraphs, a);
+      return new Options(device, removePadding, allowTf32, cudaGraphs, a, gemmConfig, tuneGemms);
+    }
+
+    public Options withGemmConfig(Path p) {
+      return new Options(device, removePadding, allowTf32, cudaGraphs, attention, p, tuneGemms);
+    }
+
+    public Options withTuneGemms(boolean t) {
+      return new Options(device, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, t);
     }
   }
 
@@ -123,6 +156,8 @@ public final class BertEncoder implements Encoder {
   private final CublasLt lt;
   private final DeviceBuffer workspace;
   private final DeviceBuffer weightMemory;
+  private final GemmConfigs gemmConfigs;
+  private final Set<GemmKey> rejectedTuned = new HashSet<>();
   private final LayerWeights[] layers;
   private final Map<ShapeKey, ShapeState> shapes = new LinkedHashMap<>(16, 0.75f, true);
 
@@ -167,6 +202,7 @@ public final class BertEncoder implements Encoder {
       this.lt = handle;
       this.workspace = ws;
       this.weightMemory = wm;
+      this.gemmConfigs = loadGemmConfigs(options.gemmConfig());
       this.layers = uploadWeights(weights);
       this.fused =
           chooseFusedAttention(options.removePadding() ? Attention.FUSED : options.attention());
@@ -551,38 +587,69 @@ public final class BertEncoder implements Encoder {
     CudaGraph graph;
 
     ShapeState(int batch, int seq, int tokens) { // tokens: the GEMM rows
-      int hidden = config.hidden();
-      int inter = config.intermediateSize();
-      int bh = batch * config.heads();
-      int d = config.sizePerHead();
-      boolean tf32 = options.allowTf32();
-      MatmulPlan[] made = new MatmulPlan[6];
+      Map<String, MatmulPlan> made = new LinkedHashMap<>();
       try {
-        made[0] = plan(GemmShape.linear(tokens, hidden, 3 * hidden), 1f, tf32);
-        if (!fused) { // the unfused attention's batched GEMMs
-          made[1] = plan(GemmShape.attentionScores(bh, seq, d), (float) (1 / Math.sqrt(d)), tf32);
-          made[2] = plan(GemmShape.attentionContext(bh, seq, d), 1f, tf32);
+        for (EncoderGemms.Gemm g : EncoderGemms.of(config, batch, seq, tokens, fused)) {
+          made.put(g.op(), plan(g, batch, seq));
         }
-        made[3] = plan(GemmShape.linear(tokens, hidden, hidden), 1f, tf32);
-        made[4] = plan(GemmShape.linear(tokens, hidden, inter), 1f, tf32);
-        made[5] = plan(GemmShape.linear(tokens, inter, hidden), 1f, tf32);
       } catch (RuntimeException e) {
-        for (MatmulPlan p : made) {
+        for (MatmulPlan p : made.values()) {
           closeQuietly(p);
         }
         throw e;
       }
-      qkv = made[0];
-      scores = made[1];
-      context = made[2];
-      attentionOutput = made[3];
-      intermediate = made[4];
-      output = made[5];
+      qkv = made.get("qkv");
+      scores = made.get("scores");
+      context = made.get("context");
+      attentionOutput = made.get("attn_out");
+      intermediate = made.get("ffn1");
+      output = made.get("ffn2");
     }
 
-    private MatmulPlan plan(GemmShape shape, float alpha, boolean tf32) {
-      return new MatmulPlan(
-          lt, shape, dtype, alpha, MatmulPlan.Epilogue.NONE, WORKSPACE_BYTES, tf32);
+    /**
+     * The plan of one GEMM: on its tuned algorithm when the GEMM config has one (and cuBLASLt still
+     * accepts it), else tuned now when {@link Options#tuneGemms()}, else on cuBLASLt's heuristic.
+     */
+    private MatmulPlan plan(EncoderGemms.Gemm g, int batch, int seq) {
+      GemmType type = GemmType.of(dtype, options.allowTf32());
+      GemmKey key = GemmKey.of(g.shape(), type, Epilogue.NONE);
+      Optional<GemmConfigEntry> tuned = gemmConfigs.find(key);
+      if (tuned.isEmpty() && options.tuneGemms()) {
+        tuned = Optional.of(tune(g, type, batch, seq));
+      }
+      if (tuned.isPresent() && !rejectedTuned.contains(key)) {
+        try {
+          return new MatmulPlan(
+              lt,
+              g.shape(),
+              type,
+              g.alpha(),
+              Epilogue.NONE,
+              WORKSPACE_BYTES,
+              tuned.get().algorithm());
+        } catch (CudaException e) {
+          rejectedTuned.add(key);
+          LOG.warn("{}; using cuBLASLt's heuristic for this GEMM", e.getMessage());
+        }
+      }
+      return new MatmulPlan(lt, g.shape(), type, g.alpha(), Epilogue.NONE, WORKSPACE_BYTES, null);
+    }
+
+    private GemmConfigEntry tune(EncoderGemms.Gemm g, GemmType type, int batch, int seq) {
+      LOG.info(
+          "tuning GEMM {} ({} at batch {} seq {}): allow_gemm_test", g.op(), g.shape(), batch, seq);
+      GemmTuner.Settings settings =
+          new GemmTuner.Settings(1500, 30000, 10.0, 5, 8, 3, 20, WORKSPACE_BYTES);
+      GemmConfigEntry entry =
+          new GemmTuner(lt, stream, settings)
+              .tune(g.shape(), type, Epilogue.NONE, g.alpha(), GemmTuner.Progress.NONE)
+              .entry(batch, seq, g.op());
+      try {
+        gemmConfigs.save(List.of(entry));
+      } catch (GemmConfigException e) {
+        LOG.warn("tuned GEMM {} kept for this process only: {}", g.op(), e.getMessage());
+      }
+      return entry;
     }
 
     void dropGraph() {
@@ -600,6 +667,24 @@ public final class BertEncoder implements Encoder {
         closeQuietly(p);
       }
     }
+  }
+
+  /** The GEMM configs for this device; problems become warnings and cuBLASLt heuristics. */
+  private GemmConfigs loadGemmConfigs(Path explicit) {
+    GemmEnvironment env = GemmEnvironment.of(device);
+    try {
+      return GemmConfigs.load(env, explicit, Path.of("").toAbsolutePath());
+    } catch (RuntimeException e) {
+      LOG.warn(
+          "GEMM configs could not be loaded ({}): cuBLASLt heuristics for every GEMM",
+          e.toString());
+      return GemmConfigs.heuristicOnly(env);
+    }
+  }
+
+  /** Where this encoder's tuned GEMM algorithms come from, for reports. */
+  public String gemmConfigSource() {
+    return gemmConfigs.describe(GemmType.of(dtype, options.allowTf32()));
   }
 
   private ShapeState shapeState(int batch, int seq, int rows, Layout layout) {

@@ -20,6 +20,14 @@ public final class CublasLt implements AutoCloseable {
   }
 
   public static CublasLt create() {
+    ensureLoaded();
+    cublasLtContext h = new cublasLtContext();
+    check(cublasLtCreate(h), "cublasLtCreate");
+    return new CublasLt(h);
+  }
+
+  /** Loads the CUDA runtime and the cuBLASLt binding; a CudaException says what is missing. */
+  public static void ensureLoaded() {
     CudaRuntime.ensureLoaded();
     try {
       Loader.load(cublas.class);
@@ -30,13 +38,11 @@ public final class CublasLt implements AutoCloseable {
               + t,
           t);
     }
-    cublasLtContext h = new cublasLtContext();
-    check(cublasLtCreate(h), "cublasLtCreate");
-    return new CublasLt(h);
   }
 
   /** cuBLASLt version, e.g. 130100. */
   public static long version() {
+    ensureLoaded();
     return cublasLtGetVersion();
   }
 

@@ -73,7 +73,11 @@ class EncoderSampleCommandTest {
     assertTrue(int8.err().contains("INT8 inference is not built yet"), int8.err());
     Result tune =
         run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "1", "--backend", "cpu");
-    assertTrue(tune.err().contains("autotuner is not built yet"), tune.err());
+    assertEquals(0, tune.exit(), tune.err());
+    assertTrue(tune.err().contains("apply to the GPU backend only"), tune.err());
+    Result gemmTest = run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "2");
+    assertEquals(2, gemmTest.exit());
+    assertTrue(gemmTest.err().contains("allow_gemm_test = 2"), gemmTest.err());
     Result fp16 = run("encoder-sample", "1", "1", "8", "2", "8", "3", "0", "0", "0");
     assertEquals(2, fp16.exit());
     assertTrue(fp16.err().contains("is_use_fp16 = 3"), fp16.err());

@@ -73,7 +73,7 @@ class MatmulPlanGpuTest {
       expected[i] *= alpha;
     }
     try (MatmulPlan plan =
-            new MatmulPlan(lt, s, t, alpha, MatmulPlan.Epilogue.NONE, workspace.bytes(), false);
+            new MatmulPlan(lt, s, t, alpha, Epilogue.NONE, workspace.bytes(), false);
         DeviceBuffer da = upload(a, t);
         DeviceBuffer db = upload(b, t);
         DeviceBuffer dc = poisoned(t, s.elementsC())) {
@@ -99,8 +99,7 @@ class MatmulPlanGpuTest {
       expected[i] += bias[i % 48];
     }
     try (MatmulPlan plan =
-            new MatmulPlan(
-                lt, s, DType.FP32, 1f, MatmulPlan.Epilogue.BIAS, workspace.bytes(), false);
+            new MatmulPlan(lt, s, DType.FP32, 1f, Epilogue.BIAS, workspace.bytes(), false);
         DeviceBuffer da = upload(a, DType.FP32);
         DeviceBuffer dw = upload(w, DType.FP32);
         DeviceBuffer db = upload(bias, DType.FP32);
@@ -117,8 +116,7 @@ class MatmulPlanGpuTest {
   void undersizedOperandsAreRejectedBeforeCublas() {
     GemmShape s = GemmShape.linear(8, 16, 16);
     try (MatmulPlan plan =
-            new MatmulPlan(
-                lt, s, DType.FP32, 1f, MatmulPlan.Epilogue.NONE, workspace.bytes(), false);
+            new MatmulPlan(lt, s, DType.FP32, 1f, Epilogue.NONE, workspace.bytes(), false);
         DeviceBuffer small = DeviceBuffer.allocate(DType.FP32, 100);
         DeviceBuffer ok = DeviceBuffer.allocate(DType.FP32, 256)) {
       assertThrows(
