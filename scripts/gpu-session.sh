@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One GPU session's checks in one command, for a machine without Java or network (see README,
+# "Checking on a GPU machine"). Copy this file and the bundle beside it:
+#   scripts/bundle.sh --with-tests --without-models
+#   mkdir -p device && cp target/ft4j-*-linux-x86_64.tar.xz device/ft4j.tar.xz
+#   cp scripts/gpu-session.sh device/run.sh && cp -r ../shared/anchors device/anchors
+# then run `bash device/run.sh` there with $OUT set to a folder for the results.
+# Steps (environment switches): GPU tests + compute-sanitizer (TEST_S seconds, SANITIZE=0 skips the
+# sanitizers, REPEAT=n runs the tests n times), encoder_sample timings (BENCH=1: PRECS, SHAPES
+# "32x128 ...", RPS "0 1"), the PyTorch anchor (PT=1), epilogue and attention benchmarks (EPI=1,
+# ATT=1), GEMM tuning (TUNE=1: encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and
+# without the tuned config).
+cd "$(dirname "$0")" && tar xJf ft4j.tar.xz && cd ft4j || exit 1
+export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib
+OUT="${OUT:-$PWD/out}"
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+START=$(date +%s)
+for i in $(seq 2 ${REPEAT:-1}); do
+  FT4J_TEST_OUT=$OUT/rep$i SANITIZE=0 timeout 200 bash bin/gpu-test.sh > $OUT/rep$i.log 2>&1; echo "repeat $i rc=$?"; grep -E "tests (successful|failed)|=>" $OUT/rep$i.log | head
+done
+if [ "${TESTS:-1}" = 1 ]; then
+  FT4J_TEST_OUT=$OUT/gpu timeout ${TEST_S:-330} bash bin/gpu-test.sh > $OUT/gpu-test.log 2>&1
+  echo "gpu-test rc=$? in $(( $(date +%s) - START )) s"
+  grep -E "tests (successful|failed|skipped|aborted)|ERROR SUMMARY|MethodSource|=>|JUnit|summary|memcheck:|racecheck:" $OUT/gpu-test.log | head -60
+fi
+if [ "${TUNE:-0}" = 1 ]; then
+  mkdir -p "$OUT/gemm"
+  timeout ${TUNE_TIMEOUT:-400} bin/encoder_gemm ${TUNE_B:-1,8,32} ${TUNE_S:-32,128,384} 12 64 ${TUNE_FP16:-1} ${TUNE_INT8:-0} \
+    -o "$OUT/gemm/gemm_config.in" --no-progress > $OUT/tune.log 2>&1
+  echo "encoder_gemm rc=$?"; cat $OUT/tune.log
+  for s in ${TUNE_CHECK:-"32 128" "32 384"}; do set -- $s
+    mkdir -p "$OUT/empty" # no config there: cuBLASLt heuristics
+    for cfg in "$OUT/empty" "$OUT/gemm/gemm_config.in"; do
+      timeout 60 bin/encoder_sample $1 12 $2 12 64 ${TUNE_FP16:-1} 0 0 0 --gemm-config "$cfg" 2>&1 | grep -E "GEMM algorithms|ft4j-time|rror" | tail -2
+    done
+  done
+fi
+if [ "${BENCH:-1}" = 1 ]; then
+  for p in ${PRECS:-1 0}; do for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
+    for rp in ${RPS:-0}; do
+      timeout 60 bin/encoder_sample $1 12 $2 12 64 $p $rp 0 0 2>&1 | grep -E "tokens|ft4j-time|rror" | tail -3
+    done
+  done; done > $OUT/bench.log 2>&1; cat $OUT/bench.log
+  [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1; tail -8 $OUT/pytorch.csv
+fi
+if [ "${EPI:-0}" = 1 ]; then
+  timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench 128,4096,12288 > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv
+fi
+if [ "${ATT:-0}" = 1 ]; then
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.AttentionBench 1x128,32x128,32x384,8x1024,4x4096 > $OUT/attention.csv 2>&1; cat $OUT/attention.csv
+fi
+echo "total $(( $(date +%s) - START )) s"
