@@ -23,7 +23,7 @@ public enum Epilogue {
 
   public static Epilogue fromLabel(String label) {
     for (Epilogue e : values()) {
-      if (e.label.equals(label)) {
+      if (e.label.equalsIgnoreCase(label == null ? "" : label.strip())) {
         return e;
       }
     }

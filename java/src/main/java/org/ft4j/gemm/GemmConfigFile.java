@@ -6,6 +6,9 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -13,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * A GEMM config file (gemm_config.in for FP32/TF32/FP16, igemm_config.in for INT8): a header naming
@@ -105,13 +109,24 @@ public final class GemmConfigFile {
     return sb.toString();
   }
 
-  /** Writes the file atomically (a temporary file in the same folder, then a rename). */
+  /**
+   * Writes the file atomically (a temporary file in the same folder, then a rename). The file keeps
+   * the permissions of the one it replaces; a new file gets rw-r--r-- (a config is meant to be
+   * shared, unlike the owner-only temporary file).
+   */
   public void write(Path file) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
     Files.createDirectories(dir);
     Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
     try {
       Files.writeString(tmp, format(), StandardCharsets.UTF_8);
+      if (Files.getFileStore(tmp).supportsFileAttributeView(PosixFileAttributeView.class)) {
+        Set<PosixFilePermission> perms =
+            Files.exists(file)
+                ? Files.getPosixFilePermissions(file)
+                : PosixFilePermissions.fromString("rw-r--r--");
+        Files.setPosixFilePermissions(tmp, perms);
+      }
       try {
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {
@@ -155,9 +170,9 @@ public final class GemmConfigFile {
           throw new GemmConfigException(
               source, n, "header line '" + line + "' after the first entry");
         }
-        int space = line.indexOf(' ');
-        String key = space < 0 ? line.substring(1) : line.substring(1, space);
-        String value = space < 0 ? "" : line.substring(space + 1).strip();
+        String[] kv = line.substring(1).split("\\s+", 2);
+        String key = kv[0];
+        String value = kv.length < 2 ? "" : kv[1].strip();
         if (!List.of("format", "gpu", "sm", "cudart", "cublaslt").contains(key)) {
           throw new GemmConfigException(
               source,
@@ -169,6 +184,18 @@ public final class GemmConfigFile {
         }
         if (header.put(key, value) != null) {
           throw new GemmConfigException(source, n, "header '@" + key + "' given twice");
+        }
+        if (List.of("sm", "cudart", "cublaslt").contains(key)) {
+          try {
+            if (Long.parseLong(value) < 0) {
+              throw new NumberFormatException();
+            }
+          } catch (NumberFormatException e) {
+            throw new GemmConfigException(
+                source,
+                n,
+                "header '@" + key + "' value '" + value + "' is not a non-negative integer");
+          }
         }
         if (key.equals("format") && !value.equals(FORMAT)) {
           throw new GemmConfigException(

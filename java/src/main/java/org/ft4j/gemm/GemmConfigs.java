@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>an explicit path (a file holding any GEMM types, or a folder holding gemm_config.in and
- *       igemm_config.in), when given;
+ *       igemm_config.in), when given; a path that does not exist yet is a folder when its last name
+ *       has no extension, and starts from the shipped configs until entries are saved;
  *   <li>else gemm_config.in / igemm_config.in in the working directory, as FasterTransformer does;
  *   <li>else the file shipped for this GPU on the class path, gemm-configs/&lt;gpu&gt;/ (see {@link
  *       GemmEnvironment#gpuSlug()}).
@@ -56,7 +57,7 @@ public final class GemmConfigs {
 
   /** Where one kind's entries came from and where new ones go. */
   private static final class Source {
-    final String name; // for messages
+    String name; // where the entries in use came from, for messages
     final Path target; // where save() writes
     GemmConfigFile file; // compatible entries, or null
     boolean targetUnreadable; // target exists but could not be parsed: never overwritten
@@ -105,10 +106,11 @@ public final class GemmConfigs {
   private Source resolve(
       Kind kind, Path explicit, Path workingDir, ClassLoader resources, Map<Path, Source> byPath) {
     if (explicit != null) {
-      Path p = Files.isDirectory(explicit) ? explicit.resolve(kind.fileName()) : explicit;
+      boolean folder = isFolder(explicit);
+      Path p = folder ? explicit.resolve(kind.fileName()) : explicit;
       Source known = byPath.get(p.toAbsolutePath().normalize());
       if (known != null) {
-        return known; // one explicit file holds both kinds
+        return known; // one explicit file holds both kinds: already resolved for FLOAT
       }
       Source s = new Source(p.toString(), p);
       byPath.put(p.toAbsolutePath().normalize(), s);
@@ -116,15 +118,26 @@ public final class GemmConfigs {
         readFile(s, p);
         return s;
       }
+      // A missing explicit file serves both kinds; a missing file in a folder only its own.
+      List<Kind> kinds = folder ? List.of(kind) : List.of(Kind.values());
+      List<String> shipped = new ArrayList<>();
+      for (Kind k : kinds) {
+        String r = loadResource(s, k, resources);
+        if (r != null) {
+          shipped.add(r);
+        }
+      }
+      String what =
+          folder ? (kind == Kind.INT8 ? "INT8" : "FP32/FP16") + " GEMMs" : "GEMMs of every type";
       warn(
           "GEMM config "
               + p
               + " does not exist: "
-              + (kind == Kind.INT8 ? "INT8" : "FP32/FP16")
-              + " GEMMs use "
-              + (loadResource(s, kind, resources)
-                  ? "the config shipped for this GPU"
-                  : "cuBLASLt's heuristic")
+              + what
+              + " use "
+              + (shipped.isEmpty()
+                  ? "cuBLASLt's heuristic"
+                  : "the config shipped for this GPU (" + String.join(", ", shipped) + ")")
               + "; newly tuned GEMMs will be written there");
       return s;
     }
@@ -134,7 +147,7 @@ public final class GemmConfigs {
       readFile(s, local);
       return s;
     }
-    if (!loadResource(s, kind, resources) && kind == Kind.FLOAT) {
+    if (loadResource(s, kind, resources) == null && kind == Kind.FLOAT) {
       info(
           "no GEMM config for "
               + environment.gpu()
@@ -148,6 +161,20 @@ public final class GemmConfigs {
     return s;
   }
 
+  /**
+   * An explicit path names a folder when it is one, or, when it does not exist yet, when its last
+   * name has no extension ("configs" is a folder, "tuned.cfg" and "gemm_config.in" are files).
+   */
+  static boolean isFolder(Path explicit) {
+    if (Files.isDirectory(explicit)) {
+      return true;
+    }
+    if (Files.exists(explicit) || explicit.getFileName() == null) {
+      return false;
+    }
+    return !explicit.getFileName().toString().contains(".");
+  }
+
   private void readFile(Source s, Path p) {
     try {
       accept(s, GemmConfigFile.read(p), p.toString());
@@ -157,21 +184,35 @@ public final class GemmConfigs {
     }
   }
 
-  /** Loads the shipped config of this kind into {@code s}; false when none is shipped. */
-  private boolean loadResource(Source s, Kind kind, ClassLoader resources) {
+  /**
+   * Adds the shipped config of {@code kind} to {@code s}'s entries (new entries are still written
+   * to {@code s.target}); returns the resource's name, or null when none is shipped or usable.
+   */
+  private String loadResource(Source s, Kind kind, ClassLoader resources) {
     String name = RESOURCE_ROOT + environment.gpuSlug() + "/" + kind.fileName();
     try (InputStream in = resources == null ? null : resources.getResourceAsStream(name)) {
       if (in == null) {
-        return false;
+        return null;
       }
       String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
       GemmConfigFile f = GemmConfigFile.parse(name, text);
+      GemmConfigFile before = s.file;
       boolean ok = accept(s, f, "shipped " + name);
-      s.targetForeign = false; // the target is the working directory, not the resource
-      return ok;
+      s.targetForeign = false; // the target is where new entries go, not the resource
+      if (!ok) {
+        s.file = before;
+        return null;
+      }
+      if (before != null) {
+        s.file = before.with(f.entries());
+        s.name = s.name + " + shipped " + name;
+      } else {
+        s.name = "shipped " + name;
+      }
+      return name;
     } catch (IOException | GemmConfigException e) {
       warn("ignoring shipped GEMM config " + name + ": " + e.getMessage());
-      return false;
+      return null;
     }
   }
 
@@ -257,11 +298,12 @@ public final class GemmConfigs {
     GemmConfigException failure = null;
     for (Map.Entry<Source, List<GemmConfigEntry>> g : bySource.entrySet()) {
       Source s = g.getKey();
-      GemmConfigFile base = s.file != null ? s.file : new GemmConfigFile(environment, List.of());
-      s.file = base.with(g.getValue());
+      List<GemmConfigEntry> kept = s.file != null ? s.file.entries() : List.of();
+      s.file = new GemmConfigFile(environment, kept).with(g.getValue());
       if (s.target == null) {
         continue;
       }
+      s.name = s.target.toString();
       try {
         if (s.targetUnreadable && Files.exists(s.target)) {
           throw new GemmConfigException(

@@ -1,0 +1,186 @@
+package org.ft4j.gemm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Locale;
+import org.junit.jupiter.api.Test;
+
+/** Validation of GemmKey, GemmAlgorithm and GemmConfigEntry, and the data-line format. */
+class GemmConfigEntryTest {
+  private static final GemmAlgorithm ALGO = new GemmAlgorithm(66, 20, 0, 1, 0, 0, 0, 0, 0);
+
+  private static void assertRejected(Runnable r, String messagePart) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, r::run);
+    assertTrue(
+        e.getMessage().contains(messagePart),
+        "message '" + e.getMessage() + "' should contain '" + messagePart + "'");
+  }
+
+  @Test
+  void int8KeyWithEpilogueIsRejected() {
+    assertRejected(
+        () -> new GemmKey(128, 64, 32, 1, true, GemmType.I8I32, Epilogue.BIAS),
+        "take no cuBLASLt epilogue");
+    assertRejected(
+        () -> new GemmKey(128, 64, 32, 1, true, GemmType.I8I8, Epilogue.GELU_BIAS_TANH),
+        "take no cuBLASLt epilogue");
+    // INT8 without an epilogue and float types with any epilogue are fine
+    assertEquals(
+        GemmType.I8I8, new GemmKey(128, 64, 32, 1, true, GemmType.I8I8, Epilogue.NONE).type());
+    assertEquals(
+        Epilogue.GELU_BIAS_TANH,
+        new GemmKey(128, 64, 32, 1, false, GemmType.FP16, Epilogue.GELU_BIAS_TANH).epilogue());
+  }
+
+  @Test
+  void keyRejectsNonPositiveDimensionsAndNulls() {
+    assertRejected(() -> new GemmKey(0, 64, 32, 1, true, GemmType.FP32, Epilogue.NONE), "M=0");
+    assertRejected(() -> new GemmKey(8, -1, 32, 1, true, GemmType.FP32, Epilogue.NONE), "N=-1");
+    assertRejected(() -> new GemmKey(8, 8, 0, 1, true, GemmType.FP32, Epilogue.NONE), "K=0");
+    assertRejected(
+        () -> new GemmKey(8, 8, 8, 0, true, GemmType.FP32, Epilogue.NONE), "batch_count=0");
+    assertRejected(() -> new GemmKey(8, 8, 8, 1, true, null, Epilogue.NONE), "must not be null");
+    assertRejected(() -> new GemmKey(8, 8, 8, 1, true, GemmType.FP32, null), "must not be null");
+  }
+
+  @Test
+  void keyOfShapeCopiesDimensions() {
+    // rows 4096, in 768, out 2304: M = rows, N = out, K = in, B (the weight) transposed
+    GemmKey k = GemmKey.of(GemmShape.linear(4096, 768, 2304), GemmType.FP16, Epilogue.BIAS);
+    assertEquals(new GemmKey(4096, 2304, 768, 1, true, GemmType.FP16, Epilogue.BIAS), k);
+    GemmKey s = GemmKey.of(GemmShape.attentionContext(96, 128, 64), GemmType.I8I8, Epilogue.NONE);
+    assertEquals(new GemmKey(128, 64, 128, 96, false, GemmType.I8I8, Epilogue.NONE), s);
+  }
+
+  @Test
+  void swizzleMustBeZeroOrOne() {
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 0, 2, 0, 0, 0), "CTA swizzle = 2");
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 0, -1, 0, 0, 0), "CTA swizzle = -1");
+    assertEquals(1, new GemmAlgorithm(1, 0, 0, 1, 0, 1, 0, 0, 0).swizzle());
+  }
+
+  @Test
+  void algorithmRejectsBadSplitKAndNegativeFields() {
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 0, 0, 0, 0, 0, 0), "split-K = 0");
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 2, 0, 0, 0, 0), "without split-K");
+    assertRejected(() -> new GemmAlgorithm(-1, 0, 0, 1, 0, 0, 0, 0, 0), "algorithm id = -1");
+    assertRejected(() -> new GemmAlgorithm(1, -3, 0, 1, 0, 0, 0, 0, 0), "tile = -3");
+    assertRejected(() -> new GemmAlgorithm(1, 0, -1, 1, 0, 0, 0, 0, 0), "stages = -1");
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 4, -1, 0, 0, 0, 0), "reduction scheme = -1");
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 0, 0, -1, 0, 0), "custom option = -1");
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 0, 0, 0, -1, 0), "inner shape = -1");
+    assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 0, 0, 0, 0, -1), "cluster shape = -1");
+    // split-K with a reduction scheme is valid
+    assertEquals(2, new GemmAlgorithm(1, 0, 0, 4, 2, 0, 0, 0, 0).reduction());
+  }
+
+  @Test
+  void entryRejectsBadOpWorkspaceAndTimes() {
+    GemmKey key = new GemmKey(8, 8, 8, 1, false, GemmType.FP32, Epilogue.NONE);
+    assertRejected(() -> new GemmConfigEntry(1, 1, "QKV", key, ALGO, 0, 1, 1), "op 'QKV'");
+    assertRejected(() -> new GemmConfigEntry(1, 1, "1qkv", key, ALGO, 0, 1, 1), "op '1qkv'");
+    assertRejected(() -> new GemmConfigEntry(1, 1, null, key, ALGO, 0, 1, 1), "op 'null'");
+    assertRejected(() -> new GemmConfigEntry(-1, 1, "qkv", key, ALGO, 0, 1, 1), "batch -1");
+    assertRejected(() -> new GemmConfigEntry(1, -1, "qkv", key, ALGO, 0, 1, 1), "seq -1");
+    assertRejected(() -> new GemmConfigEntry(1, 1, "qkv", null, ALGO, 0, 1, 1), "must not be null");
+    assertRejected(() -> new GemmConfigEntry(1, 1, "qkv", key, null, 0, 1, 1), "must not be null");
+    assertRejected(() -> new GemmConfigEntry(1, 1, "qkv", key, ALGO, -1, 1, 1), "workspace = -1");
+    assertRejected(
+        () -> new GemmConfigEntry(1, 1, "qkv", key, ALGO, 0, Double.NaN, 1), "time_us = NaN");
+    assertRejected(() -> new GemmConfigEntry(1, 1, "qkv", key, ALGO, 0, -0.5, 1), "time_us = -0.5");
+    assertRejected(
+        () -> new GemmConfigEntry(1, 1, "qkv", key, ALGO, 0, 1, Double.POSITIVE_INFINITY),
+        "heuristic_us = Infinity");
+  }
+
+  @Test
+  void formatProducesTheTwentyTwoColumnsInOrder() {
+    GemmConfigEntry e =
+        new GemmConfigEntry(
+            32,
+            128,
+            "qkv",
+            new GemmKey(4096, 2304, 768, 3, true, GemmType.FP16, Epilogue.BIAS),
+            new GemmAlgorithm(66, 20, 7, 4, 2, 1, 5, 9, 11),
+            5_000_000_000L,
+            22.31,
+            23.0041);
+    String line = e.format();
+    String[] fields = line.split("\\s+");
+    assertEquals(22, fields.length, line);
+    assertEquals(22, GemmConfigEntry.COLUMNS.split(" ").length);
+    assertEquals(
+        "32 128 qkv 4096 2304 768 3 T fp16 bias 66 20 7 4 2 1 5 9 11 5000000000 22.310 23.004",
+        line);
+    assertEquals(e.key(), GemmConfigEntry.parse(line, "x", 1).key());
+    assertEquals(e.algorithm(), GemmConfigEntry.parse(line, "x", 1).algorithm());
+  }
+
+  @Test
+  void formatUsesBTransposedNAndInt8LabelsWithoutEpilogue() {
+    GemmConfigEntry e =
+        new GemmConfigEntry(
+            0,
+            0,
+            "context",
+            new GemmKey(128, 64, 128, 96, false, GemmType.I8I32, Epilogue.NONE),
+            ALGO,
+            0,
+            0,
+            0);
+    assertEquals(
+        "0 0 context 128 64 128 96 N i8i32 none 66 20 0 1 0 0 0 0 0 0 0.000 0.000", e.format());
+  }
+
+  @Test
+  void formatIgnoresTheDefaultLocale() {
+    Locale before = Locale.getDefault();
+    try {
+      Locale.setDefault(Locale.GERMANY); // decimal comma
+      GemmConfigEntry e =
+          new GemmConfigEntry(
+              1,
+              1,
+              "qkv",
+              new GemmKey(8, 8, 8, 1, false, GemmType.FP32, Epilogue.NONE),
+              ALGO,
+              0,
+              1.5,
+              2.25);
+      assertTrue(e.format().endsWith(" 1.500 2.250"), e.format());
+    } finally {
+      Locale.setDefault(before);
+    }
+  }
+
+  @Test
+  void parseRoundTripsAnEntry() {
+    GemmConfigEntry e =
+        new GemmConfigEntry(
+            8,
+            512,
+            "ffn1",
+            new GemmKey(4096, 3072, 768, 1, false, GemmType.TF32, Epilogue.GELU_BIAS_TANH),
+            new GemmAlgorithm(21, 18, 8, 4, 1, 1, 3, 0, 0),
+            1 << 20,
+            105.5,
+            130.25);
+    assertEquals(e, GemmConfigEntry.parse("  " + e.format() + "\t ", "x", 3));
+  }
+
+  @Test
+  void typeLabelsAreCaseInsensitiveAndEpilogueLabelsRoundTrip() {
+    assertEquals(GemmType.I8I8, GemmType.fromLabel("I8I8"));
+    for (GemmType t : GemmType.values()) {
+      assertEquals(t, GemmType.fromLabel(t.label()));
+    }
+    for (Epilogue ep : Epilogue.values()) {
+      assertEquals(ep, Epilogue.fromLabel(ep.label()));
+    }
+    assertRejected(() -> GemmType.fromLabel("bf16"), "unknown GEMM type 'bf16'");
+    assertRejected(() -> Epilogue.fromLabel("relu"), "unknown epilogue 'relu'");
+    assertEquals(Epilogue.BIAS, Epilogue.fromLabel("BIAS")); // case-insensitive, like GemmType
+  }
+}
