@@ -59,9 +59,19 @@ public final class EmbedCommand implements Callable<Integer> {
   @Option(
       names = "--precision",
       converter = PrecisionConverter.class,
-      paramLabel = "fp32|fp16",
-      description = "default: fp16 on the gpu, fp32 on the cpu")
+      paramLabel = "fp32|fp16|int8-1|int8-2",
+      description =
+          "default: fp16 on the gpu, fp32 on the cpu. int8-1 / int8-2 use the model's INT8"
+              + " scales (--int8-scales, else next to the model, else the shipped ones for"
+              + " minilm and bge-small) and run, for now, as a fake-quantized simulation on the"
+              + " cpu backend")
   Precision precision;
+
+  @Option(
+      names = "--int8-scales",
+      paramLabel = "FILE",
+      description = "INT8 scale file written by `ft4j calibrate` (for --precision int8-1|int8-2)")
+  java.nio.file.Path int8Scales;
 
   @Option(
       names = "--backend",
@@ -99,7 +109,8 @@ public final class EmbedCommand implements Callable<Integer> {
 
   /** The options this command line asks for (validated). */
   EmbeddingModel.Options options() {
-    return new EmbeddingModel.Options(backend, precision, pooling, !noNormalize, device, batchSize);
+    return new EmbeddingModel.Options(
+        backend, precision, pooling, !noNormalize, device, batchSize, int8Scales);
   }
 
   @Override
@@ -202,8 +213,14 @@ public final class EmbedCommand implements Callable<Integer> {
       if (v.equals("fp16")) {
         return Precision.FP16;
       }
+      if (v.equals("int8-1")) {
+        return Precision.INT8_MODE_1;
+      }
+      if (v.equals("int8-2")) {
+        return Precision.INT8_MODE_2;
+      }
       throw new CommandLine.TypeConversionException(
-          "'" + value + "' is not a precision for embeddings (fp32 or fp16)");
+          "'" + value + "' is not a precision for embeddings (fp32, fp16, int8-1 or int8-2)");
     }
   }
 

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
       EncoderSampleCommand.class,
       EncoderGemmCommand.class,
       EmbedCommand.class,
+      CalibrateCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Ft4jCli {

@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.ft4j.encoder.Precision;
+import org.ft4j.quant.QuantizedReference;
+import org.ft4j.quant.ScaleSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,12 +48,17 @@ public final class EmbeddingModel implements AutoCloseable {
    *
    * @param backend GPU, CPU or AUTO (not null)
    * @param precision FP32 or FP16 on the GPU; null = FP16 on the GPU, FP32 (float64 math) on the
-   *     CPU. The CPU backend rejects an explicit FP16.
+   *     CPU. The CPU backend rejects an explicit FP16. INT8_MODE_1 / INT8_MODE_2 run, for now, on
+   *     the CPU backend only, as the fake-quantized reference ({@link
+   *     org.ft4j.quant.QuantizedReference}: int8 weights and activations, float64 elsewhere); AUTO
+   *     then picks the CPU and says so.
    * @param pooling null = the model's default ({@link EmbeddedModels#defaultPooling} for the
    *     embedded models, MEAN otherwise)
    * @param normalize scale each vector to unit L2 norm
    * @param device CUDA device ordinal (GPU backend)
    * @param batchSize texts per backend call (>= 1)
+   * @param int8Scales the INT8 scale file, or null to look next to the model and then in the
+   *     shipped scales ({@link Int8Scales}); ignored unless the precision is an INT8 mode
    */
   public record Options(
       Backend backend,
@@ -59,14 +66,18 @@ public final class EmbeddingModel implements AutoCloseable {
       Pooling pooling,
       boolean normalize,
       int device,
-      int batchSize) {
+      int batchSize,
+      Path int8Scales) {
     public Options {
       if (backend == null) {
         throw new IllegalArgumentException("backend is null (GPU, CPU or AUTO)");
       }
-      if (precision != null && precision != Precision.FP32 && precision != Precision.FP16) {
+      if (backend == Backend.GPU && isInt8(precision)) {
         throw new IllegalArgumentException(
-            "precision " + precision.label() + " is not supported for embeddings (fp32 or fp16)");
+            "precision "
+                + precision.label()
+                + " is not built for the gpu backend yet; the cpu backend runs it as a"
+                + " fake-quantized simulation (--backend cpu)");
       }
       if (backend == Backend.CPU && precision == Precision.FP16) {
         throw new IllegalArgumentException(
@@ -82,31 +93,35 @@ public final class EmbeddingModel implements AutoCloseable {
 
     /** AUTO backend, backend's default precision, model's default pooling, normalized, 0, 32. */
     public static Options defaults() {
-      return new Options(Backend.AUTO, null, null, true, 0, 32);
+      return new Options(Backend.AUTO, null, null, true, 0, 32, null);
+    }
+
+    public Options withInt8Scales(Path value) {
+      return new Options(backend, precision, pooling, normalize, device, batchSize, value);
     }
 
     public Options withBackend(Backend value) {
-      return new Options(value, precision, pooling, normalize, device, batchSize);
+      return new Options(value, precision, pooling, normalize, device, batchSize, int8Scales);
     }
 
     public Options withPrecision(Precision value) {
-      return new Options(backend, value, pooling, normalize, device, batchSize);
+      return new Options(backend, value, pooling, normalize, device, batchSize, int8Scales);
     }
 
     public Options withPooling(Pooling value) {
-      return new Options(backend, precision, value, normalize, device, batchSize);
+      return new Options(backend, precision, value, normalize, device, batchSize, int8Scales);
     }
 
     public Options withNormalize(boolean value) {
-      return new Options(backend, precision, pooling, value, device, batchSize);
+      return new Options(backend, precision, pooling, value, device, batchSize, int8Scales);
     }
 
     public Options withDevice(int value) {
-      return new Options(backend, precision, pooling, normalize, value, batchSize);
+      return new Options(backend, precision, pooling, normalize, value, batchSize, int8Scales);
     }
 
     public Options withBatchSize(int value) {
-      return new Options(backend, precision, pooling, normalize, device, value);
+      return new Options(backend, precision, pooling, normalize, device, value, int8Scales);
     }
   }
 
@@ -160,6 +175,13 @@ public final class EmbeddingModel implements AutoCloseable {
       pooling = embedded != null ? EmbeddedModels.defaultPooling(embedded) : Pooling.MEAN;
     }
     Backend backend = options.backend();
+    if (backend == Backend.AUTO && isInt8(options.precision())) {
+      backend = Backend.CPU;
+      LOG.warn(
+          "precision {} runs on the CPU as a fake-quantized float64 simulation (the GPU INT8 path"
+              + " is not built yet): slow",
+          options.precision().label());
+    }
     if (backend == Backend.AUTO) {
       if (GpuEmbedder.available()) {
         backend = Backend.GPU;
@@ -173,15 +195,23 @@ public final class EmbeddingModel implements AutoCloseable {
     }
     Precision precision =
         backend == Backend.CPU
-            ? Precision.FP32
+            ? (isInt8(options.precision()) ? options.precision() : Precision.FP32)
             : options.precision() == null ? Precision.FP16 : options.precision();
+    ScaleSet scales = null;
+    if (isInt8(precision)) {
+      scales = Int8Scales.load(spec, options.int8Scales(), Path.of("").toAbsolutePath());
+      scales.require(model.encoder().config(), precision); // fails before the tokenizer loads
+    }
     TextTokenizer tokenizer = loadTokenizer(tokenizerJson, model.config().maxSequenceLength());
     TokenEmbedder embedder = null;
     try {
       embedder =
           backend == Backend.GPU
               ? new GpuEmbedder(model, precision, options.device())
-              : new ReferenceEmbedder(model);
+              : scales != null
+                  ? new ReferenceEmbedder(
+                      model, QuantizedReference.of(model.encoder(), scales, precision))
+                  : new ReferenceEmbedder(model);
       return new EmbeddingModel(
           spec,
           model.config(),
@@ -199,6 +229,10 @@ public final class EmbeddingModel implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  private static boolean isInt8(Precision p) {
+    return p == Precision.INT8_MODE_1 || p == Precision.INT8_MODE_2;
   }
 
   private static TextTokenizer loadTokenizer(Path tokenizerJson, int maxLength) {
@@ -242,9 +276,37 @@ public final class EmbeddingModel implements AutoCloseable {
             "text " + i + " is " + (t == null ? "null" : "empty") + "; every text needs content");
       }
     }
+    Embedded e = embedBatches(tokenizer, embedder, texts, batchSize, pooling, normalize, null);
+    int truncated = e.truncated();
+    float[][] result = e.vectors();
+    if (truncated > 0) {
+      LOG.info(
+          "{} of {} text(s) were longer than {} tokens and were truncated",
+          truncated,
+          texts.size(),
+          config.maxSequenceLength());
+    }
+    return result;
+  }
+
+  /** Vectors and how many texts were truncated. */
+  record Embedded(float[][] vectors, int truncated) {}
+
+  /**
+   * Tokenizes, runs {@code embedder} in batches of {@code batchSize} texts and pools; {@code
+   * progress} (may be null) gets the number of texts done after each batch.
+   */
+  static Embedded embedBatches(
+      TextTokenizer tokenizer,
+      TokenEmbedder embedder,
+      List<String> texts,
+      int batchSize,
+      Pooling pooling,
+      boolean normalize,
+      java.util.function.IntConsumer progress) {
     float[][] result = new float[texts.size()][];
     int truncated = 0;
-    int hidden = config.hidden();
+    int hidden = embedder.config().hidden();
     for (int start = 0; start < texts.size(); start += batchSize) {
       List<String> batch = texts.subList(start, Math.min(texts.size(), start + batchSize));
       List<TextTokenizer.Encoding> encodings = tokenizer.encode(new ArrayList<>(batch));
@@ -262,15 +324,11 @@ public final class EmbeddingModel implements AutoCloseable {
       for (int b = 0; b < ids.length; b++) {
         result[start + b] = Pooler.pool(states[b], ids[b].length, hidden, pooling, normalize);
       }
+      if (progress != null) {
+        progress.accept(start + batch.size());
+      }
     }
-    if (truncated > 0) {
-      LOG.info(
-          "{} of {} text(s) were longer than {} tokens and were truncated",
-          truncated,
-          texts.size(),
-          config.maxSequenceLength());
-    }
-    return result;
+    return new Embedded(result, truncated);
   }
 
   /** Length of each returned vector (the model's hidden size). */
@@ -288,7 +346,10 @@ public final class EmbeddingModel implements AutoCloseable {
     return backend;
   }
 
-  /** The precision in use (FP32 on the CPU backend, which computes in float64). */
+  /**
+   * The precision in use (FP32 on the CPU backend, which computes in float64; an INT8 mode on the
+   * CPU is the fake-quantized simulation).
+   */
   public Precision precision() {
     return precision;
   }

@@ -90,7 +90,7 @@ public final class ModelLoader {
   /**
    * The embedded model's canonical name if {@code spec} names one (case-insensitive), else null.
    */
-  static String embeddedName(String spec) {
+  public static String embeddedName(String spec) {
     if (spec == null || spec.isBlank()) {
       throw new IllegalArgumentException(
           "no model given (a directory, a .onnx or .safetensors file, minilm or bge-small)");

@@ -16,12 +16,25 @@ public final class ReferenceEmbedder implements TokenEmbedder {
   private final ReferenceEncoder encoder;
 
   public ReferenceEmbedder(Model model) {
-    if (model == null) {
-      throw new IllegalArgumentException("model is null");
+    this(model, model == null ? null : new ReferenceEncoder(model.encoder()));
+  }
+
+  /**
+   * The embedding layer of {@code model} followed by {@code encoder} (for example one with a
+   * calibration hook, or the fake-quantized INT8 reference of {@link
+   * org.ft4j.quant.QuantizedReference}); its shape must be the model's.
+   */
+  public ReferenceEmbedder(Model model, ReferenceEncoder encoder) {
+    if (model == null || encoder == null) {
+      throw new IllegalArgumentException("model or encoder is null");
+    }
+    if (!encoder.config().equals(model.encoder().config())) {
+      throw new IllegalArgumentException(
+          "encoder config " + encoder.config() + " is not the model's " + model.encoder().config());
     }
     this.model = model;
     this.config = model.config();
-    this.encoder = new ReferenceEncoder(model.encoder());
+    this.encoder = encoder;
   }
 
   @Override

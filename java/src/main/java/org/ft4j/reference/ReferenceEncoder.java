@@ -44,14 +44,29 @@ public final class ReferenceEncoder implements Encoder {
 
   private final EncoderWeights weights;
   private final EncoderConfig config;
+  private final ActivationHook hook; // null: plain float64
 
   /** A reference encoder over {@code weights} (not copied; EncoderWeights is immutable). */
   public ReferenceEncoder(EncoderWeights weights) {
+    this(weights, null);
+  }
+
+  /**
+   * A reference encoder that hands the activations at every {@link ActivationHook.Point} to {@code
+   * hook} (to observe them for calibration, or to fake-quantize them); null = no hook.
+   */
+  public ReferenceEncoder(EncoderWeights weights, ActivationHook hook) {
     if (weights == null) {
       throw new IllegalArgumentException("weights is null");
     }
     this.weights = weights;
     this.config = weights.config();
+    this.hook = hook;
+  }
+
+  /** The hook given at construction, or null. */
+  public ActivationHook hook() {
+    return hook;
   }
 
   @Override
@@ -105,7 +120,7 @@ public final class ReferenceEncoder implements Encoder {
   }
 
   /** One layer on the compact activations x [tokens, hidden]; returns the new activations. */
-  private double[] layer(int layer, double[] x, int[] offsets, int batch) {
+  private double[] layer(int layer, double[] input, int[] offsets, int batch) {
     int hidden = config.hidden();
     int inter = config.intermediateSize();
     int heads = config.heads();
@@ -113,11 +128,36 @@ public final class ReferenceEncoder implements Encoder {
     int tokens = offsets[batch];
     double eps = config.layerNormEps();
 
+    // The GEMM input; with a hook that quantizes the residual too (INT8 mode 2), x itself.
+    double[] xin = gemmInput(layer, ActivationHook.Point.QKV_IN, input, tokens, hidden);
+    double[] x = residual(layer, ActivationHook.Point.QKV_IN, input, tokens, hidden);
+
     // Q, K, V projections: [tokens, hidden] each (three GEMMs rather than one [3 hidden, hidden]
     // weight, so that no buffer exceeds [tokens, max(hidden, intermediate)]).
-    double[] qp = project(layer, LayerParam.QUERY_WEIGHT, LayerParam.QUERY_BIAS, x, tokens);
-    double[] kp = project(layer, LayerParam.KEY_WEIGHT, LayerParam.KEY_BIAS, x, tokens);
-    double[] vp = project(layer, LayerParam.VALUE_WEIGHT, LayerParam.VALUE_BIAS, x, tokens);
+    double[] qp =
+        project(
+            layer,
+            LayerParam.QUERY_WEIGHT,
+            LayerParam.QUERY_BIAS,
+            ActivationHook.Point.Q_OUT,
+            xin,
+            tokens);
+    double[] kp =
+        project(
+            layer,
+            LayerParam.KEY_WEIGHT,
+            LayerParam.KEY_BIAS,
+            ActivationHook.Point.K_OUT,
+            xin,
+            tokens);
+    double[] vp =
+        project(
+            layer,
+            LayerParam.VALUE_WEIGHT,
+            LayerParam.VALUE_BIAS,
+            ActivationHook.Point.V_OUT,
+            xin,
+            tokens);
 
     // Head-major copies: q and k as [heads, tokens, d]; v transposed per sequence and head, so
     // that sequence b of head h is [d, len] at (h * tokens + offsets[b]) * d.
@@ -181,16 +221,17 @@ public final class ReferenceEncoder implements Encoder {
             });
 
     // a = LN(ctx Wo^T + bo + x)
-    double[] dense = new double[tokens * hidden];
-    ReferenceKernels.linearInto(
-        ctx,
-        widen(weights.get(layer, LayerParam.ATTENTION_OUTPUT_WEIGHT)),
-        widen(weights.get(layer, LayerParam.ATTENTION_OUTPUT_BIAS)),
-        tokens,
-        hidden,
-        hidden,
-        dense);
-    double[] attention =
+    double[] dense =
+        linear(
+            layer,
+            LayerParam.ATTENTION_OUTPUT_WEIGHT,
+            LayerParam.ATTENTION_OUTPUT_BIAS,
+            ActivationHook.Point.ATTN_OUT_OUT,
+            gemmInput(layer, ActivationHook.Point.ATTN_OUT_IN, ctx, tokens, hidden),
+            tokens,
+            hidden,
+            hidden);
+    double[] normed =
         residualLayerNorm(
             dense,
             x,
@@ -201,15 +242,18 @@ public final class ReferenceEncoder implements Encoder {
             hidden);
 
     // h = gelu(a Wi^T + bi): [tokens, intermediate]
-    double[] ffn = new double[tokens * inter];
-    ReferenceKernels.linearInto(
-        attention,
-        widen(weights.get(layer, LayerParam.INTERMEDIATE_WEIGHT)),
-        widen(weights.get(layer, LayerParam.INTERMEDIATE_BIAS)),
-        tokens,
-        hidden,
-        inter,
-        ffn);
+    double[] ain = gemmInput(layer, ActivationHook.Point.FFN1_IN, normed, tokens, hidden);
+    double[] attention = residual(layer, ActivationHook.Point.FFN1_IN, normed, tokens, hidden);
+    double[] ffn =
+        linear(
+            layer,
+            LayerParam.INTERMEDIATE_WEIGHT,
+            LayerParam.INTERMEDIATE_BIAS,
+            ActivationHook.Point.FFN1_OUT,
+            ain,
+            tokens,
+            hidden,
+            inter);
     IntStream.range(0, tokens)
         .parallel()
         .forEach(
@@ -220,14 +264,16 @@ public final class ReferenceEncoder implements Encoder {
             });
 
     // x' = LN(h Wo2^T + bo2 + a)
-    ReferenceKernels.linearInto(
-        ffn,
-        widen(weights.get(layer, LayerParam.OUTPUT_WEIGHT)),
-        widen(weights.get(layer, LayerParam.OUTPUT_BIAS)),
-        tokens,
-        inter,
-        hidden,
-        dense);
+    dense =
+        linear(
+            layer,
+            LayerParam.OUTPUT_WEIGHT,
+            LayerParam.OUTPUT_BIAS,
+            ActivationHook.Point.FFN2_OUT,
+            gemmInput(layer, ActivationHook.Point.FFN2_IN, ffn, tokens, inter),
+            tokens,
+            inter,
+            hidden);
     return residualLayerNorm(
         dense,
         attention,
@@ -239,18 +285,74 @@ public final class ReferenceEncoder implements Encoder {
   }
 
   /** x W^T + bias for one of the hidden x hidden projections: [tokens, hidden]. */
-  private double[] project(int layer, LayerParam weight, LayerParam bias, double[] x, int tokens) {
+  private double[] project(
+      int layer,
+      LayerParam weight,
+      LayerParam bias,
+      ActivationHook.Point product,
+      double[] x,
+      int tokens) {
     int hidden = config.hidden();
-    double[] y = new double[tokens * hidden];
-    ReferenceKernels.linearInto(
-        x,
-        widen(weights.get(layer, weight)),
-        widen(weights.get(layer, bias)),
-        tokens,
-        hidden,
-        hidden,
-        y);
+    return linear(layer, weight, bias, product, x, tokens, hidden, hidden);
+  }
+
+  /**
+   * x W^T + bias: [rows, out]. Without a hook one fused GEMM; with one, the product goes to the
+   * hook at {@code product} before the bias is added (where an INT8 GEMM's output is quantized).
+   */
+  private double[] linear(
+      int layer,
+      LayerParam weight,
+      LayerParam bias,
+      ActivationHook.Point product,
+      double[] x,
+      int rows,
+      int in,
+      int out) {
+    double[] y = new double[rows * out];
+    double[] b = widen(weights.get(layer, bias));
+    if (hook == null) {
+      ReferenceKernels.linearInto(x, widen(weights.get(layer, weight)), b, rows, in, out, y);
+      return y;
+    }
+    ReferenceKernels.linearInto(x, widen(weights.get(layer, weight)), null, rows, in, out, y);
+    hook.apply(layer, product, y, rows, out);
+    IntStream.range(0, rows)
+        .parallel()
+        .forEach(
+            r -> {
+              for (int o = 0; o < out; o++) {
+                y[r * out + o] += b[o];
+              }
+            });
     return y;
+  }
+
+  /**
+   * What the residual path adds of the activations at {@code point}: x itself, or a copy changed by
+   * {@link ActivationHook#applyResidual} when the hook quantizes the residual (INT8 mode 2).
+   */
+  private double[] residual(int layer, ActivationHook.Point point, double[] x, int rows, int cols) {
+    if (hook == null || !hook.quantizedResidual()) {
+      return x;
+    }
+    double[] copy = x.clone();
+    hook.applyResidual(layer, point, copy, rows, cols);
+    return copy;
+  }
+
+  /**
+   * The activations a GEMM reads at {@code point}: x itself without a hook, else a copy the hook
+   * may change (x stays what the residual path adds, unless the hook quantizes that too).
+   */
+  private double[] gemmInput(
+      int layer, ActivationHook.Point point, double[] x, int rows, int cols) {
+    if (hook == null) {
+      return x;
+    }
+    double[] copy = x.clone();
+    hook.apply(layer, point, copy, rows, cols);
+    return copy;
   }
 
   /** out[r, :] = LN(y[r, :] + residual[r, :]) for r &lt; rows, in parallel over rows. */

@@ -1,6 +1,7 @@
 package org.ft4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -64,7 +65,7 @@ class EmbedCommandTest {
     assertEquals("bge-small", c.model);
     assertEquals(List.of("a text", "another"), c.texts);
     assertEquals(
-        new EmbeddingModel.Options(Backend.GPU, Precision.FP32, Pooling.CLS, false, 1, 4),
+        new EmbeddingModel.Options(Backend.GPU, Precision.FP32, Pooling.CLS, false, 1, 4, null),
         c.options());
     assertEquals(Pooling.NONE, parse("embed", "--pooling", "none").options().pooling());
     assertEquals(Backend.CPU, parse("embed", "--backend", "CPU").options().backend());
@@ -73,10 +74,29 @@ class EmbedCommandTest {
 
   @Test
   void rejectsBadValuesAsUsageErrors() {
-    Result r = run("embed", "--precision", "int8-1", "x");
+    Result r = run("embed", "--precision", "int4", "x");
     assertEquals(2, r.exit(), r.err());
     assertTrue(
-        r.err().contains("'int8-1' is not a precision for embeddings (fp32 or fp16)"), r.err());
+        r.err().contains("'int4' is not a precision for embeddings (fp32, fp16, int8-1 or int8-2)"),
+        r.err());
+
+    r = run("embed", "--backend", "gpu", "--precision", "int8-2", "x");
+    assertEquals(2, r.exit(), r.err());
+    assertTrue(r.err().contains("int8-2 is not built for the gpu backend yet"), r.err());
+
+    r =
+        run(
+            "embed",
+            "--backend",
+            "cpu",
+            "--precision",
+            "int8-1",
+            "--int8-scales",
+            "/nonexistent/scales.json",
+            "x");
+    assertNotEquals(0, r.exit(), r.err());
+    assertTrue(
+        r.err().contains("INT8 scale file /nonexistent/scales.json does not exist"), r.err());
 
     r = run("embed", "--pooling", "max", "x");
     assertEquals(2, r.exit(), r.err());

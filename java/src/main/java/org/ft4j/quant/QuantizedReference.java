@@ -1,0 +1,170 @@
+package org.ft4j.quant;
+
+import org.ft4j.encoder.EncoderConfig;
+import org.ft4j.encoder.EncoderWeights;
+import org.ft4j.encoder.LayerParam;
+import org.ft4j.encoder.Precision;
+import org.ft4j.reference.ActivationHook;
+import org.ft4j.reference.ReferenceEncoder;
+
+/**
+ * The fake-quantized CPU reference of the INT8 encoder: {@link ReferenceEncoder} (float64) with
+ * every GEMM weight replaced by its int8 grid value and the activations at each quantization point
+ * of the mode rounded to their int8 grid. An int8 x int8 product summed in int32 and scaled by s_x
+ * s_w equals the float64 product of the dequantized operands, so this is what an INT8 GPU encoder
+ * computes up to its FP16/FP32 rounding elsewhere — its oracle — and the measure of INT8 accuracy
+ * on the CPU.
+ *
+ * <p>Both modes:
+ *
+ * <ul>
+ *   <li>GEMM weights: multiplied per input column by the scale set's smoothing factors (if any),
+ *       then int8 per output channel.
+ *   <li>GEMM inputs (qkv_in, attn_out_in, ffn1_in, ffn2_in): divided by the smoothing factors (if
+ *       any), then int8 with the per-tensor amax.
+ * </ul>
+ *
+ * Mode 1 stops there: GEMM outputs dequantized, residual and layernorm on unquantized values (FP16
+ * on the GPU). Mode 2 also quantizes q/k/v_out per tensor (the attention reads int8 Q, K, V),
+ * attn_out_out, ffn1_out and ffn2_out per channel when the scale set has per-channel amax for them
+ * (per tensor otherwise), all before their bias; and the residual adds the int8 layer input and
+ * attention layernorm output (per-channel scale amax/127 · s_c when smoothed).
+ */
+public final class QuantizedReference {
+  private QuantizedReference() {}
+
+  /**
+   * The fake-quantized reference encoder of {@code weights} in {@code mode} with {@code scales}.
+   */
+  public static ReferenceEncoder of(EncoderWeights weights, ScaleSet scales, Precision mode) {
+    EncoderConfig config = weights.config();
+    scales.require(config, mode);
+    return new ReferenceEncoder(quantizeWeights(weights, scales), hook(scales, mode));
+  }
+
+  /** The hook that rounds the activations of {@code mode}'s points to their int8 grid. */
+  public static ActivationHook hook(ScaleSet scales, Precision mode) {
+    boolean[] quantized = new boolean[ActivationHook.Point.values().length];
+    for (ActivationHook.Point p : ScaleSet.pointsOf(mode)) {
+      quantized[p.ordinal()] = true;
+    }
+    boolean mode2 = mode == Precision.INT8_MODE_2;
+    return new ActivationHook() {
+      @Override
+      public void apply(int layer, Point point, double[] values, int rows, int cols) {
+        if (!quantized[point.ordinal()]) {
+          return;
+        }
+        double amax = scales.amax(layer, point);
+        if (point.isGemmInput()) {
+          double[] s = scales.smooth(layer, point);
+          if (s != null) {
+            for (int i = 0; i < values.length; i++) {
+              values[i] /= s[i % cols];
+            }
+          }
+          Int8.fakeQuantize(values, amax);
+          return;
+        }
+        double[] channel = scales.channelAmax(layer, point);
+        if (channel == null) {
+          Int8.fakeQuantize(values, amax);
+        } else {
+          fakeQuantizeColumns(values, cols, channel, null);
+        }
+      }
+
+      @Override
+      public boolean quantizedResidual() {
+        return mode2;
+      }
+
+      @Override
+      public void applyResidual(int layer, Point point, double[] values, int rows, int cols) {
+        double amax = scales.amax(layer, point);
+        double[] s = scales.smooth(layer, point);
+        if (s == null) {
+          Int8.fakeQuantize(values, amax);
+          return;
+        }
+        double[] a = new double[cols];
+        java.util.Arrays.fill(a, amax);
+        fakeQuantizeColumns(values, cols, a, s);
+      }
+    };
+  }
+
+  /**
+   * Rounds column c of the row-major [*, cols] {@code values} to the grid of amax[c] (times s[c]
+   * when given: quantize x_c / s_c with amax[c], dequantize, multiply back by s_c).
+   */
+  static void fakeQuantizeColumns(double[] values, int cols, double[] amax, double[] s) {
+    double[] inv = new double[cols];
+    double[] step = new double[cols];
+    for (int c = 0; c < cols; c++) {
+      double f = s == null ? 1 : s[c];
+      inv[c] = Int8.QMAX / amax[c] / f;
+      step[c] = Int8.scale(amax[c]) * f;
+    }
+    for (int i = 0; i < values.length; i++) {
+      int c = i % cols;
+      values[i] = Int8.quantize(values[i], inv[c]) * step[c];
+    }
+  }
+
+  /**
+   * {@code weights} with every GEMM weight multiplied per input column by the scale set's smoothing
+   * factors (when it has them) and replaced by its dequantized per-output-channel int8 value.
+   * Biases and layernorm parameters are kept.
+   */
+  public static EncoderWeights quantizeWeights(EncoderWeights weights, ScaleSet scales) {
+    return transformWeights(weights, scales, true);
+  }
+
+  /**
+   * {@code weights} with every GEMM weight multiplied per input column by the scale set's smoothing
+   * factors, not quantized: with GEMM inputs divided by the same factors the encoder computes the
+   * same function (up to rounding).
+   */
+  public static EncoderWeights smoothWeights(EncoderWeights weights, ScaleSet scales) {
+    return transformWeights(weights, scales, false);
+  }
+
+  private static EncoderWeights transformWeights(
+      EncoderWeights weights, ScaleSet scales, boolean quantize) {
+    EncoderConfig config = weights.config();
+    EncoderWeights.Builder b = EncoderWeights.builder(config);
+    for (int l = 0; l < config.layers(); l++) {
+      for (LayerParam p : LayerParam.values()) {
+        float[] w = weights.get(l, p);
+        int[] shape = p.shape(config);
+        if (p.isMatrix()) {
+          double[] s = scales == null ? null : scales.smooth(l, inputOf(p));
+          if (s != null) {
+            for (int o = 0; o < shape[0]; o++) {
+              for (int c = 0; c < shape[1]; c++) {
+                w[o * shape[1] + c] = (float) (w[o * shape[1] + c] * s[c]);
+              }
+            }
+          }
+          if (quantize) {
+            w = Int8.quantizeWeight(w, shape[0], shape[1], true).dequantize();
+          }
+        }
+        b.put(p.nameIn(l), w, shape);
+      }
+    }
+    return b.build();
+  }
+
+  /** The GEMM input a weight reads. */
+  static ActivationHook.Point inputOf(LayerParam weight) {
+    return switch (weight) {
+      case QUERY_WEIGHT, KEY_WEIGHT, VALUE_WEIGHT -> ActivationHook.Point.QKV_IN;
+      case ATTENTION_OUTPUT_WEIGHT -> ActivationHook.Point.ATTN_OUT_IN;
+      case INTERMEDIATE_WEIGHT -> ActivationHook.Point.FFN1_IN;
+      case OUTPUT_WEIGHT -> ActivationHook.Point.FFN2_IN;
+      default -> throw new IllegalArgumentException(weight + " is not a GEMM weight");
+    };
+  }
+}
