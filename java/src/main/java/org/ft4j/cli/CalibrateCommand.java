@@ -23,6 +23,7 @@ import org.ft4j.model.Pooling;
 import org.ft4j.model.TextTokenizer;
 import org.ft4j.quant.CalibrationMethod;
 import org.ft4j.quant.Calibrator;
+import org.ft4j.quant.QuantizedReference;
 import org.ft4j.quant.ScaleSet;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -70,11 +71,12 @@ public final class CalibrateCommand implements Callable<Integer> {
 
   @Option(
       names = "--smoothing",
-      defaultValue = "0.5",
+      defaultValue = "0.75",
       paramLabel = "ALPHA",
       description =
-          "SmoothQuant strength in [0, 1]: moves activation outliers into the weights before"
-              + " quantizing GEMM inputs; 0 = off (default: ${DEFAULT-VALUE})")
+          "SmoothQuant strength in [0, 1] for the layernorm and GELU outputs: moves activation"
+              + " outlier channels into the weights before quantizing; 0 = off"
+              + " (default: ${DEFAULT-VALUE})")
   double alpha;
 
   @Option(
@@ -112,8 +114,8 @@ public final class CalibrateCommand implements Callable<Integer> {
       converter = MethodConverter.class,
       paramLabel = "METHOD",
       description =
-          "with --eval: the methods to compare (default: max,percentile:99.9,percentile:99.99,"
-              + "mse); the scale file always uses --method")
+          "with --eval: the methods to compare (default: the --method); the scale file always"
+              + " uses --method")
   List<CalibrationMethod> compare;
 
   @Option(names = "--no-progress", description = "no progress bar on stderr")
@@ -184,13 +186,7 @@ public final class CalibrateCommand implements Callable<Integer> {
     String embedded = ModelLoader.embeddedName(model);
     Pooling pooling = embedded != null ? EmbeddedModels.defaultPooling(embedded) : Pooling.MEAN;
     List<CalibrationMethod> methods =
-        compare != null && !compare.isEmpty()
-            ? compare
-            : List.of(
-                CalibrationMethod.max(),
-                CalibrationMethod.percentile(99.9),
-                CalibrationMethod.percentile(99.99),
-                CalibrationMethod.mse());
+        compare != null && !compare.isEmpty() ? compare : List.of(method);
     float[][] fp32;
     try (Bar bar = new Bar(noProgress, "fp32", texts.size())) {
       fp32 = Int8Calibration.embedFp32(m, tokenizer, texts, pooling, batchSize, bar);
@@ -200,15 +196,26 @@ public final class CalibrateCommand implements Callable<Integer> {
         texts.size(), eval, pooling.name().toLowerCase(java.util.Locale.ROOT));
     for (CalibrationMethod cm : methods) {
       ScaleSet s = calibrator.scales(cm, source);
-      for (Precision mode : List.of(Precision.INT8_MODE_1, Precision.INT8_MODE_2)) {
-        float[][] q;
-        try (Bar bar = new Bar(noProgress, mode.label() + " " + cm.label(), texts.size())) {
-          q = Int8Calibration.embedInt8(m, s, mode, tokenizer, texts, pooling, batchSize, bar);
+      for (QuantizedReference.InputScaling scaling : QuantizedReference.InputScaling.values()) {
+        for (Precision mode : List.of(Precision.INT8_MODE_1, Precision.INT8_MODE_2)) {
+          String label = mode.label() + " " + cm.label() + " " + scalingLabel(scaling);
+          float[][] q;
+          try (Bar bar = new Bar(noProgress, label, texts.size())) {
+            q =
+                Int8Calibration.embedInt8(
+                    m, s, mode, scaling, tokenizer, texts, pooling, batchSize, bar);
+          }
+          w.printf(
+              "  %-6s %-17s %-9s %s%n",
+              mode.label(), cm.label(), scalingLabel(scaling), Int8Calibration.compare(fp32, q));
+          w.flush();
         }
-        w.printf("  %-6s %-17s %s%n", mode.label(), cm.label(), Int8Calibration.compare(fp32, q));
-        w.flush();
       }
     }
+  }
+
+  static String scalingLabel(QuantizedReference.InputScaling s) {
+    return s == QuantizedReference.InputScaling.PER_TOKEN ? "per-token" : "static";
   }
 
   /** The texts of a JSON-lines file (blank lines skipped); errors name the file and line. */

@@ -74,13 +74,15 @@ public final class Int8Calibration {
       Model model,
       ScaleSet scales,
       Precision mode,
+      QuantizedReference.InputScaling scaling,
       TextTokenizer tokenizer,
       List<String> texts,
       Pooling pooling,
       int batchSize,
       IntConsumer progress) {
     try (ReferenceEmbedder e =
-        new ReferenceEmbedder(model, QuantizedReference.of(model.encoder(), scales, mode))) {
+        new ReferenceEmbedder(
+            model, QuantizedReference.of(model.encoder(), scales, mode, scaling))) {
       return EmbeddingModel.embedBatches(tokenizer, e, texts, batchSize, pooling, true, progress)
           .vectors();
     }

@@ -24,8 +24,11 @@ import org.ft4j.reference.ReferenceEncoder;
  *       any), then int8 with the per-tensor amax.
  * </ul>
  *
- * Mode 1 stops there: GEMM outputs dequantized, residual and layernorm on unquantized values (FP16
- * on the GPU). Mode 2 also quantizes q/k/v_out per tensor (the attention reads int8 Q, K, V),
+ * With {@link InputScaling#PER_TOKEN} (the default) qkv_in, ffn1_in and ffn2_in use each row's own
+ * amax instead of the calibrated one.
+ *
+ * <p>Mode 1 stops there: GEMM outputs dequantized, residual and layernorm on unquantized values
+ * (FP16 on the GPU). Mode 2 also quantizes q/k/v_out per tensor (the attention reads int8 Q, K, V),
  * attn_out_out, ffn1_out and ffn2_out per channel when the scale set has per-channel amax for them
  * (per tensor otherwise), all before their bias; and the residual adds the int8 layer input and
  * attention layernorm output (per-channel scale amax/127 · s_c when smoothed).
@@ -34,16 +37,56 @@ public final class QuantizedReference {
   private QuantizedReference() {}
 
   /**
+   * How the GEMM inputs that a row-wise kernel produces (qkv_in and ffn1_in from a layernorm,
+   * ffn2_in from bias + GELU; after smoothing) get their int8 scale.
+   */
+  public enum InputScaling {
+    /** One calibrated amax per tensor (FasterTransformer's way; any int8 GEMM can consume it). */
+    STATIC,
+    /**
+     * The amax of each token's row, found by the kernel that writes the row (it holds the row
+     * anyway); the GEMM epilogue multiplies by a per-row and a per-column scale. attn_out_in stays
+     * static (the attention kernel writes a row head by head). Measured on MiniLM (docs/int8.md):
+     * mode 1 mean cosine 0.9967 static, 0.9989 per token.
+     */
+    PER_TOKEN
+  }
+
+  /** The default input scaling: {@link InputScaling#PER_TOKEN}. */
+  public static final InputScaling DEFAULT_SCALING = InputScaling.PER_TOKEN;
+
+  /** {@link #of(EncoderWeights, ScaleSet, Precision, InputScaling)} with the default scaling. */
+  public static ReferenceEncoder of(EncoderWeights weights, ScaleSet scales, Precision mode) {
+    return of(weights, scales, mode, DEFAULT_SCALING);
+  }
+
+  /**
    * The fake-quantized reference encoder of {@code weights} in {@code mode} with {@code scales}.
    */
-  public static ReferenceEncoder of(EncoderWeights weights, ScaleSet scales, Precision mode) {
+  public static ReferenceEncoder of(
+      EncoderWeights weights, ScaleSet scales, Precision mode, InputScaling scaling) {
     EncoderConfig config = weights.config();
     scales.require(config, mode);
-    return new ReferenceEncoder(quantizeWeights(weights, scales), hook(scales, mode));
+    return new ReferenceEncoder(quantizeWeights(weights, scales), hook(scales, mode, scaling));
+  }
+
+  /** {@link #hook(ScaleSet, Precision, InputScaling)} with static scaling. */
+  public static ActivationHook hook(ScaleSet scales, Precision mode) {
+    return hook(scales, mode, InputScaling.STATIC);
+  }
+
+  /** Whether {@code p} is quantized per token under {@code scaling}. */
+  static boolean perToken(ActivationHook.Point p, InputScaling scaling) {
+    return scaling == InputScaling.PER_TOKEN
+        && p.isGemmInput()
+        && p != ActivationHook.Point.ATTN_OUT_IN;
   }
 
   /** The hook that rounds the activations of {@code mode}'s points to their int8 grid. */
-  public static ActivationHook hook(ScaleSet scales, Precision mode) {
+  public static ActivationHook hook(ScaleSet scales, Precision mode, InputScaling scaling) {
+    if (scaling == null) {
+      throw new IllegalArgumentException("input scaling is null (STATIC or PER_TOKEN)");
+    }
     boolean[] quantized = new boolean[ActivationHook.Point.values().length];
     for (ActivationHook.Point p : ScaleSet.pointsOf(mode)) {
       quantized[p.ordinal()] = true;
@@ -63,7 +106,11 @@ public final class QuantizedReference {
               values[i] /= s[i % cols];
             }
           }
-          Int8.fakeQuantize(values, amax);
+          if (perToken(point, scaling)) {
+            fakeQuantizeRows(values, rows, cols, null);
+          } else {
+            Int8.fakeQuantize(values, amax);
+          }
           return;
         }
         double[] channel = scales.channelAmax(layer, point);
@@ -83,6 +130,10 @@ public final class QuantizedReference {
       public void applyResidual(int layer, Point point, double[] values, int rows, int cols) {
         double amax = scales.amax(layer, point);
         double[] s = scales.smooth(layer, point);
+        if (perToken(point, scaling)) {
+          fakeQuantizeRows(values, rows, cols, s);
+          return;
+        }
         if (s == null) {
           Int8.fakeQuantize(values, amax);
           return;
@@ -92,6 +143,29 @@ public final class QuantizedReference {
         fakeQuantizeColumns(values, cols, a, s);
       }
     };
+  }
+
+  /**
+   * Rounds each row of the row-major [rows, cols] {@code values} to the grid of its own amax (of
+   * x_c / s_c when s is given, the values then multiplied back by s_c). An all-zero row stays 0.
+   */
+  static void fakeQuantizeRows(double[] values, int rows, int cols, double[] s) {
+    for (int r = 0; r < rows; r++) {
+      int at = r * cols;
+      double amax = 0;
+      for (int c = 0; c < cols; c++) {
+        amax = Math.max(amax, Math.abs(s == null ? values[at + c] : values[at + c] / s[c]));
+      }
+      if (amax == 0) {
+        continue;
+      }
+      double inv = Int8.QMAX / amax;
+      double step = Int8.scale(amax);
+      for (int c = 0; c < cols; c++) {
+        double f = s == null ? 1 : s[c];
+        values[at + c] = Int8.quantize(values[at + c] / f, inv) * step * f;
+      }
+    }
   }
 
   /**
