@@ -154,6 +154,38 @@ FT4J_API int ft4j_padding_copy(int dtype, void* dst, const void* src, const int*
 FT4J_API int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_t count,
                  struct CUstream_st* stream);
 
+/* --- INT8 mode 1 quantization (docs/int8.md) ------------------------------------------------------
+ * Symmetric int8: q = clamp(rint(v * 127 / amax), -127, 127), dequantization scale amax / 127.
+ * Buffers are device memory; `dtype` is that of the FP32/FP16 tensors; int8 buffers hold signed
+ * char, scales and smoothing factors float, acc int32. Each quantized output takes inv_smooth
+ * (float[cols], v = x * inv_smooth[c], or NULL) and out_scale (float[rows]: per-token
+ * quantization, out_scale[r] = row amax / 127, amax 1 for a row of zeros; or NULL: static, amax =
+ * static_amax > 0). cols <= 12224.
+ *
+ * qout[r, c] = q(input[r, c]); input: dtype [rows, cols]. */
+FT4J_API int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input,
+                                const void* inv_smooth, float static_amax, int rows, int cols,
+                                struct CUstream_st* stream);
+
+/* y[r, c] = acc[r, c] * a_r * w_scale[c] + bias[c] with a_r = in_scale[r] (float[rows]) or, when
+ * in_scale is NULL, in_static_scale; y = gelu(y) (exact erf GELU) when gelu = 1; out[r, c] = y
+ * (dtype, when out is not NULL) and qout[r, c] = q(y) (when qout is not NULL; at least one of
+ * them). acc: int32 [rows, cols]; w_scale: float[cols]; bias: dtype[cols] or NULL. */
+FT4J_API int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
+                                      const void* acc, const void* in_scale, float in_static_scale,
+                                      const void* w_scale, const void* bias, const void* inv_smooth,
+                                      float static_amax, int gelu, int rows, int cols,
+                                      struct CUstream_st* stream);
+
+/* x[c] = acc[r, c] * a_r * w_scale[c] + bias[c] + residual[r, c];
+ * out[r, c] = (x[c] - mean) / sqrt(var + eps) * gamma[c] + beta[c] (biased variance);
+ * qout[r, c] = q(out[r, c]) when qout is not NULL. out may alias residual. */
+FT4J_API int ft4j_dequantize_bias_residual_layernorm(
+    int dtype, void* out, void* qout, void* qout_scale, const void* acc, const void* in_scale,
+    float in_static_scale, const void* w_scale, const void* bias, const void* residual,
+    const void* gamma, const void* beta, const void* inv_smooth, float static_amax, float eps,
+    int rows, int cols, struct CUstream_st* stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@
 #include "ft4j_status.h"
 #include "layernorm.cuh"
 #include "padding.cuh"
+#include "quantize.cuh"
 
 #ifndef FT4J_VERSION_STRING
 #define FT4J_VERSION_STRING "unknown"
@@ -505,6 +506,142 @@ int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_
         ft4j::check_launch(ft4j::launch_convert(p, stream), "convert ", ft4j::dtype_name(src_dtype),
                            " -> ", ft4j::dtype_name(dst_dtype), " [count=", count, "]");
       });
+    });
+  });
+}
+
+namespace {
+// Checks of one quantized output (qout, out_scale, inv_smooth, static_amax).
+void require_quantized_output(const void* qout, const void* out_scale, const void* inv_smooth,
+                              float static_amax, bool optional) {
+  require_pointer(qout, "qout", 1, optional);
+  require_pointer(out_scale, "out_scale", 4, true);
+  require_pointer(inv_smooth, "inv_smooth", 4, true);
+  if (qout != nullptr && out_scale == nullptr) {
+    require(std::isfinite(static_amax) && static_amax > 0, "static_amax = ", static_amax,
+            ", must be > 0 and finite for static quantization");
+  }
+}
+}  // namespace
+
+int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input,
+                       const void* inv_smooth, float static_amax, int rows, int cols,
+                       struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    require_pointer(input, "input", ft4j::dtype_size(dtype));
+    require_quantized_output(qout, out_scale, inv_smooth, static_amax, false);
+    require_positive(rows, "rows");
+    require_positive(cols, "cols");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::QuantizeRowsParams<T> p{static_cast<int8_t*>(qout),
+                                          static_cast<float*>(out_scale),
+                                          static_cast<const T*>(input),
+                                          static_cast<const float*>(inv_smooth),
+                                          static_amax,
+                                          rows,
+                                          cols};
+      require_supported(ft4j::check_quantize_rows(p), "quantize_rows");
+      ft4j::check_launch(ft4j::launch_quantize_rows(p, stream), "quantize_rows ",
+                         ft4j::dtype_name(dtype), " [rows=", rows, ", cols=", cols, "]");
+    });
+  });
+}
+
+int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale, const void* acc,
+                             const void* in_scale, float in_static_scale, const void* w_scale,
+                             const void* bias, const void* inv_smooth, float static_amax, int gelu,
+                             int rows, int cols, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require(out != nullptr || qout != nullptr, "out and qout are both NULL");
+    require_pointer(out, "out", size, true);
+    require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
+    require_pointer(acc, "acc", 4);
+    require_pointer(in_scale, "in_scale", 4, true);
+    if (in_scale == nullptr) {
+      require(std::isfinite(in_static_scale) && in_static_scale > 0, "in_static_scale = ",
+              in_static_scale, ", must be > 0 and finite when in_scale is NULL");
+    }
+    require_pointer(w_scale, "w_scale", 4);
+    require_pointer(bias, "bias", size, true);
+    require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
+    require_positive(rows, "rows");
+    require_positive(cols, "cols");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::DequantizeBiasActParams<T> p{static_cast<T*>(out),
+                                               static_cast<int8_t*>(qout),
+                                               static_cast<float*>(qout_scale),
+                                               static_cast<const int32_t*>(acc),
+                                               static_cast<const float*>(in_scale),
+                                               in_static_scale,
+                                               static_cast<const float*>(w_scale),
+                                               static_cast<const T*>(bias),
+                                               static_cast<const float*>(inv_smooth),
+                                               static_amax,
+                                               gelu,
+                                               rows,
+                                               cols};
+      require_supported(ft4j::check_dequantize_bias_act(p), "dequantize_bias_act");
+      ft4j::check_launch(ft4j::launch_dequantize_bias_act(p, stream), "dequantize_bias_act ",
+                         ft4j::dtype_name(dtype), " [rows=", rows, ", cols=", cols, "]");
+    });
+  });
+}
+
+int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, void* qout_scale,
+                                            const void* acc, const void* in_scale,
+                                            float in_static_scale, const void* w_scale,
+                                            const void* bias, const void* residual,
+                                            const void* gamma, const void* beta,
+                                            const void* inv_smooth, float static_amax, float eps,
+                                            int rows, int cols, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(out, "out", size);
+    require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
+    require_pointer(acc, "acc", 4);
+    require_pointer(in_scale, "in_scale", 4, true);
+    if (in_scale == nullptr) {
+      require(std::isfinite(in_static_scale) && in_static_scale > 0, "in_static_scale = ",
+              in_static_scale, ", must be > 0 and finite when in_scale is NULL");
+    }
+    require_pointer(w_scale, "w_scale", 4);
+    require_pointer(bias, "bias", size, true);
+    require_pointer(residual, "residual", size);
+    require_pointer(gamma, "gamma", size);
+    require_pointer(beta, "beta", size);
+    require(std::isfinite(eps) && eps > 0, "eps = ", eps, ", must be > 0 and finite");
+    require_positive(rows, "rows");
+    require_positive(cols, "cols");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::DequantizeBiasResidualLayernormParams<T> p{
+          static_cast<T*>(out),
+          static_cast<int8_t*>(qout),
+          static_cast<float*>(qout_scale),
+          static_cast<const int32_t*>(acc),
+          static_cast<const float*>(in_scale),
+          in_static_scale,
+          static_cast<const float*>(w_scale),
+          static_cast<const T*>(bias),
+          static_cast<const T*>(residual),
+          static_cast<const T*>(gamma),
+          static_cast<const T*>(beta),
+          static_cast<const float*>(inv_smooth),
+          static_amax,
+          eps,
+          rows,
+          cols};
+      require_supported(ft4j::check_dequantize_bias_residual_layernorm(p),
+                        "dequantize_bias_residual_layernorm");
+      ft4j::check_launch(ft4j::launch_dequantize_bias_residual_layernorm(p, stream),
+                         "dequantize_bias_residual_layernorm ", ft4j::dtype_name(dtype),
+                         " [rows=", rows, ", cols=", cols, "]");
     });
   });
 }

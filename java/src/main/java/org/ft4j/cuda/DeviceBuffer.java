@@ -12,6 +12,7 @@ import static org.bytedeco.cuda.global.cudart.cudaMemsetAsync;
 import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
 
 import java.lang.ref.Cleaner;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -194,6 +195,30 @@ public final class DeviceBuffer implements AutoCloseable {
           "cudaMemcpy host->device (" + data.length + " shorts)");
       completeLegacyStream("cudaMemcpy host->device");
     }
+  }
+
+  /** Copies int8 values to the start of the buffer (synchronous). */
+  public void copyFrom(byte[] data) {
+    requireFits(DType.INT8, data.length, "copyFrom(byte[])");
+    try (BytePointer host = new BytePointer(data)) {
+      CudaRuntime.check(
+          cudaMemcpy(pointer(), host, data.length, cudaMemcpyHostToDevice),
+          "cudaMemcpy host->device (" + data.length + " bytes)");
+      completeLegacyStream("cudaMemcpy host->device");
+    }
+  }
+
+  /** The first {@code count} int8 values (synchronous). */
+  public byte[] toByteArray(int count) {
+    requireFits(DType.INT8, count, "toByteArray");
+    byte[] out = new byte[count];
+    try (BytePointer host = new BytePointer(count)) {
+      CudaRuntime.check(
+          cudaMemcpy(host, pointer(), count, cudaMemcpyDeviceToHost),
+          "cudaMemcpy device->host (" + count + " bytes)");
+      host.get(out);
+    }
+    return out;
   }
 
   /** The first {@code count} FP32 values (synchronous). */

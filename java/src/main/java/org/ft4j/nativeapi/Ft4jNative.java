@@ -161,4 +161,52 @@ public final class Ft4jNative {
       @Const Pointer src,
       @Cast("size_t") long count,
       CUstream_st stream);
+
+  public static native int ft4j_quantize_rows(
+      int dtype,
+      Pointer qout,
+      Pointer outScale,
+      @Const Pointer input,
+      @Const Pointer invSmooth,
+      float staticAmax,
+      int rows,
+      int cols,
+      CUstream_st stream);
+
+  public static native int ft4j_dequantize_bias_act(
+      int dtype,
+      Pointer out,
+      Pointer qout,
+      Pointer qoutScale,
+      @Const Pointer acc,
+      @Const Pointer inScale,
+      float inStaticScale,
+      @Const Pointer wScale,
+      @Const Pointer bias,
+      @Const Pointer invSmooth,
+      float staticAmax,
+      int gelu,
+      int rows,
+      int cols,
+      CUstream_st stream);
+
+  public static native int ft4j_dequantize_bias_residual_layernorm(
+      int dtype,
+      Pointer out,
+      Pointer qout,
+      Pointer qoutScale,
+      @Const Pointer acc,
+      @Const Pointer inScale,
+      float inStaticScale,
+      @Const Pointer wScale,
+      @Const Pointer bias,
+      @Const Pointer residual,
+      @Const Pointer gamma,
+      @Const Pointer beta,
+      @Const Pointer invSmooth,
+      float staticAmax,
+      float eps,
+      int rows,
+      int cols,
+      CUstream_st stream);
 }

@@ -550,6 +550,178 @@ public final class NativeApi {
     check(Ft4jNative.ft4j_convert(d, dst.pointer(), s, src.pointer(), count, stream.handle()));
   }
 
+  /** The widest row the INT8 row kernels take (a row lives in shared memory). */
+  public static final int MAX_QUANTIZE_COLS = 12224;
+
+  private static void quantizeCols(int cols) {
+    positive("cols", cols);
+    if (cols > MAX_QUANTIZE_COLS) {
+      throw new UnsupportedOperationException(
+          "cols = "
+              + cols
+              + " exceeds the "
+              + MAX_QUANTIZE_COLS
+              + " columns INT8 row kernels take");
+    }
+  }
+
+  /** The per-row (per-token) or static scale of an int8 GEMM's input, checked. */
+  private static void inputScale(DeviceBuffer inScale, float inStaticScale, int rows, String op) {
+    if (inScale != null) {
+      inScale.requireFits(DType.FP32, rows, op + " in_scale [" + rows + "]");
+    } else if (!(inStaticScale > 0 && inStaticScale < Float.POSITIVE_INFINITY)) {
+      throw new IllegalArgumentException(
+          op + ": static input scale = " + inStaticScale + ", must be > 0 and finite");
+    }
+  }
+
+  /**
+   * q = int8(input · invSmooth) per token or static (see {@link Int8Output}); input [rows, cols].
+   */
+  public static void quantizeRows(
+      DType dtype, Int8Output out, DeviceBuffer input, int rows, int cols, CudaStream stream) {
+    int t = floatType(dtype);
+    positive("rows", rows);
+    quantizeCols(cols);
+    input.requireFits(dtype, (long) rows * cols, "quantizeRows input [" + rows + ", " + cols + "]");
+    out.requireFits(rows, cols, "quantizeRows");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_quantize_rows(
+            t,
+            out.values().pointer(),
+            out.rowScale() == null ? null : out.rowScale().pointer(),
+            input.pointer(),
+            out.invSmooth() == null ? null : out.invSmooth().pointer(),
+            out.staticAmax(),
+            rows,
+            cols,
+            stream.handle()));
+  }
+
+  /**
+   * After an int8 GEMM: y = acc · a_r · wScale[c] + bias[c] (a_r = inScale[r], or inStaticScale
+   * when inScale is null), gelu(y) if asked; writes y to {@code out} (may be null) and int8 to
+   * {@code qout} (may be null; not both null). acc: int32 [rows, cols].
+   */
+  public static void dequantizeBiasAct(
+      DType dtype,
+      DeviceBuffer out,
+      Int8Output qout,
+      DeviceBuffer acc,
+      DeviceBuffer inScale,
+      float inStaticScale,
+      DeviceBuffer wScale,
+      DeviceBuffer bias,
+      boolean gelu,
+      int rows,
+      int cols,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("rows", rows);
+    quantizeCols(cols);
+    if (out == null && qout == null) {
+      throw new IllegalArgumentException("dequantizeBiasAct: neither out nor qout is given");
+    }
+    String shape = " [" + rows + ", " + cols + "]";
+    long n = (long) rows * cols;
+    if (out != null) {
+      out.requireFits(dtype, n, "dequantizeBiasAct out" + shape);
+    }
+    if (qout != null) {
+      qout.requireFits(rows, cols, "dequantizeBiasAct");
+    }
+    acc.requireFits(DType.INT32, n, "dequantizeBiasAct acc" + shape);
+    inputScale(inScale, inStaticScale, rows, "dequantizeBiasAct");
+    wScale.requireFits(DType.FP32, cols, "dequantizeBiasAct w_scale [" + cols + "]");
+    if (bias != null) {
+      bias.requireFits(dtype, cols, "dequantizeBiasAct bias [" + cols + "]");
+    }
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_dequantize_bias_act(
+            t,
+            out == null ? null : out.pointer(),
+            qout == null ? null : qout.values().pointer(),
+            qout == null || qout.rowScale() == null ? null : qout.rowScale().pointer(),
+            acc.pointer(),
+            inScale == null ? null : inScale.pointer(),
+            inStaticScale,
+            wScale.pointer(),
+            bias == null ? null : bias.pointer(),
+            qout == null || qout.invSmooth() == null ? null : qout.invSmooth().pointer(),
+            qout == null ? 0f : qout.staticAmax(),
+            gelu ? 1 : 0,
+            rows,
+            cols,
+            stream.handle()));
+  }
+
+  /**
+   * After an int8 GEMM: out = layernorm(acc · a_r · wScale[c] + bias + residual) · gamma + beta,
+   * and int8 of out into {@code qout} when not null. out may be the residual buffer.
+   */
+  public static void dequantizeBiasResidualLayerNorm(
+      DType dtype,
+      DeviceBuffer out,
+      Int8Output qout,
+      DeviceBuffer acc,
+      DeviceBuffer inScale,
+      float inStaticScale,
+      DeviceBuffer wScale,
+      DeviceBuffer bias,
+      DeviceBuffer residual,
+      DeviceBuffer gamma,
+      DeviceBuffer beta,
+      float eps,
+      int rows,
+      int cols,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("rows", rows);
+    quantizeCols(cols);
+    if (!(eps > 0) || Float.isInfinite(eps)) {
+      throw new IllegalArgumentException("layernorm eps = " + eps + ", must be > 0 and finite");
+    }
+    String shape = " [" + rows + ", " + cols + "]";
+    long n = (long) rows * cols;
+    String op = "dequantizeBiasResidualLayerNorm";
+    out.requireFits(dtype, n, op + " out" + shape);
+    if (qout != null) {
+      qout.requireFits(rows, cols, op);
+    }
+    acc.requireFits(DType.INT32, n, op + " acc" + shape);
+    inputScale(inScale, inStaticScale, rows, op);
+    wScale.requireFits(DType.FP32, cols, op + " w_scale [" + cols + "]");
+    if (bias != null) {
+      bias.requireFits(dtype, cols, op + " bias [" + cols + "]");
+    }
+    residual.requireFits(dtype, n, op + " residual" + shape);
+    gamma.requireFits(dtype, cols, op + " gamma [" + cols + "]");
+    beta.requireFits(dtype, cols, op + " beta [" + cols + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_dequantize_bias_residual_layernorm(
+            t,
+            out.pointer(),
+            qout == null ? null : qout.values().pointer(),
+            qout == null || qout.rowScale() == null ? null : qout.rowScale().pointer(),
+            acc.pointer(),
+            inScale == null ? null : inScale.pointer(),
+            inStaticScale,
+            wScale.pointer(),
+            bias == null ? null : bias.pointer(),
+            residual.pointer(),
+            gamma.pointer(),
+            beta.pointer(),
+            qout == null || qout.invSmooth() == null ? null : qout.invSmooth().pointer(),
+            qout == null ? 0f : qout.staticAmax(),
+            eps,
+            rows,
+            cols,
+            stream.handle()));
+  }
+
   private static long attentionShape(int batch, int seq, int heads, int sizePerHead) {
     positive("batch", batch);
     positive("seq", seq);

@@ -238,4 +238,31 @@ class QuantizedReferenceTest {
         e.getMessage().contains("int8-1 needs amax for attn_out_in, ffn1_in, ffn2_in"),
         e.getMessage());
   }
+
+  @Test
+  void kernelReferenceAgreesWithTheEncoderReference() {
+    // the GPU kernels' oracle (Int8ReferenceKernels) and the fake-quantized encoder's rounding
+    // (per token, smoothed) describe the same numbers
+    SplittableRandom r = new SplittableRandom(8);
+    int rows = 9;
+    int cols = 50;
+    double[] y = new double[rows * cols];
+    for (int i = 0; i < y.length; i++) {
+      y[i] = r.nextGaussian() * (i % cols == 3 ? 30 : 1);
+    }
+    float[] inv = new float[cols];
+    double[] s = new double[cols];
+    for (int c = 0; c < cols; c++) {
+      inv[c] = (float) (1 / (0.5 + c % 7));
+      s[c] = 1 / (double) inv[c];
+    }
+    org.ft4j.reference.Int8ReferenceKernels.Quantized k =
+        org.ft4j.reference.Int8ReferenceKernels.quantizeRows(y, rows, cols, inv, true, 0f);
+    double[] fake = y.clone();
+    QuantizedReference.fakeQuantizeRows(fake, rows, cols, s);
+    for (int i = 0; i < y.length; i++) {
+      double fromKernel = k.values()[i] * (double) k.rowScale()[i / cols] * s[i % cols];
+      assertEquals(fake[i], fromKernel, 1e-6 * (1 + Math.abs(fake[i])), "at " + i);
+    }
+  }
 }

@@ -1,0 +1,118 @@
+package org.ft4j.reference;
+
+/**
+ * CPU references of the INT8 mode-1 row kernels (native/include/ft4j.h, kernels/quantize.cuh), in
+ * float64 with the kernels' formulas; the oracle of their GPU tests. Quantization follows {@link
+ * org.ft4j.quant.Int8}: q = clamp(rint(v · 127 / amax), −127, 127).
+ */
+public final class Int8ReferenceKernels {
+  private Int8ReferenceKernels() {}
+
+  /**
+   * An int8 tensor and its per-row dequantization scales.
+   *
+   * @param values [rows, cols]
+   * @param rowScale [rows] (amax / 127 of each row) for per-token quantization, null when static
+   * @param scaled the values before rounding, v · 127 / amax: where a GPU may round the other way
+   *     (|scaled − (k + 0.5)| tiny) tests accept a difference of one
+   */
+  public record Quantized(byte[] values, float[] rowScale, double[] scaled) {}
+
+  /**
+   * Quantizes y [rows, cols] (times invSmooth[c] when not null): per token when {@code perToken} (a
+   * row of zeros gets amax 1), else with {@code staticAmax}.
+   */
+  public static Quantized quantizeRows(
+      double[] y, int rows, int cols, float[] invSmooth, boolean perToken, float staticAmax) {
+    byte[] q = new byte[rows * cols];
+    double[] scaled = new double[rows * cols];
+    float[] rowScale = perToken ? new float[rows] : null;
+    double[] v = new double[cols];
+    for (int r = 0; r < rows; r++) {
+      double amax = staticAmax;
+      double m = 0;
+      for (int c = 0; c < cols; c++) {
+        v[c] = y[r * cols + c] * (invSmooth == null ? 1 : invSmooth[c]);
+        m = Math.max(m, Math.abs(v[c]));
+      }
+      if (perToken) {
+        amax = m > 0 ? m : 1;
+        rowScale[r] = (float) (amax / 127);
+      }
+      for (int c = 0; c < cols; c++) {
+        double s = v[c] * 127 / amax;
+        scaled[r * cols + c] = s;
+        q[r * cols + c] = (byte) Math.max(-127, Math.min(127, Math.rint(s)));
+      }
+    }
+    return new Quantized(q, rowScale, scaled);
+  }
+
+  /** Float input version of {@link #quantizeRows(double[], int, int, float[], boolean, float)}. */
+  public static Quantized quantizeRows(
+      float[] x, int rows, int cols, float[] invSmooth, boolean perToken, float staticAmax) {
+    double[] y = new double[x.length];
+    for (int i = 0; i < x.length; i++) {
+      y[i] = x[i];
+    }
+    return quantizeRows(y, rows, cols, invSmooth, perToken, staticAmax);
+  }
+
+  /**
+   * y[r, c] = acc[r, c] · a_r · wScale[c] + bias[c] (a_r = inScale[r], or inStaticScale when
+   * inScale is null), then the exact GELU when {@code gelu}.
+   */
+  public static double[] dequantizeBiasAct(
+      int[] acc,
+      float[] inScale,
+      float inStaticScale,
+      float[] wScale,
+      float[] bias,
+      boolean gelu,
+      int rows,
+      int cols) {
+    double[] y = new double[rows * cols];
+    for (int r = 0; r < rows; r++) {
+      double a = inScale != null ? inScale[r] : inStaticScale;
+      for (int c = 0; c < cols; c++) {
+        double v = acc[r * cols + c] * a * wScale[c] + (bias == null ? 0 : bias[c]);
+        y[r * cols + c] = gelu ? ReferenceKernels.gelu(v) : v;
+      }
+    }
+    return y;
+  }
+
+  /** out[r, :] = layernorm(acc[r, :] · a_r · wScale + bias + residual[r, :]) · gamma + beta. */
+  public static double[] dequantizeBiasResidualLayerNorm(
+      int[] acc,
+      float[] inScale,
+      float inStaticScale,
+      float[] wScale,
+      float[] bias,
+      float[] residual,
+      float[] gamma,
+      float[] beta,
+      double eps,
+      int rows,
+      int cols) {
+    double[] out = new double[rows * cols];
+    double[] g = new double[cols];
+    double[] b = new double[cols];
+    for (int c = 0; c < cols; c++) {
+      g[c] = gamma[c];
+      b[c] = beta[c];
+    }
+    double[] row = new double[cols];
+    for (int r = 0; r < rows; r++) {
+      double a = inScale != null ? inScale[r] : inStaticScale;
+      for (int c = 0; c < cols; c++) {
+        row[c] =
+            acc[r * cols + c] * a * wScale[c]
+                + (bias == null ? 0 : bias[c])
+                + residual[r * cols + c];
+      }
+      ReferenceKernels.layerNormRow(row, g, b, eps, out, r * cols);
+    }
+    return out;
+  }
+}

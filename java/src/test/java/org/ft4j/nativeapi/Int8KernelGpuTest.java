@@ -1,0 +1,307 @@
+package org.ft4j.nativeapi;
+
+import static org.ft4j.testing.GpuTesting.asStored;
+import static org.ft4j.testing.GpuTesting.assertClose;
+import static org.ft4j.testing.GpuTesting.download;
+import static org.ft4j.testing.GpuTesting.poisoned;
+import static org.ft4j.testing.GpuTesting.random;
+import static org.ft4j.testing.GpuTesting.upload;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.reference.Int8ReferenceKernels;
+import org.ft4j.reference.Int8ReferenceKernels.Quantized;
+import org.ft4j.testing.GpuTesting;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The INT8 mode-1 row kernels against {@link Int8ReferenceKernels} on fresh random data: FP32 and
+ * FP16, per-token and static quantization, with and without smoothing, awkward shapes, int8 outputs
+ * poisoned with -128 (a value the kernels never write) and float outputs with NaN. An int8 value
+ * may differ from the reference by one only where the reference value lies within 1e-4 of a
+ * rounding boundary (the device computes in float).
+ */
+@Tag(GpuTesting.GPU)
+class Int8KernelGpuTest {
+  private static CudaStream stream;
+
+  @BeforeAll
+  static void setUp() {
+    GpuTesting.assumeCudaDevice();
+    stream = CudaStream.create();
+  }
+
+  @AfterAll
+  static void tearDown() {
+    if (stream != null) {
+      stream.close();
+    }
+  }
+
+  static Stream<Arguments> cases() {
+    return Stream.of(DType.FP32, DType.FP16)
+        .flatMap(
+            t ->
+                Stream.of(true, false)
+                    .flatMap(
+                        perToken ->
+                            Stream.of(
+                                Arguments.of(t, perToken, 1, 1),
+                                Arguments.of(t, perToken, 7, 31),
+                                Arguments.of(t, perToken, 129, 384),
+                                Arguments.of(t, perToken, 33, 1536),
+                                Arguments.of(t, perToken, 3, 4097),
+                                Arguments.of(t, perToken, 2, 12224))));
+  }
+
+  static DeviceBuffer int8Poisoned(int n) {
+    DeviceBuffer b = DeviceBuffer.allocate(DType.INT8, Math.max(1, n));
+    b.fillBytes(0x80);
+    return b;
+  }
+
+  static DeviceBuffer floats(float[] x) {
+    return upload(x, DType.FP32);
+  }
+
+  static float[] invSmooth(int cols, long seed) {
+    return random(cols, seed, 0.25, 4);
+  }
+
+  /** Asserts device int8 (and row scales) match the reference, up to boundary cases. */
+  static void assertQuantized(
+      Quantized expected, DeviceBuffer values, DeviceBuffer rowScale, int n, String what) {
+    byte[] got = values.toByteArray(n);
+    int offByOne = 0;
+    for (int i = 0; i < n; i++) {
+      int d = Math.abs(got[i] - expected.values()[i]);
+      if (d == 0) {
+        continue;
+      }
+      double s = expected.scaled()[i];
+      double toBoundary = Math.abs(Math.abs(s - Math.floor(s)) - 0.5);
+      assertTrue(
+          d == 1 && toBoundary < 1e-4 * Math.max(1, Math.abs(s)),
+          what
+              + ": int8 at "
+              + i
+              + " is "
+              + got[i]
+              + ", expected "
+              + expected.values()[i]
+              + " (scaled "
+              + s
+              + ")");
+      offByOne++;
+    }
+    assertTrue(offByOne <= n / 1000 + 1, what + ": " + offByOne + " boundary differences");
+    if (expected.rowScale() != null) {
+      float[] scales = rowScale.toFloatArray(expected.rowScale().length);
+      for (int r = 0; r < scales.length; r++) {
+        assertEquals(
+            expected.rowScale()[r], scales[r], 2e-6 * expected.rowScale()[r], what + " row " + r);
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
+  @MethodSource("cases")
+  void quantizeRows(DType t, boolean perToken, int rows, int cols) {
+    float[] x = asStored(random(rows * cols, rows * 7L + cols, -5, 5), t);
+    x[0] = 40; // an outlier
+    float[] inv = cols > 1 ? invSmooth(cols, cols) : null;
+    float amax = 9f;
+    Quantized expected = Int8ReferenceKernels.quantizeRows(x, rows, cols, inv, perToken, amax);
+    try (DeviceBuffer in = upload(x, t);
+        DeviceBuffer q = int8Poisoned(rows * cols);
+        DeviceBuffer scales = poisoned(DType.FP32, rows);
+        DeviceBuffer invBuf = inv == null ? null : floats(inv)) {
+      Int8Output out =
+          perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
+      NativeApi.quantizeRows(t, out, in, rows, cols, stream);
+      stream.synchronize();
+      assertQuantized(expected, q, scales, rows * cols, "quantizeRows " + t);
+    }
+  }
+
+  static int[] acc(int n, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    int[] a = new int[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = r.nextInt(-40000, 40000);
+    }
+    return a;
+  }
+
+  @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
+  @MethodSource("cases")
+  void dequantizeBiasGeluQuantize(DType t, boolean perToken, int rows, int cols) {
+    int n = rows * cols;
+    int[] acc = acc(n, 3L * rows + cols);
+    float[] inScale = random(rows, rows, 1e-3, 4e-3);
+    float[] wScale = random(cols, cols + 1, 2e-4, 1e-3);
+    float[] bias = asStored(random(cols, cols + 2, -1, 1), t);
+    float[] inv = invSmooth(cols, cols + 3);
+    float amax = 6f;
+    // per-token input scales with per-token output; static input scale with static output
+    float[] rowIn = perToken ? inScale : null;
+    float staticIn = 2.5e-3f;
+    double[] y =
+        Int8ReferenceKernels.dequantizeBiasAct(
+            acc, rowIn, staticIn, wScale, bias, true, rows, cols);
+    Quantized expected = Int8ReferenceKernels.quantizeRows(y, rows, cols, inv, perToken, amax);
+    try (DeviceBuffer accBuf = DeviceBuffer.allocate(DType.INT32, n);
+        DeviceBuffer in = floats(inScale);
+        DeviceBuffer w = floats(wScale);
+        DeviceBuffer b = upload(bias, t);
+        DeviceBuffer invBuf = floats(inv);
+        DeviceBuffer out = poisoned(t, n);
+        DeviceBuffer q = int8Poisoned(n);
+        DeviceBuffer scales = poisoned(DType.FP32, rows)) {
+      accBuf.copyFrom(acc);
+      Int8Output qout =
+          perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
+      NativeApi.dequantizeBiasAct(
+          t, out, qout, accBuf, perToken ? in : null, staticIn, w, b, true, rows, cols, stream);
+      stream.synchronize();
+      assertClose(toFloat(y), download(out, t, n), tol(t), "dequantizeBiasAct out " + t);
+      assertQuantized(expected, q, scales, n, "dequantizeBiasAct qout " + t);
+    }
+  }
+
+  @Test
+  void dequantizeBiasWithoutActivationOrQuantizationWritesOnlyOut() {
+    int rows = 65;
+    int cols = 2304; // the QKV GEMM of BERT-base
+    int n = rows * cols;
+    int[] acc = acc(n, 5);
+    float[] inScale = random(rows, 6, 1e-3, 4e-3);
+    float[] wScale = random(cols, 7, 2e-4, 1e-3);
+    float[] bias = asStored(random(cols, 8, -1, 1), DType.FP16);
+    double[] y =
+        Int8ReferenceKernels.dequantizeBiasAct(acc, inScale, 0, wScale, bias, false, rows, cols);
+    try (DeviceBuffer accBuf = DeviceBuffer.allocate(DType.INT32, n);
+        DeviceBuffer in = floats(inScale);
+        DeviceBuffer w = floats(wScale);
+        DeviceBuffer b = upload(bias, DType.FP16);
+        DeviceBuffer out = poisoned(DType.FP16, n)) {
+      accBuf.copyFrom(acc);
+      NativeApi.dequantizeBiasAct(
+          DType.FP16, out, null, accBuf, in, 0f, w, b, false, rows, cols, stream);
+      stream.synchronize();
+      assertClose(toFloat(y), download(out, DType.FP16, n), tol(DType.FP16), "qkv dequantize");
+    }
+  }
+
+  @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
+  @MethodSource("cases")
+  void dequantizeBiasResidualLayerNormQuantize(DType t, boolean perToken, int rows, int cols) {
+    int n = rows * cols;
+    int[] acc = acc(n, 11L * rows + cols);
+    float[] inScale = random(rows, rows + 5, 1e-3, 4e-3);
+    float[] wScale = random(cols, cols + 6, 2e-4, 1e-3);
+    float[] bias = asStored(random(cols, cols + 7, -1, 1), t);
+    float[] residual = asStored(random(n, n + 8, -3, 3), t);
+    float[] gamma = asStored(random(cols, cols + 9, 0.5, 1.5), t);
+    float[] beta = asStored(random(cols, cols + 10, -0.5, 0.5), t);
+    float[] inv = invSmooth(cols, cols + 11);
+    float staticIn = 2.5e-3f;
+    float amax = 4f;
+    double[] y =
+        Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
+            acc,
+            perToken ? inScale : null,
+            staticIn,
+            wScale,
+            bias,
+            residual,
+            gamma,
+            beta,
+            1e-12,
+            rows,
+            cols);
+    Quantized expected = Int8ReferenceKernels.quantizeRows(y, rows, cols, inv, perToken, amax);
+    try (DeviceBuffer accBuf = DeviceBuffer.allocate(DType.INT32, n);
+        DeviceBuffer in = floats(inScale);
+        DeviceBuffer w = floats(wScale);
+        DeviceBuffer b = upload(bias, t);
+        DeviceBuffer res = upload(residual, t); // also the output: aliasing is allowed
+        DeviceBuffer g = upload(gamma, t);
+        DeviceBuffer be = upload(beta, t);
+        DeviceBuffer invBuf = floats(inv);
+        DeviceBuffer q = int8Poisoned(n);
+        DeviceBuffer scales = poisoned(DType.FP32, rows)) {
+      accBuf.copyFrom(acc);
+      Int8Output qout =
+          perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
+      NativeApi.dequantizeBiasResidualLayerNorm(
+          t,
+          res,
+          qout,
+          accBuf,
+          perToken ? in : null,
+          staticIn,
+          w,
+          b,
+          res,
+          g,
+          be,
+          1e-12f,
+          rows,
+          cols,
+          stream);
+      stream.synchronize();
+      assertClose(toFloat(y), download(res, t, n), tol(t), "layernorm out " + t);
+      assertQuantized(expected, q, scales, n, "layernorm qout " + t);
+    }
+  }
+
+  @Test
+  void badArgumentsAreRejectedBeforeTheLaunch() {
+    try (DeviceBuffer small = DeviceBuffer.allocate(DType.FP32, 4);
+        DeviceBuffer q = DeviceBuffer.allocate(DType.INT8, 4)) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.quantizeRows(
+                      DType.FP32, Int8Output.ofStatic(q, 1f, null), small, 2, 3, stream));
+      assertTrue(e.getMessage().contains("quantizeRows input [2, 3]"), e.getMessage());
+      assertThrows(
+          UnsupportedOperationException.class,
+          () ->
+              NativeApi.quantizeRows(
+                  DType.FP32, Int8Output.ofStatic(q, 1f, null), small, 1, 20000, stream));
+      assertThrows(IllegalArgumentException.class, () -> Int8Output.ofStatic(q, 0f, null));
+      assertThrows(
+          UnsupportedOperationException.class,
+          () ->
+              NativeApi.quantizeRows(
+                  DType.INT32, Int8Output.ofStatic(q, 1f, null), small, 1, 1, stream));
+    }
+  }
+
+  static double tol(DType t) {
+    return t == DType.FP32 ? 1e-6 : 2e-3;
+  }
+
+  static float[] toFloat(double[] y) {
+    float[] f = new float[y.length];
+    for (int i = 0; i < y.length; i++) {
+      f[i] = (float) y[i];
+    }
+    return f;
+  }
+}
