@@ -186,6 +186,20 @@ FT4J_API int ft4j_dequantize_bias_residual_layernorm(
     const void* gamma, const void* beta, const void* inv_smooth, float static_amax, float eps,
     int rows, int cols, struct CUstream_st* stream);
 
+/* --- INT8 GEMM (ft4j's own; docs/int8.md) ---------------------------------------------------------
+ * acc[m, n] = sum_k a[m, k] * b[n, k]: a int8 [M, K] row-major, b int8 [N, K] row-major (a PyTorch
+ * [out, in] weight), exact int32 accumulation. out [M, N] row-major by out_kind:
+ *   0 (INT32): out = acc;
+ *   1 (FLOAT): y = acc * a_m * w_scale[n] (+ bias[n]) (gelu(y) when gelu = 1), stored as dtype;
+ *   2 (INT8):  y as for FLOAT, stored as clamp(rint(y * inv_n), -127, 127).
+ * a_m = a_scale[m] (float[M]) or a_static when a_scale is NULL; inv_n = out_inv_scale[n]
+ * (float[N]) or out_inv_static when NULL. bias: dtype[N] or NULL. dtype: type of FLOAT outputs
+ * and of bias. */
+FT4J_API int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void* b,
+                            const void* a_scale, float a_static, const void* w_scale,
+                            const void* bias, const void* out_inv_scale, float out_inv_static,
+                            int gelu, int m, int n, int k, struct CUstream_st* stream);
+
 #ifdef __cplusplus
 }
 #endif

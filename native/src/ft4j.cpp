@@ -19,6 +19,7 @@
 #include "fused_attention.cuh"
 #include "ft4j_status.h"
 #include "layernorm.cuh"
+#include "gemm_int8.cuh"
 #include "padding.cuh"
 #include "quantize.cuh"
 
@@ -642,6 +643,61 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
       ft4j::check_launch(ft4j::launch_dequantize_bias_residual_layernorm(p, stream),
                          "dequantize_bias_residual_layernorm ", ft4j::dtype_name(dtype),
                          " [rows=", rows, ", cols=", cols, "]");
+    });
+  });
+}
+
+int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void* b,
+                   const void* a_scale, float a_static, const void* w_scale, const void* bias,
+                   const void* out_inv_scale, float out_inv_static, int gelu, int m, int n, int k,
+                   struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    require(out_kind >= 0 && out_kind <= 2, "out_kind = ", out_kind,
+            ", must be 0 (INT32), 1 (FLOAT) or 2 (INT8)");
+    const size_t out_size = out_kind == 0 ? 4 : out_kind == 1 ? ft4j::dtype_size(dtype) : 1;
+    require_pointer(out, "out", out_size);
+    require_pointer(a, "a", 1);
+    require_pointer(b, "b", 1);
+    require_positive(m, "M");
+    require_positive(n, "N");
+    require_positive(k, "K");
+    if (out_kind != 0) {
+      require_pointer(w_scale, "w_scale", 4);
+      require_pointer(a_scale, "a_scale", 4, true);
+      if (a_scale == nullptr) {
+        require(std::isfinite(a_static) && a_static > 0, "a_static = ", a_static,
+                ", must be > 0 and finite when a_scale is NULL");
+      }
+      require_pointer(bias, "bias", ft4j::dtype_size(dtype), true);
+      require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
+    }
+    if (out_kind == 2) {
+      require_pointer(out_inv_scale, "out_inv_scale", 4, true);
+      if (out_inv_scale == nullptr) {
+        require(std::isfinite(out_inv_static) && out_inv_static > 0, "out_inv_static = ",
+                out_inv_static, ", must be > 0 and finite when out_inv_scale is NULL");
+      }
+    }
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::GemmInt8Params<T> p{out,
+                                      static_cast<const int8_t*>(a),
+                                      static_cast<const int8_t*>(b),
+                                      static_cast<const float*>(a_scale),
+                                      a_static,
+                                      static_cast<const float*>(w_scale),
+                                      static_cast<const T*>(bias),
+                                      static_cast<const float*>(out_inv_scale),
+                                      out_inv_static,
+                                      gelu,
+                                      static_cast<ft4j::GemmInt8Out>(out_kind),
+                                      m,
+                                      n,
+                                      k};
+      require_supported(ft4j::check_gemm_int8(p), "gemm_int8");
+      ft4j::check_launch(ft4j::launch_gemm_int8(p, stream), "gemm_int8 out_kind=", out_kind,
+                         " [M=", m, ", N=", n, ", K=", k, "]");
     });
   });
 }

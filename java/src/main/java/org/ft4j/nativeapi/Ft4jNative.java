@@ -209,4 +209,22 @@ public final class Ft4jNative {
       int rows,
       int cols,
       CUstream_st stream);
+
+  public static native int ft4j_gemm_int8(
+      int dtype,
+      int outKind,
+      Pointer out,
+      @Const Pointer a,
+      @Const Pointer b,
+      @Const Pointer aScale,
+      float aStatic,
+      @Const Pointer wScale,
+      @Const Pointer bias,
+      @Const Pointer outInvScale,
+      float outInvStatic,
+      int gelu,
+      int m,
+      int n,
+      int k,
+      CUstream_st stream);
 }

@@ -722,6 +722,96 @@ public final class NativeApi {
             stream.handle()));
   }
 
+  /** What {@link #gemmInt8} writes. */
+  public enum Int8GemmOut {
+    /** The int32 accumulators. */
+    INT32,
+    /** acc · a_m · w_n (+ bias) (GELU), in the FP32/FP16 dtype. */
+    FLOAT,
+    /** The FLOAT value requantized to int8 with per-column or static inverse scales. */
+    INT8
+  }
+
+  /**
+   * ft4j's INT8 GEMM: acc = a [m, k] · b [n, k]ᵀ (int8, row-major, exact int32 sums) with the
+   * epilogue {@code kind} (native/include/ft4j.h): aScale [m] per-token input scales (or {@code
+   * aStatic}), wScale [n], bias [n] (dtype, may be null), outInvScale [n] (or {@code outInvStatic})
+   * for INT8 output. Scale arguments are ignored for INT32 output and may be null there.
+   */
+  public static void gemmInt8(
+      Int8GemmOut kind,
+      DType dtype,
+      DeviceBuffer out,
+      DeviceBuffer a,
+      DeviceBuffer b,
+      DeviceBuffer aScale,
+      float aStatic,
+      DeviceBuffer wScale,
+      DeviceBuffer bias,
+      DeviceBuffer outInvScale,
+      float outInvStatic,
+      boolean gelu,
+      int m,
+      int n,
+      int k,
+      CudaStream stream) {
+    if (kind == null) {
+      throw new IllegalArgumentException("gemmInt8 output kind is null");
+    }
+    int t = floatType(dtype);
+    positive("M", m);
+    positive("N", n);
+    positive("K", k);
+    String shape = " [" + m + ", " + n + "]";
+    a.requireFits(DType.INT8, (long) m * k, "gemmInt8 a [" + m + ", " + k + "]");
+    b.requireFits(DType.INT8, (long) n * k, "gemmInt8 b [" + n + ", " + k + "]");
+    DType outType =
+        switch (kind) {
+          case INT32 -> DType.INT32;
+          case FLOAT -> dtype;
+          case INT8 -> DType.INT8;
+        };
+    out.requireFits(outType, (long) m * n, "gemmInt8 out" + shape);
+    if (kind != Int8GemmOut.INT32) {
+      if (wScale == null) {
+        throw new IllegalArgumentException("gemmInt8 " + kind + " output needs w_scale");
+      }
+      wScale.requireFits(DType.FP32, n, "gemmInt8 w_scale [" + n + "]");
+      inputScale(aScale, aStatic, m, "gemmInt8");
+      if (bias != null) {
+        bias.requireFits(dtype, n, "gemmInt8 bias [" + n + "]");
+      }
+    }
+    if (kind == Int8GemmOut.INT8) {
+      if (outInvScale != null) {
+        outInvScale.requireFits(DType.FP32, n, "gemmInt8 out_inv_scale [" + n + "]");
+      } else if (!(outInvStatic > 0 && outInvStatic < Float.POSITIVE_INFINITY)) {
+        throw new IllegalArgumentException(
+            "gemmInt8: static output inverse scale = " + outInvStatic + ", must be > 0");
+      }
+    }
+    ensureLoaded();
+    boolean scaled = kind != Int8GemmOut.INT32;
+    check(
+        Ft4jNative.ft4j_gemm_int8(
+            t,
+            kind.ordinal(),
+            out.pointer(),
+            a.pointer(),
+            b.pointer(),
+            scaled && aScale != null ? aScale.pointer() : null,
+            aStatic,
+            scaled ? wScale.pointer() : null,
+            scaled && bias != null ? bias.pointer() : null,
+            kind == Int8GemmOut.INT8 && outInvScale != null ? outInvScale.pointer() : null,
+            outInvStatic,
+            gelu ? 1 : 0,
+            m,
+            n,
+            k,
+            stream.handle()));
+  }
+
   private static long attentionShape(int batch, int seq, int heads, int sizePerHead) {
     positive("batch", batch);
     positive("seq", seq);

@@ -115,4 +115,22 @@ public final class Int8ReferenceKernels {
     }
     return out;
   }
+
+  /** acc[m, n] = sum_k a[m, k] · b[n, k] exactly (a [m, k], b [n, k] row-major int8). */
+  public static int[] gemmInt8(byte[] a, byte[] b, int m, int n, int k) {
+    int[] acc = new int[m * n];
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        long s = 0;
+        for (int t = 0; t < k; t++) {
+          s += a[i * k + t] * b[j * k + t];
+        }
+        if (s != (int) s) {
+          throw new ArithmeticException("int32 accumulator overflows at [" + i + ", " + j + "]");
+        }
+        acc[i * n + j] = (int) s;
+      }
+    }
+    return acc;
+  }
 }

@@ -1,0 +1,301 @@
+package org.ft4j.nativeapi;
+
+import static org.ft4j.testing.GpuTesting.asStored;
+import static org.ft4j.testing.GpuTesting.assertClose;
+import static org.ft4j.testing.GpuTesting.download;
+import static org.ft4j.testing.GpuTesting.poisoned;
+import static org.ft4j.testing.GpuTesting.random;
+import static org.ft4j.testing.GpuTesting.upload;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
+import org.ft4j.reference.Int8ReferenceKernels;
+import org.ft4j.testing.GpuTesting;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * ft4j's own INT8 GEMM: exact int32 results on random int8 data for awkward M, N, K (edges, K not a
+ * multiple of 16 or 32, unaligned second operand), and its FLOAT / INT8 epilogues against the
+ * float64 reference. Outputs are poisoned before each launch.
+ */
+@Tag(GpuTesting.GPU)
+class Int8GemmGpuTest {
+  private static CudaStream stream;
+
+  @BeforeAll
+  static void setUp() {
+    GpuTesting.assumeCudaDevice();
+    stream = CudaStream.create();
+  }
+
+  @AfterAll
+  static void tearDown() {
+    if (stream != null) {
+      stream.close();
+    }
+  }
+
+  static byte[] int8(int n, long seed, int bound) {
+    SplittableRandom r = new SplittableRandom(seed);
+    byte[] x = new byte[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (byte) r.nextInt(-bound, bound + 1);
+    }
+    return x;
+  }
+
+  /** 0x7F7F7F7F in every int32: far above any |acc| <= 127^2 K here. */
+  static DeviceBuffer int32Poisoned(long n) {
+    DeviceBuffer b = DeviceBuffer.allocate(DType.INT32, Math.max(1, n));
+    b.fillBytes(0x7F);
+    return b;
+  }
+
+  static DeviceBuffer bytes(byte[] x) {
+    DeviceBuffer b = DeviceBuffer.allocate(DType.INT8, Math.max(1, x.length));
+    b.copyFrom(x);
+    return b;
+  }
+
+  static Stream<Arguments> shapes() {
+    return Stream.of(
+        Arguments.of(1, 1, 1),
+        Arguments.of(1, 1, 17),
+        Arguments.of(7, 5, 33),
+        Arguments.of(64, 64, 32),
+        Arguments.of(65, 63, 31),
+        Arguments.of(127, 129, 48),
+        Arguments.of(33, 2304, 768), // BERT-base QKV at 33 tokens
+        Arguments.of(200, 768, 3072), // FFN2
+        Arguments.of(129, 3072, 768), // FFN1
+        Arguments.of(3, 100, 1001));
+  }
+
+  @ParameterizedTest(name = "[{0} x {2}] x [{1} x {2}]^T")
+  @MethodSource("shapes")
+  void int32AccumulatorsAreExact(int m, int n, int k) {
+    byte[] a = int8(m * k, 31L * m + k, 127);
+    byte[] b = int8(n * k, 17L * n + k, 127);
+    int[] expected = Int8ReferenceKernels.gemmInt8(a, b, m, n, k);
+    try (DeviceBuffer da = bytes(a);
+        DeviceBuffer db = bytes(b);
+        DeviceBuffer out = int32Poisoned((long) m * n)) {
+      NativeApi.gemmInt8(
+          Int8GemmOut.INT32,
+          DType.FP32,
+          out,
+          da,
+          db,
+          null,
+          0,
+          null,
+          null,
+          null,
+          0,
+          false,
+          m,
+          n,
+          k,
+          stream);
+      stream.synchronize();
+      int[] got = new int[m * n];
+      float[] asFloat = out.toFloatArray(m * n);
+      for (int i = 0; i < got.length; i++) {
+        got[i] = Float.floatToRawIntBits(asFloat[i]);
+      }
+      assertArrayEquals(expected, got, "int32 GEMM [" + m + ", " + n + ", " + k + "]");
+    }
+  }
+
+  @Test
+  void unalignedOperandTakesTheByteLoadPath() {
+    int m = 40;
+    int n = 24;
+    int k = 64;
+    byte[] a = int8(m * k, 1, 127);
+    byte[] b = int8(n * k, 2, 127);
+    byte[] shifted = new byte[b.length + 1];
+    System.arraycopy(b, 0, shifted, 1, b.length);
+    int[] expected = Int8ReferenceKernels.gemmInt8(a, b, m, n, k);
+    try (DeviceBuffer da = bytes(a);
+        DeviceBuffer dbShifted = bytes(shifted);
+        DeviceBuffer out = int32Poisoned((long) m * n)) {
+      DeviceBuffer db = dbShifted.slice(1, b.length);
+      NativeApi.gemmInt8(
+          Int8GemmOut.INT32,
+          DType.FP32,
+          out,
+          da,
+          db,
+          null,
+          0,
+          null,
+          null,
+          null,
+          0,
+          false,
+          m,
+          n,
+          k,
+          stream);
+      stream.synchronize();
+      float[] asFloat = out.toFloatArray(m * n);
+      for (int i = 0; i < expected.length; i++) {
+        assertTrue(expected[i] == Float.floatToRawIntBits(asFloat[i]), "at " + i);
+      }
+    }
+  }
+
+  static Stream<Arguments> epilogues() {
+    return Stream.of(DType.FP32, DType.FP16)
+        .flatMap(
+            t ->
+                Stream.of(
+                    Arguments.of(t, 65, 2304, 768, false, true),
+                    Arguments.of(t, 33, 3072, 768, true, true),
+                    Arguments.of(t, 7, 100, 45, true, false)));
+  }
+
+  @ParameterizedTest(name = "{0} [{1}, {2}, {3}] gelu={4} perToken={5}")
+  @MethodSource("epilogues")
+  void floatAndInt8EpiloguesMatchTheReference(
+      DType t, int m, int n, int k, boolean gelu, boolean perToken) {
+    byte[] a = int8(m * k, m + 3L, 127);
+    byte[] b = int8(n * k, n + 4L, 127);
+    float[] aScale = random(m, 5, 1e-3, 4e-3);
+    float aStatic = 2.5e-3f;
+    float[] wScale = random(n, 6, 1e-4, 5e-4);
+    float[] bias = asStored(random(n, 7, -1, 1), t);
+    float[] outInv = random(n, 8, 10, 60);
+    int[] acc = Int8ReferenceKernels.gemmInt8(a, b, m, n, k);
+    double[] y =
+        Int8ReferenceKernels.dequantizeBiasAct(
+            acc, perToken ? aScale : null, aStatic, wScale, bias, gelu, m, n);
+    try (DeviceBuffer da = bytes(a);
+        DeviceBuffer db = bytes(b);
+        DeviceBuffer as = upload(aScale, DType.FP32);
+        DeviceBuffer ws = upload(wScale, DType.FP32);
+        DeviceBuffer bs = upload(bias, t);
+        DeviceBuffer inv = upload(outInv, DType.FP32);
+        DeviceBuffer out = poisoned(t, (long) m * n);
+        DeviceBuffer q = DeviceBuffer.allocate(DType.INT8, (long) m * n)) {
+      NativeApi.gemmInt8(
+          Int8GemmOut.FLOAT,
+          t,
+          out,
+          da,
+          db,
+          perToken ? as : null,
+          aStatic,
+          ws,
+          bs,
+          null,
+          0,
+          gelu,
+          m,
+          n,
+          k,
+          stream);
+      stream.synchronize();
+      float[] expected = new float[y.length];
+      for (int i = 0; i < y.length; i++) {
+        expected[i] = (float) y[i];
+      }
+      assertClose(expected, download(out, t, m * n), t == DType.FP32 ? 1e-6 : 2e-3, "FLOAT " + t);
+
+      q.fillBytes(0x80);
+      NativeApi.gemmInt8(
+          Int8GemmOut.INT8,
+          t,
+          q,
+          da,
+          db,
+          perToken ? as : null,
+          aStatic,
+          ws,
+          bs,
+          inv,
+          0,
+          gelu,
+          m,
+          n,
+          k,
+          stream);
+      stream.synchronize();
+      byte[] got = q.toByteArray(m * n);
+      for (int i = 0; i < got.length; i++) {
+        double s = y[i] * outInv[i % n];
+        int want = (int) Math.max(-127, Math.min(127, Math.rint(s)));
+        int d = Math.abs(got[i] - want);
+        double toBoundary = Math.abs(Math.abs(s - Math.floor(s)) - 0.5);
+        assertTrue(
+            d == 0 || d == 1 && toBoundary < 1e-4 * Math.max(1, Math.abs(s)),
+            "INT8 at " + i + ": " + got[i] + " vs " + want + " (" + s + ")");
+      }
+    }
+  }
+
+  @Test
+  void badShapesAreRejectedBeforeTheLaunch() {
+    try (DeviceBuffer a = DeviceBuffer.allocate(DType.INT8, 16);
+        DeviceBuffer out = DeviceBuffer.allocate(DType.INT32, 16)) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.gemmInt8(
+                      Int8GemmOut.INT32,
+                      DType.FP32,
+                      out,
+                      a,
+                      a,
+                      null,
+                      0,
+                      null,
+                      null,
+                      null,
+                      0,
+                      false,
+                      4,
+                      4,
+                      8,
+                      stream));
+      assertTrue(e.getMessage().contains("gemmInt8 a [4, 8]"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.gemmInt8(
+                      Int8GemmOut.FLOAT,
+                      DType.FP32,
+                      out,
+                      a,
+                      a,
+                      null,
+                      1f,
+                      null,
+                      null,
+                      null,
+                      0,
+                      false,
+                      2,
+                      2,
+                      2,
+                      stream));
+      assertTrue(e.getMessage().contains("needs w_scale"), e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// ft4j's own INT8 GEMM with fused epilogues (docs/int8.md).
+//
+//   acc[m, n] = sum_k A[m, k] * B[n, k]                  int8 x int8 -> int32, exact
+//   A: [M, K] row-major int8 (activations, tokens x features)
+//   B: [N, K] row-major int8 (a PyTorch [out, in] weight: "TN", each output's weights contiguous)
+//   out: [M, N] row-major, by `out_kind`:
+//     INT32:  out = acc (no scaling; what cuBLASLt's int8->int32 gives)
+//     FLOAT:  y = acc * a_m * w_n (+ bias[n]) (then gelu(y) when gelu), stored as `dtype` (FP32/FP16)
+//     INT8:   y as for FLOAT, stored as clamp(rint(y * out_inv[n]), -127, 127)
+//   a_m = a_scale[m] (per-token input scales) or a_static when a_scale is NULL; w_n = w_scale[n]
+//   (per-channel weight scales); out_inv[n] = out_inv_scale[n] (per channel) or out_inv_static.
+//
+// Tiles: 64 x 64 per block of 128 threads (2 x 2 warps of 32 x 32), k-steps of 32. sm_80 and newer
+// multiply with mma.sync m16n8k32 (s8 in, s32 accumulate); sm_75 computes the same fragments with
+// __dp4a. Any M, N, K >= 1: edges are zero-filled; 16-byte loads when K % 16 == 0 and A, B are
+// 16-byte aligned, byte loads otherwise.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+namespace ft4j {
+
+enum class GemmInt8Out : int { INT32 = 0, FLOAT = 1, INT8 = 2 };
+
+template <typename T>  // T: float or __half, the FLOAT output and bias type
+struct GemmInt8Params {
+  void* out;                   // [M, N]: int32, T or int8 by out_kind
+  const int8_t* a;             // [M, K]
+  const int8_t* b;             // [N, K]
+  const float* a_scale;        // [M] or NULL
+  float a_static;
+  const float* w_scale;        // [N] (FLOAT and INT8 outputs)
+  const T* bias;               // [N] or NULL
+  const float* out_inv_scale;  // [N] or NULL (INT8 output)
+  float out_inv_static;
+  int gelu;
+  GemmInt8Out out_kind;
+  int m;
+  int n;
+  int k;
+};
+
+template <typename T>
+std::string check_gemm_int8(const GemmInt8Params<T>& p);
+
+template <typename T>
+cudaError_t launch_gemm_int8(const GemmInt8Params<T>& p, cudaStream_t stream);
+
+}  // namespace ft4j
