@@ -115,9 +115,7 @@ public final class NativeApi {
     int t = floatType(dtype);
     positive("rows", rows);
     positive("cols", cols);
-    if (!(eps > 0) || Float.isInfinite(eps)) {
-      throw new IllegalArgumentException("layernorm eps = " + eps + ", must be > 0 and finite");
-    }
+    layerNormEps(eps);
     String shape = " [" + rows + ", " + cols + "]";
     long n = (long) rows * cols;
     out.requireFits(dtype, n, "layernorm out" + shape);
@@ -680,9 +678,7 @@ public final class NativeApi {
     int t = floatType(dtype);
     positive("rows", rows);
     quantizeCols(cols);
-    if (!(eps > 0) || Float.isInfinite(eps)) {
-      throw new IllegalArgumentException("layernorm eps = " + eps + ", must be > 0 and finite");
-    }
+    layerNormEps(eps);
     String shape = " [" + rows + ", " + cols + "]";
     long n = (long) rows * cols;
     String op = "dequantizeBiasResidualLayerNorm";
@@ -828,6 +824,12 @@ public final class NativeApi {
           throw new UnsupportedOperationException(
               "element type " + dtype + " is not supported by this kernel (FP32 or FP16 only)");
     };
+  }
+
+  private static void layerNormEps(float eps) {
+    if (!(eps > 0) || Float.isInfinite(eps)) {
+      throw new IllegalArgumentException("layernorm eps = " + eps + ", must be > 0 and finite");
+    }
   }
 
   private static void positive(String name, int value) {
