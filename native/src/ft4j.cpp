@@ -512,6 +512,16 @@ int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_
 }
 
 namespace {
+// A float vector of scales (optional pointer) or, when it is NULL, one positive finite scale.
+void require_scales(const void* vector, const char* vector_name, float value,
+                    const char* value_name) {
+  require_pointer(vector, vector_name, 4, true);
+  if (vector == nullptr) {
+    require(std::isfinite(value) && value > 0, value_name, " = ", value,
+            ", must be > 0 and finite when ", vector_name, " is NULL");
+  }
+}
+
 // Checks of one quantized output (qout, out_scale, inv_smooth, static_amax).
 void require_quantized_output(const void* qout, const void* out_scale, const void* inv_smooth,
                               float static_amax, bool optional) {
@@ -561,11 +571,7 @@ int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
     require_pointer(out, "out", size, true);
     require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
     require_pointer(acc, "acc", 4);
-    require_pointer(in_scale, "in_scale", 4, true);
-    if (in_scale == nullptr) {
-      require(std::isfinite(in_static_scale) && in_static_scale > 0, "in_static_scale = ",
-              in_static_scale, ", must be > 0 and finite when in_scale is NULL");
-    }
+    require_scales(in_scale, "in_scale", in_static_scale, "in_static_scale");
     require_pointer(w_scale, "w_scale", 4);
     require_pointer(bias, "bias", size, true);
     require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
@@ -606,11 +612,7 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
     require_pointer(out, "out", size);
     require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
     require_pointer(acc, "acc", 4);
-    require_pointer(in_scale, "in_scale", 4, true);
-    if (in_scale == nullptr) {
-      require(std::isfinite(in_static_scale) && in_static_scale > 0, "in_static_scale = ",
-              in_static_scale, ", must be > 0 and finite when in_scale is NULL");
-    }
+    require_scales(in_scale, "in_scale", in_static_scale, "in_static_scale");
     require_pointer(w_scale, "w_scale", 4);
     require_pointer(bias, "bias", size, true);
     require_pointer(residual, "residual", size);
@@ -664,20 +666,12 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
     require_positive(k, "K");
     if (out_kind != 0) {
       require_pointer(w_scale, "w_scale", 4);
-      require_pointer(a_scale, "a_scale", 4, true);
-      if (a_scale == nullptr) {
-        require(std::isfinite(a_static) && a_static > 0, "a_static = ", a_static,
-                ", must be > 0 and finite when a_scale is NULL");
-      }
+      require_scales(a_scale, "a_scale", a_static, "a_static");
       require_pointer(bias, "bias", ft4j::dtype_size(dtype), true);
       require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
     }
     if (out_kind == 2) {
-      require_pointer(out_inv_scale, "out_inv_scale", 4, true);
-      if (out_inv_scale == nullptr) {
-        require(std::isfinite(out_inv_static) && out_inv_static > 0, "out_inv_static = ",
-                out_inv_static, ", must be > 0 and finite when out_inv_scale is NULL");
-      }
+      require_scales(out_inv_scale, "out_inv_scale", out_inv_static, "out_inv_static");
     }
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;

@@ -64,6 +64,16 @@ class Int8GemmGpuTest {
     return b;
   }
 
+  /** The first n int32 values of a device buffer. */
+  static int[] ints(DeviceBuffer b, int n) {
+    float[] raw = b.toFloatArray(n);
+    int[] out = new int[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = Float.floatToRawIntBits(raw[i]);
+    }
+    return out;
+  }
+
   static DeviceBuffer bytes(byte[] x) {
     DeviceBuffer b = DeviceBuffer.allocate(DType.INT8, Math.max(1, x.length));
     b.copyFrom(x);
@@ -111,12 +121,7 @@ class Int8GemmGpuTest {
           k,
           stream);
       stream.synchronize();
-      int[] got = new int[m * n];
-      float[] asFloat = out.toFloatArray(m * n);
-      for (int i = 0; i < got.length; i++) {
-        got[i] = Float.floatToRawIntBits(asFloat[i]);
-      }
-      assertArrayEquals(expected, got, "int32 GEMM [" + m + ", " + n + ", " + k + "]");
+      assertArrayEquals(expected, ints(out, m * n), "int32 GEMM [" + m + ", " + n + ", " + k + "]");
     }
   }
 
@@ -152,10 +157,7 @@ class Int8GemmGpuTest {
           k,
           stream);
       stream.synchronize();
-      float[] asFloat = out.toFloatArray(m * n);
-      for (int i = 0; i < expected.length; i++) {
-        assertTrue(expected[i] == Float.floatToRawIntBits(asFloat[i]), "at " + i);
-      }
+      assertArrayEquals(expected, ints(out, m * n), "int32 GEMM, unaligned b");
     }
   }
 
@@ -237,13 +239,7 @@ class Int8GemmGpuTest {
       stream.synchronize();
       byte[] got = q.toByteArray(m * n);
       for (int i = 0; i < got.length; i++) {
-        double s = y[i] * outInv[i % n];
-        int want = (int) Math.max(-127, Math.min(127, Math.rint(s)));
-        int d = Math.abs(got[i] - want);
-        double toBoundary = Math.abs(Math.abs(s - Math.floor(s)) - 0.5);
-        assertTrue(
-            d == 0 || d == 1 && toBoundary < 1e-4 * Math.max(1, Math.abs(s)),
-            "INT8 at " + i + ": " + got[i] + " vs " + want + " (" + s + ")");
+        GpuTesting.assertInt8Rounding(got[i], y[i] * outInv[i % n], "INT8 at " + i);
       }
     }
   }

@@ -86,25 +86,9 @@ class Int8KernelGpuTest {
     byte[] got = values.toByteArray(n);
     int offByOne = 0;
     for (int i = 0; i < n; i++) {
-      int d = Math.abs(got[i] - expected.values()[i]);
-      if (d == 0) {
-        continue;
+      if (GpuTesting.assertInt8Rounding(got[i], expected.scaled()[i], what + ": int8 at " + i)) {
+        offByOne++;
       }
-      double s = expected.scaled()[i];
-      double toBoundary = Math.abs(Math.abs(s - Math.floor(s)) - 0.5);
-      assertTrue(
-          d == 1 && toBoundary < 1e-4 * Math.max(1, Math.abs(s)),
-          what
-              + ": int8 at "
-              + i
-              + " is "
-              + got[i]
-              + ", expected "
-              + expected.values()[i]
-              + " (scaled "
-              + s
-              + ")");
-      offByOne++;
     }
     assertTrue(offByOne <= n / 1000 + 1, what + ": " + offByOne + " boundary differences");
     if (expected.rowScale() != null) {

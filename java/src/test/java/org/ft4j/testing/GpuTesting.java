@@ -128,4 +128,19 @@ public final class GpuTesting {
         + actual[worst]
         + ")";
   }
+
+  /**
+   * Asserts a device int8 value equals rint of the reference's unrounded {@code scaled} value
+   * (clamped to ±127), or differs by one where {@code scaled} lies within 1e-4 (relative) of a
+   * rounding boundary: the device computes in float. Returns whether it differed.
+   */
+  public static boolean assertInt8Rounding(byte got, double scaled, String what) {
+    int want = (int) Math.max(-127, Math.min(127, Math.rint(scaled)));
+    int d = Math.abs(got - want);
+    double toBoundary = Math.abs(Math.abs(scaled - Math.floor(scaled)) - 0.5);
+    org.junit.jupiter.api.Assertions.assertTrue(
+        d == 0 || d == 1 && toBoundary < 1e-4 * Math.max(1, Math.abs(scaled)),
+        () -> what + ": " + got + ", expected " + want + " (unrounded " + scaled + ")");
+    return d != 0;
+  }
 }
