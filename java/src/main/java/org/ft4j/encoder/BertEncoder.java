@@ -25,12 +25,17 @@ import org.ft4j.gemm.GemmKey;
 import org.ft4j.gemm.GemmTuner;
 import org.ft4j.gemm.GemmType;
 import org.ft4j.gemm.MatmulPlan;
+import org.ft4j.nativeapi.Int8Output;
 import org.ft4j.nativeapi.NativeApi;
+import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
+import org.ft4j.quant.Int8;
+import org.ft4j.quant.Int8EncoderWeights;
+import org.ft4j.quant.ScaleSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The BERT encoder stack on a CUDA GPU, FP32 or FP16.
+ * The BERT encoder stack on a CUDA GPU, FP32, FP16 or INT8 mode 1.
  *
  * <p>One layer, x: [tokens = batch * seq, hidden]:
  *
@@ -56,8 +61,12 @@ import org.slf4j.LoggerFactory;
  * version and GEMM (see {@link GemmConfigs} and {@code ft4j encoder_gemm}), else from cuBLASLt's
  * heuristic.
  *
- * <p><b>Not built yet</b> (rejected with an UnsupportedOperationException naming the feature): INT8
- * modes 1 and 2.
+ * <p><b>INT8 mode 1</b> ({@link #create(EncoderWeights, ScaleSet, Options)}): int8 GEMM weights per
+ * output channel (after SmoothQuant smoothing), GEMM inputs int8 per token (the attention output:
+ * per tensor), ft4j's own INT8 GEMM, FP16 attention, residual and layernorm; see {@link
+ * #enqueueInt8Layer} and docs/int8.md. Its oracle is {@link org.ft4j.quant.QuantizedReference}.
+ * <b>Not built yet</b> (rejected with an UnsupportedOperationException naming the feature): INT8
+ * mode 2.
  *
  * <p>Resources: device memory for the weights at construction; activation memory sized for the
  * largest batch x seq seen so far (grown on demand, never inside a captured graph); one stream, one
@@ -159,6 +168,7 @@ public final class BertEncoder implements Encoder {
   private final GemmConfigs gemmConfigs;
   private final Set<GemmKey> rejectedTuned = new HashSet<>();
   private final LayerWeights[] layers;
+  private final Int8DeviceWeights int8; // INT8 mode 1: the int8 GEMM weights; else null
   private final Map<ShapeKey, ShapeState> shapes = new LinkedHashMap<>(16, 0.75f, true);
 
   /** What a GEMM plan set and its graph depend on. */
@@ -169,7 +179,10 @@ public final class BertEncoder implements Encoder {
   private boolean graphsBroken;
   private boolean closed;
 
-  /** Device copies of one layer's tensors (views into {@code weightMemory}). */
+  /**
+   * Device copies of one layer's tensors (views into {@code weightMemory}); in INT8 mode 1 the four
+   * GEMM weights are null here (they live in {@link #int8}).
+   */
   private record LayerWeights(
       DeviceBuffer qkvWeight, // [3 hidden, hidden]
       DeviceBuffer qkvBias, // [3 hidden]
@@ -184,24 +197,35 @@ public final class BertEncoder implements Encoder {
       DeviceBuffer outputLnGamma, // [hidden]
       DeviceBuffer outputLnBeta) {} // [hidden]
 
-  private BertEncoder(EncoderWeights weights, Options options) {
+  private BertEncoder(
+      EncoderWeights weights, Int8EncoderWeights int8Weights, DType dtype, Options options) {
     this.config = weights.config();
     this.options = options;
-    this.dtype = config.precision() == Precision.FP32 ? DType.FP32 : DType.FP16;
+    this.dtype = dtype;
     this.device = CudaDevice.open(options.device());
+    if (int8Weights != null && device.sm() < 75) {
+      throw new UnsupportedOperationException(
+          "INT8 inference needs a GPU of compute capability 7.5 (sm_75) or newer; "
+              + device
+              + " is sm_"
+              + device.sm());
+    }
     CudaStream s = null;
     CublasLt handle = null;
     DeviceBuffer ws = null;
     DeviceBuffer wm = null;
+    Int8DeviceWeights i8 = null;
     try {
       s = CudaStream.create();
       handle = CublasLt.create();
       ws = DeviceBuffer.allocate(WORKSPACE_BYTES);
-      wm = DeviceBuffer.allocate(weightBytes(config, dtype));
+      wm = DeviceBuffer.allocate(weightBytes(config, dtype, int8Weights != null));
+      i8 = int8Weights == null ? null : Int8DeviceWeights.upload(int8Weights);
       this.stream = s;
       this.lt = handle;
       this.workspace = ws;
       this.weightMemory = wm;
+      this.int8 = i8;
       this.gemmConfigs = loadGemmConfigs(options.gemmConfig());
       this.layers = uploadWeights(weights);
       this.fused =
@@ -216,6 +240,7 @@ public final class BertEncoder implements Encoder {
                 + device);
       }
     } catch (RuntimeException | Error e) {
+      closeQuietly(i8);
       closeQuietly(wm);
       closeQuietly(ws);
       closeQuietly(handle);
@@ -231,27 +256,85 @@ public final class BertEncoder implements Encoder {
   }
 
   /**
-   * Uploads the weights and prepares the encoder. Rejects, before touching the GPU, what is not
-   * built yet (INT8 precisions) and padding removal with the unfused attention.
+   * Uploads the weights and prepares an FP32 or FP16 encoder. Rejects, before touching the GPU,
+   * INT8 precisions (they need scales: {@link #create(EncoderWeights, ScaleSet, Options)}) and
+   * padding removal with the unfused attention.
    */
   public static BertEncoder create(EncoderWeights weights, Options options) {
+    checkArguments(weights, options);
+    Precision p = weights.config().precision();
+    rejectMode2(p);
+    if (p == Precision.INT8_MODE_1) {
+      throw new IllegalArgumentException(
+          "precision int8-1 needs INT8 scales: use BertEncoder.create(weights, scales, options)"
+              + " (make scales with `ft4j calibrate`)");
+    }
+    return new BertEncoder(weights, null, p == Precision.FP32 ? DType.FP32 : DType.FP16, options);
+  }
+
+  /**
+   * Quantizes the weights with {@code scales} (see {@link Int8EncoderWeights}), uploads them and
+   * prepares an INT8 mode-1 encoder. Checked before touching the GPU: the precision (int8-1; mode 2
+   * is not built yet), the scales against the model (a {@link org.ft4j.quant.ScaleSetException}
+   * naming what is missing or different), widths the INT8 kernels take; on the GPU: sm_75 or newer.
+   */
+  public static BertEncoder create(EncoderWeights weights, ScaleSet scales, Options options) {
+    return createInt8(weights, scales, options, DType.FP16);
+  }
+
+  /**
+   * INT8 mode 1 with {@code activations} (FP16, the product; or FP32) between the INT8 GEMMs. FP32
+   * is for the tests: per-token int8 rounding turns FP16-sized differences into whole int8 steps
+   * (measured on the CPU reference: a 2^-11 relative input perturbation moves the output by 0.7x
+   * its whole quantization error), so only with FP32 activations can the GPU encoder be compared
+   * tightly with its float64 fake-quantized oracle.
+   */
+  static BertEncoder createInt8(
+      EncoderWeights weights, ScaleSet scales, Options options, DType activations) {
+    checkArguments(weights, options);
+    if (scales == null) {
+      throw new IllegalArgumentException("INT8 scales must not be null");
+    }
+    EncoderConfig c = weights.config();
+    rejectMode2(c.precision());
+    if (c.precision() != Precision.INT8_MODE_1) {
+      throw new IllegalArgumentException(
+          "INT8 scales were given for precision "
+              + c.precision().label()
+              + "; they apply to int8-1 only (use create(weights, options))");
+    }
+    int widest = Math.max(c.hidden(), c.intermediateSize());
+    if (widest > NativeApi.MAX_QUANTIZE_COLS) {
+      throw new IllegalArgumentException(
+          "INT8 mode 1 supports hidden and intermediate sizes up to "
+              + NativeApi.MAX_QUANTIZE_COLS
+              + "; this model has hidden "
+              + c.hidden()
+              + ", intermediate "
+              + c.intermediateSize());
+    }
+    if (activations != DType.FP16 && activations != DType.FP32) {
+      throw new IllegalArgumentException(
+          "INT8 activations must be FP16 or FP32, not " + activations);
+    }
+    return new BertEncoder(weights, Int8EncoderWeights.of(weights, scales), activations, options);
+  }
+
+  private static void checkArguments(EncoderWeights weights, Options options) {
     if (weights == null || options == null) {
       throw new IllegalArgumentException("weights and options must not be null");
-    }
-    Precision p = weights.config().precision();
-    if (p == Precision.INT8_MODE_1 || p == Precision.INT8_MODE_2) {
-      throw new UnsupportedOperationException(
-          "precision "
-              + p.label()
-              + " (INT8 mode "
-              + (p == Precision.INT8_MODE_1 ? 1 : 2)
-              + ") is not built yet; use fp32 or fp16");
     }
     if (options.removePadding() && options.attention() == Attention.UNFUSED) {
       throw new IllegalArgumentException(
           "padding removal needs the fused attention; it cannot run with Attention.UNFUSED");
     }
-    return new BertEncoder(weights, options);
+  }
+
+  private static void rejectMode2(Precision p) {
+    if (p == Precision.INT8_MODE_2) {
+      throw new UnsupportedOperationException(
+          "precision int8-2 (INT8 mode 2) is not built yet; use int8-1, fp16 or fp32");
+    }
   }
 
   @Override
@@ -295,6 +378,7 @@ public final class BertEncoder implements Encoder {
   /** Device memory held by this encoder (weights, workspace, activations), in bytes. */
   public synchronized long deviceMemoryBytes() {
     return weightMemory.bytes()
+        + (int8 == null ? 0 : int8.bytes())
         + workspace.bytes()
         + (activations == null ? 0 : activations.bytes());
   }
@@ -500,8 +584,6 @@ public final class BertEncoder implements Encoder {
       Activations a, ShapeState s, int batch, int seq, int rows, Layout layout) {
     int hidden = config.hidden();
     int inter = config.intermediateSize();
-    int heads = config.heads();
-    int d = config.sizePerHead();
     float eps = (float) config.layerNormEps();
     if (fused) {
       NativeApi.lengthsToOffsets(a.lengths, batch, a.offsets, stream);
@@ -514,32 +596,14 @@ public final class BertEncoder implements Encoder {
       NativeApi.removePadding(dtype, a.x, a.dense, a.offsets, batch, seq, hidden, rows, stream);
     }
     int paddedSeq = layout == Layout.PADDED ? seq : 0;
-    float scale = (float) (1 / Math.sqrt(d));
-    for (LayerWeights w : layers) {
-      s.qkv.run(stream, a.x, w.qkvWeight(), a.qkv, null, workspace); // [rows, 3 hidden]
-      if (fused) { // [rows, 3 hidden] -> [rows, hidden], QKV bias added inside
-        NativeApi.fusedAttention(
-            dtype,
-            a.merged,
-            a.qkv,
-            w.qkvBias(),
-            a.offsets,
-            rows,
-            batch,
-            heads,
-            d,
-            paddedSeq,
-            seq,
-            scale,
-            stream);
-      } else {
-        NativeApi.addQkvBiasSplitHeads(
-            dtype, a.q, a.k, a.v, a.qkv, w.qkvBias(), batch, seq, heads, d, stream);
-        s.scores.run(stream, a.q, a.k, a.scores, null, workspace); // [batch, heads, seq, seq]
-        NativeApi.maskedSoftmax(dtype, a.scores, a.lengths, batch, heads, seq, 1f, stream);
-        s.context.run(stream, a.scores, a.v, a.context, null, workspace); // [batch, heads, seq, d]
-        NativeApi.mergeHeads(dtype, a.merged, a.context, batch, seq, heads, d, stream);
+    for (int l = 0; l < layers.length; l++) {
+      if (int8 != null) {
+        enqueueInt8Layer(a, s, l, batch, seq, rows, paddedSeq);
+        continue;
       }
+      LayerWeights w = layers[l];
+      s.qkv.run(stream, a.x, w.qkvWeight(), a.qkv, null, workspace); // [rows, 3 hidden]
+      enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
       s.attentionOutput.run(stream, a.merged, w.attentionOutputWeight(), a.dense, null, workspace);
       NativeApi.addBiasResidualLayerNorm(
           dtype,
@@ -576,6 +640,195 @@ public final class BertEncoder implements Encoder {
     }
   }
 
+  /**
+   * Attention of one layer: qkv [rows, 3 hidden] (GEMM output without bias) -> merged [rows,
+   * hidden], the QKV bias added inside; fused kernel or the unfused path.
+   */
+  private void enqueueAttention(
+      Activations a, ShapeState s, LayerWeights w, int batch, int seq, int rows, int paddedSeq) {
+    int heads = config.heads();
+    int d = config.sizePerHead();
+    float scale = (float) (1 / Math.sqrt(d));
+    if (fused) { // [rows, 3 hidden] -> [rows, hidden], QKV bias added inside
+      NativeApi.fusedAttention(
+          dtype,
+          a.merged,
+          a.qkv,
+          w.qkvBias(),
+          a.offsets,
+          rows,
+          batch,
+          heads,
+          d,
+          paddedSeq,
+          seq,
+          scale,
+          stream);
+    } else {
+      NativeApi.addQkvBiasSplitHeads(
+          dtype, a.q, a.k, a.v, a.qkv, w.qkvBias(), batch, seq, heads, d, stream);
+      s.scores.run(stream, a.q, a.k, a.scores, null, workspace); // [batch, heads, seq, seq]
+      NativeApi.maskedSoftmax(dtype, a.scores, a.lengths, batch, heads, seq, 1f, stream);
+      s.context.run(stream, a.scores, a.v, a.context, null, workspace); // [batch, heads, seq, d]
+      NativeApi.mergeHeads(dtype, a.merged, a.context, batch, seq, heads, d, stream);
+    }
+  }
+
+  /**
+   * One INT8 mode-1 layer, x [rows, hidden] FP16 (FP32 in tests) in and out of {@code a.x}
+   * (docs/int8.md):
+   *
+   * <pre>
+   *   qx, s0  = int8 per token of x / s_qkv          (layer 0 here; later layers: the previous
+   *                                                   layer's last layernorm writes them)
+   *   qkv     = qx Wqkv^T · s0 · w                    own INT8 GEMM, FP16 out, bias in attention
+   *   merged  = attention(qkv + bqkv)                 FP16, fused or unfused as in FP16
+   *   qx      = int8 of merged, static amax           quantize kernel
+   *   acc     = qx Wo^T                               own INT8 GEMM, int32 out
+   *   a, qx, s1 = LN(acc · a · w + bo + x), int8 per token of a / s_ffn1
+   *   acc     = qx Wi^T                               int32
+   *   qx, s2  = int8 per token of gelu(acc · s1 · w + bi) / s_ffn2
+   *   acc     = qx Wo2^T                              int32
+   *   x, qx, s0 = LN(acc · s2 · w + bo2 + a), int8 per token of x / s_qkv of the next layer
+   * </pre>
+   *
+   * Three row-scale buffers, one per quantized input, so no kernel reads and writes the same one.
+   */
+  private void enqueueInt8Layer(
+      Activations a, ShapeState s, int l, int batch, int seq, int rows, int paddedSeq) {
+    int hidden = config.hidden();
+    int inter = config.intermediateSize();
+    float eps = (float) config.layerNormEps();
+    LayerWeights w = layers[l];
+    Int8DeviceWeights.Layer q = int8.layer(l);
+    DType h = dtype;
+    if (l == 0) {
+      NativeApi.quantizeRows(
+          h, Int8Output.perToken(a.qx, a.qkvInScale, q.qkvInvSmooth()), a.x, rows, hidden, stream);
+    }
+    NativeApi.gemmInt8(
+        Int8GemmOut.FLOAT,
+        h,
+        a.qkv,
+        a.qx,
+        q.qkv(),
+        a.qkvInScale,
+        0f,
+        q.qkvScale(),
+        null,
+        null,
+        0f,
+        false,
+        rows,
+        3 * hidden,
+        hidden,
+        stream);
+    enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
+    float attentionAmax = q.attentionOutputAmax();
+    NativeApi.quantizeRows(
+        h, Int8Output.ofStatic(a.qx, attentionAmax, null), a.merged, rows, hidden, stream);
+    NativeApi.gemmInt8(
+        Int8GemmOut.INT32,
+        h,
+        a.acc,
+        a.qx,
+        q.attentionOutput(),
+        null,
+        0f,
+        null,
+        null,
+        null,
+        0f,
+        false,
+        rows,
+        hidden,
+        hidden,
+        stream);
+    NativeApi.dequantizeBiasResidualLayerNorm(
+        h,
+        a.attention,
+        Int8Output.perToken(a.qx, a.ffn1InScale, q.ffn1InvSmooth()),
+        a.acc,
+        null,
+        attentionAmax / Int8.QMAX,
+        q.attentionOutputScale(),
+        w.attentionOutputBias(),
+        a.x,
+        w.attentionLnGamma(),
+        w.attentionLnBeta(),
+        eps,
+        rows,
+        hidden,
+        stream);
+    NativeApi.gemmInt8(
+        Int8GemmOut.INT32,
+        h,
+        a.acc,
+        a.qx,
+        q.intermediate(),
+        null,
+        0f,
+        null,
+        null,
+        null,
+        0f,
+        false,
+        rows,
+        inter,
+        hidden,
+        stream);
+    NativeApi.dequantizeBiasAct(
+        h,
+        null,
+        Int8Output.perToken(a.qx, a.ffn2InScale, q.ffn2InvSmooth()),
+        a.acc,
+        a.ffn1InScale,
+        0f,
+        q.intermediateScale(),
+        w.intermediateBias(),
+        true,
+        rows,
+        inter,
+        stream);
+    NativeApi.gemmInt8(
+        Int8GemmOut.INT32,
+        h,
+        a.acc,
+        a.qx,
+        q.output(),
+        null,
+        0f,
+        null,
+        null,
+        null,
+        0f,
+        false,
+        rows,
+        hidden,
+        inter,
+        stream);
+    Int8Output next =
+        l + 1 < layers.length
+            ? Int8Output.perToken(a.qx, a.qkvInScale, int8.layer(l + 1).qkvInvSmooth())
+            : null;
+    NativeApi.dequantizeBiasResidualLayerNorm(
+        h,
+        a.x,
+        next,
+        a.acc,
+        a.ffn2InScale,
+        0f,
+        q.outputScale(),
+        w.outputBias(),
+        a.attention,
+        w.outputLnGamma(),
+        w.outputLnBeta(),
+        eps,
+        rows,
+        hidden,
+        stream);
+  }
+
   /** The GEMM plans (and graph) of one batch x seq shape; LRU-cached. */
   private final class ShapeState implements AutoCloseable {
     final MatmulPlan qkv;
@@ -590,6 +843,9 @@ public final class BertEncoder implements Encoder {
       Map<String, MatmulPlan> made = new LinkedHashMap<>();
       try {
         for (EncoderGemms.Gemm g : EncoderGemms.of(config, batch, seq, tokens, fused)) {
+          if (int8 != null && !EncoderGemms.isAttention(g)) {
+            continue; // INT8 mode 1: the linear GEMMs are ft4j's own INT8 GEMM
+          }
           made.put(g.op(), plan(g, batch, seq));
         }
       } catch (RuntimeException e) {
@@ -726,11 +982,18 @@ public final class BertEncoder implements Encoder {
     final DeviceBuffer io32; // [tokens, hidden] FP32 staging for the host API
     final DeviceBuffer lengths; // [batch] int32
     final DeviceBuffer offsets; // [batch + 1] int32, cumulative lengths (fused attention)
+    // INT8 mode 1 only (else null):
+    final DeviceBuffer qx; // int8 [tokens, max(hidden, intermediate)], the next GEMM's input
+    final DeviceBuffer acc; // int32 [tokens, max(hidden, intermediate)], a GEMM's accumulators
+    final DeviceBuffer qkvInScale; // float [tokens], per-token scales of qkv_in
+    final DeviceBuffer ffn1InScale; // of ffn1_in
+    final DeviceBuffer ffn2InScale; // of ffn2_in
     final PinnedHostBuffer hostInput;
     final PinnedHostBuffer hostOutput;
     final PinnedHostBuffer hostLengths;
 
-    Activations(EncoderConfig c, DType t, long tokens, long scoresElements, int batch) {
+    Activations(
+        EncoderConfig c, DType t, long tokens, long scoresElements, int batch, boolean int8) {
       this.tokensCapacity = tokens;
       this.scoresCapacity = scoresElements;
       this.batchCapacity = batch;
@@ -751,7 +1014,12 @@ public final class BertEncoder implements Encoder {
         (long) tokens * c.intermediateSize() * t.bytes(),
         4L * tokens * c.hidden(),
         4L * batch,
-        4L * (batch + 1)
+        4L * (batch + 1),
+        int8 ? tokens * Math.max(c.hidden(), c.intermediateSize()) : 0,
+        int8 ? 4L * tokens * Math.max(c.hidden(), c.intermediateSize()) : 0,
+        int8 ? 4L * tokens : 0,
+        int8 ? 4L * tokens : 0,
+        int8 ? 4L * tokens : 0
       };
       long total = 0;
       long[] starts = new long[sizes.length];
@@ -778,6 +1046,11 @@ public final class BertEncoder implements Encoder {
       io32 = views[11];
       lengths = views[12];
       this.offsets = views[13];
+      qx = views[14];
+      acc = views[15];
+      qkvInScale = views[16];
+      ffn1InScale = views[17];
+      ffn2InScale = views[18];
       PinnedHostBuffer in = null;
       PinnedHostBuffer out = null;
       try {
@@ -829,7 +1102,7 @@ public final class BertEncoder implements Encoder {
       activations = null;
       a.close();
     }
-    activations = new Activations(config, dtype, newTokens, newScores, newBatch);
+    activations = new Activations(config, dtype, newTokens, newScores, newBatch, int8 != null);
     return activations;
   }
 
@@ -839,23 +1112,27 @@ public final class BertEncoder implements Encoder {
     return (bytes + ALIGN - 1) / ALIGN * ALIGN;
   }
 
-  private static long weightBytes(EncoderConfig c, DType t) {
+  private static long weightBytes(EncoderConfig c, DType t, boolean int8) {
     long total = 0;
-    for (long elements : layerTensorSizes(c)) {
+    for (long elements : layerTensorSizes(c, int8)) {
       total += align(elements * t.bytes());
     }
     return total * c.layers();
   }
 
-  /** Element counts of the packed per-layer tensors, in LayerWeights order. */
-  private static long[] layerTensorSizes(EncoderConfig c) {
+  /**
+   * Element counts of the packed per-layer tensors, in LayerWeights order; 0 for the GEMM weights
+   * in INT8 mode 1 (they are in {@link Int8DeviceWeights}).
+   */
+  private static long[] layerTensorSizes(EncoderConfig c, boolean int8) {
     long h = c.hidden();
     long i = c.intermediateSize();
-    return new long[] {3 * h * h, 3 * h, h * h, h, h, h, i * h, i, h * i, h, h, h};
+    long m = int8 ? 0 : 1;
+    return new long[] {m * 3 * h * h, 3 * h, m * h * h, h, h, h, m * i * h, i, m * h * i, h, h, h};
   }
 
   private LayerWeights[] uploadWeights(EncoderWeights weights) {
-    long[] sizes = layerTensorSizes(config);
+    long[] sizes = layerTensorSizes(config, int8 != null);
     long largest = 0;
     for (long s : sizes) {
       largest = Math.max(largest, s);
@@ -865,14 +1142,9 @@ public final class BertEncoder implements Encoder {
       long offset = 0;
       for (int layer = 0; layer < config.layers(); layer++) {
         float[][] host = {
-          concat(
-              weights.get(layer, LayerParam.QUERY_WEIGHT),
-              weights.get(layer, LayerParam.KEY_WEIGHT),
-              weights.get(layer, LayerParam.VALUE_WEIGHT)),
-          concat(
-              weights.get(layer, LayerParam.QUERY_BIAS),
-              weights.get(layer, LayerParam.KEY_BIAS),
-              weights.get(layer, LayerParam.VALUE_BIAS)),
+          weights.stacked(
+              layer, LayerParam.QUERY_WEIGHT, LayerParam.KEY_WEIGHT, LayerParam.VALUE_WEIGHT),
+          weights.stacked(layer, LayerParam.QUERY_BIAS, LayerParam.KEY_BIAS, LayerParam.VALUE_BIAS),
           weights.get(layer, LayerParam.ATTENTION_OUTPUT_WEIGHT),
           weights.get(layer, LayerParam.ATTENTION_OUTPUT_BIAS),
           weights.get(layer, LayerParam.ATTENTION_LAYERNORM_WEIGHT),
@@ -886,6 +1158,9 @@ public final class BertEncoder implements Encoder {
         };
         DeviceBuffer[] views = new DeviceBuffer[host.length];
         for (int t = 0; t < host.length; t++) {
+          if (sizes[t] == 0) {
+            continue; // an INT8 GEMM weight: uploaded as int8 elsewhere
+          }
           long bytes = sizes[t] * dtype.bytes();
           views[t] = weightMemory.slice(offset, bytes);
           offset += align(bytes);
@@ -909,20 +1184,6 @@ public final class BertEncoder implements Encoder {
       staging.copyFrom(data);
       NativeApi.convert(dtype, target, DType.FP32, staging, data.length, stream);
     }
-  }
-
-  private static float[] concat(float[]... parts) {
-    int n = 0;
-    for (float[] p : parts) {
-      n += p.length;
-    }
-    float[] out = new float[n];
-    int at = 0;
-    for (float[] p : parts) {
-      System.arraycopy(p, 0, out, at, p.length);
-      at += p.length;
-    }
-    return out;
   }
 
   private void checkOpen() {
@@ -949,6 +1210,7 @@ public final class BertEncoder implements Encoder {
     closeQuietly(activations);
     activations = null;
     closeQuietly(weightMemory);
+    closeQuietly(int8);
     closeQuietly(workspace);
     closeQuietly(lt);
     closeQuietly(stream);

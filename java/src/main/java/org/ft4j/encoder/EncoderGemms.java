@@ -42,4 +42,9 @@ public final class EncoderGemms {
     list.add(new Gemm("ffn2", GemmShape.linear(rows, config.intermediateSize(), hidden), 1f));
     return list;
   }
+
+  /** True for the batched attention GEMMs (scores, context) of the unfused attention. */
+  public static boolean isAttention(Gemm g) {
+    return g.op().equals("scores") || g.op().equals("context");
+  }
 }

@@ -38,6 +38,32 @@ public final class EncoderWeights {
     return tensors[layer][param.ordinal()].clone();
   }
 
+  /**
+   * The data of {@code params} in {@code layer}, one after the other (the query, key and value
+   * weights stacked into the [3 hidden, hidden] QKV weight, say).
+   */
+  public float[] stacked(int layer, LayerParam... params) {
+    long n = 0;
+    for (LayerParam p : params) {
+      long size = 1;
+      for (int dim : p.shape(config)) {
+        size *= dim;
+      }
+      n += size;
+    }
+    if (n > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("stacked tensor of " + n + " values is too large");
+    }
+    float[] out = new float[(int) n];
+    int at = 0;
+    for (LayerParam p : params) {
+      float[] part = get(layer, p);
+      System.arraycopy(part, 0, out, at, part.length);
+      at += part.length;
+    }
+    return out;
+  }
+
   /** A copy of the data of the tensor named {@code name} (a Hugging Face layer tensor name). */
   public float[] get(String name) {
     ParsedName parsed = ParsedName.parse(name, config.layers());

@@ -8,6 +8,7 @@ import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.EncoderWeights;
 import org.ft4j.encoder.LayerParam;
 import org.ft4j.reference.ActivationHook;
+import org.ft4j.reference.ReferenceEncoder;
 
 /**
  * Collects, for every quantization point of every layer, the histogram of |x| and the per-channel
@@ -66,6 +67,38 @@ public final class Calibrator implements ActivationHook {
         channelMax[l][p.ordinal()] = new double[channels(config, p)];
       }
     }
+  }
+
+  /**
+   * Calibrates {@code weights} on hidden states instead of text: the float64 reference runs over
+   * {@code input} [batch, seq, hidden] with {@code lengths} once (and, with {@code alpha} &gt; 0,
+   * once more on the smoothed GEMM inputs), and {@code method} picks the scales. What {@code
+   * encoder_sample} calibrates its random model with; text calibration of a real model is {@code
+   * ft4j calibrate}.
+   *
+   * @param alpha SmoothQuant strength in [0, 1]; 0 = no smoothing
+   */
+  public static ScaleSet calibrateOnHiddenStates(
+      EncoderWeights weights,
+      float[] input,
+      int[] lengths,
+      int batch,
+      int seq,
+      double alpha,
+      CalibrationMethod method,
+      String source) {
+    if (!(alpha >= 0 && alpha <= 1)) {
+      throw new IllegalArgumentException("smoothing alpha = " + alpha + ", must be in [0, 1]");
+    }
+    EncoderConfig config = weights.config();
+    Calibrator first = new Calibrator(config);
+    new ReferenceEncoder(weights, first).forward(input, lengths, batch, seq);
+    Calibrator last = first;
+    if (alpha > 0) {
+      last = new Calibrator(config, first.smoothing(weights, alpha));
+      new ReferenceEncoder(weights, last).forward(input, lengths, batch, seq);
+    }
+    return last.scales(method, source);
   }
 
   static int channels(EncoderConfig config, Point p) {

@@ -213,14 +213,7 @@ public final class QuantizedReference {
         float[] w = weights.get(l, p);
         int[] shape = p.shape(config);
         if (p.isMatrix()) {
-          double[] s = scales == null ? null : scales.smooth(l, inputOf(p));
-          if (s != null) {
-            for (int o = 0; o < shape[0]; o++) {
-              for (int c = 0; c < shape[1]; c++) {
-                w[o * shape[1] + c] = (float) (w[o * shape[1] + c] * s[c]);
-              }
-            }
-          }
+          smooth(w, shape[0], shape[1], scales == null ? null : scales.smooth(l, inputOf(p)));
           if (quantize) {
             w = Int8.quantizeWeight(w, shape[0], shape[1], true).dequantize();
           }
@@ -229,6 +222,21 @@ public final class QuantizedReference {
       }
     }
     return b.build();
+  }
+
+  /**
+   * Multiplies column c of the row-major [out, in] weight {@code w} by s[c], in place (SmoothQuant:
+   * the input is divided by the same factors); nothing when s is null.
+   */
+  static void smooth(float[] w, int out, int in, double[] s) {
+    if (s == null) {
+      return;
+    }
+    for (int o = 0; o < out; o++) {
+      for (int c = 0; c < in; c++) {
+        w[o * in + c] = (float) (w[o * in + c] * s[c]);
+      }
+    }
   }
 
   /** The GEMM input a weight reads. */

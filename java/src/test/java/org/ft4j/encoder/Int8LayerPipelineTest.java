@@ -1,0 +1,142 @@
+package org.ft4j.encoder;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.ft4j.cuda.DType;
+import org.ft4j.quant.Int8;
+import org.ft4j.quant.Int8EncoderWeights;
+import org.ft4j.quant.ScaleSet;
+import org.ft4j.reference.Int8ReferenceKernels;
+import org.ft4j.reference.Int8ReferenceKernels.Quantized;
+import org.ft4j.reference.ReferenceKernels;
+import org.ft4j.testing.GpuTesting;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The INT8 mode-1 layer exactly as {@link BertEncoder} queues it (kernel by kernel, with the same
+ * scale conventions and buffers: see {@code enqueueInt8Layer}), simulated with the kernels' CPU
+ * references ({@link Int8ReferenceKernels}, float32 storage between kernels as with FP32
+ * activations on the GPU), against the float64 fake-quantized oracle, under the FP32-activation
+ * tolerance of {@link Int8EncoderGpuTest}. Runs on the CPU: it checks that the kernels compose into
+ * the oracle's arithmetic, and that the GPU test's tolerance scheme holds where only float32
+ * rounding differs.
+ */
+class Int8LayerPipelineTest {
+
+  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}")
+  @CsvSource({"1, 4, 32, 6, 17", "2, 2, 64, 5, 9", "2, 2, 64, 4, 33", "1, 3, 32, 4, 1"})
+  void simulatedPipelineMatchesTheOracle(int layers, int heads, int d, int batch, int seq) {
+    EncoderConfig c = EncoderConfig.of(layers, heads, d, Precision.INT8_MODE_1);
+    EncoderWeights w = EncoderWeights.random(c, 31L * heads + d);
+    ScaleSet scales = Int8EncoderGpuTest.calibrate(w, 3, 24);
+    float[] input = Int8EncoderGpuTest.hiddenStates(c, batch, seq, 7L * seq + batch);
+    int[] lengths = GpuTesting.randomLengths(batch, seq, batch + 11L * seq);
+    Int8EncoderGpuTest.Expected want =
+        Int8EncoderGpuTest.expected(w, scales, input, lengths, batch, seq, DType.FP32);
+    float[] got = simulate(w, Int8EncoderWeights.of(w, scales), input, lengths, batch, seq);
+    double[] err = Int8EncoderGpuTest.perSequence(want.oracle(), got, lengths, seq, c.hidden());
+    double[] quant =
+        Int8EncoderGpuTest.perSequence(want.fp32(), want.oracle(), lengths, seq, c.hidden());
+    String report = Arrays.toString(err) + " vs quantization " + Arrays.toString(quant);
+    long tight = Arrays.stream(err).filter(x -> x <= 2e-4).count();
+    assertTrue(4 * tight >= 3L * batch, report);
+    for (int b = 0; b < batch; b++) {
+      assertTrue(err[b] <= 1.5 * quant[b] + 1e-5, "sequence " + b + ": " + report);
+      assertTrue(quant[b] > 1e-3, "quantization had no visible effect: " + report);
+    }
+  }
+
+  /** The INT8 layers of BertEncoder (padded layout), kernel by kernel, float32 between kernels. */
+  static float[] simulate(
+      EncoderWeights w, Int8EncoderWeights q, float[] input, int[] lengths, int batch, int seq) {
+    EncoderConfig c = w.config();
+    int rows = batch * seq;
+    int h = c.hidden();
+    int inter = c.intermediateSize();
+    double eps = (float) c.layerNormEps();
+    float[] x = ReferenceKernels.zeroPaddedRows(input, lengths, batch, seq, h);
+    Quantized qx =
+        Int8ReferenceKernels.quantizeRows(x, rows, h, q.layer(0).qkvInvSmooth(), true, 0);
+    for (int l = 0; l < c.layers(); l++) {
+      Int8EncoderWeights.Layer L = q.layer(l);
+      float[] qkv =
+          toFloat(
+              Int8ReferenceKernels.dequantizeBiasAct(
+                  Int8ReferenceKernels.gemmInt8(qx.values(), L.qkv().values(), rows, 3 * h, h),
+                  qx.rowScale(),
+                  0,
+                  L.qkv().scales(),
+                  null,
+                  false,
+                  rows,
+                  3 * h));
+      float[] merged =
+          ReferenceKernels.attention(
+              qkv,
+              w.stacked(l, LayerParam.QUERY_BIAS, LayerParam.KEY_BIAS, LayerParam.VALUE_BIAS),
+              lengths,
+              batch,
+              seq,
+              c.heads(),
+              c.sizePerHead(),
+              (float) (1 / Math.sqrt(c.sizePerHead())));
+      float amax = L.attentionOutputAmax();
+      qx = Int8ReferenceKernels.quantizeRows(merged, rows, h, null, false, amax);
+      float[] attention =
+          toFloat(
+              Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
+                  Int8ReferenceKernels.gemmInt8(
+                      qx.values(), L.attentionOutput().values(), rows, h, h),
+                  null,
+                  amax / Int8.QMAX,
+                  L.attentionOutput().scales(),
+                  w.get(l, LayerParam.ATTENTION_OUTPUT_BIAS),
+                  x,
+                  w.get(l, LayerParam.ATTENTION_LAYERNORM_WEIGHT),
+                  w.get(l, LayerParam.ATTENTION_LAYERNORM_BIAS),
+                  eps,
+                  rows,
+                  h));
+      qx = Int8ReferenceKernels.quantizeRows(attention, rows, h, L.ffn1InvSmooth(), true, 0);
+      double[] act =
+          Int8ReferenceKernels.dequantizeBiasAct(
+              Int8ReferenceKernels.gemmInt8(qx.values(), L.intermediate().values(), rows, inter, h),
+              qx.rowScale(),
+              0,
+              L.intermediate().scales(),
+              w.get(l, LayerParam.INTERMEDIATE_BIAS),
+              true,
+              rows,
+              inter);
+      qx = Int8ReferenceKernels.quantizeRows(act, rows, inter, L.ffn2InvSmooth(), true, 0);
+      x =
+          toFloat(
+              Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
+                  Int8ReferenceKernels.gemmInt8(qx.values(), L.output().values(), rows, h, inter),
+                  qx.rowScale(),
+                  0,
+                  L.output().scales(),
+                  w.get(l, LayerParam.OUTPUT_BIAS),
+                  attention,
+                  w.get(l, LayerParam.OUTPUT_LAYERNORM_WEIGHT),
+                  w.get(l, LayerParam.OUTPUT_LAYERNORM_BIAS),
+                  eps,
+                  rows,
+                  h));
+      if (l + 1 < c.layers()) {
+        qx = Int8ReferenceKernels.quantizeRows(x, rows, h, q.layer(l + 1).qkvInvSmooth(), true, 0);
+      }
+    }
+    return ReferenceKernels.zeroPaddedRows(x, lengths, batch, seq, h);
+  }
+
+  private static float[] toFloat(double[] v) {
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      f[i] = (float) v[i];
+    }
+    return f;
+  }
+}
