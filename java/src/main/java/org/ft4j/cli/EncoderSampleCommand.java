@@ -14,6 +14,10 @@ import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.EncoderWeights;
 import org.ft4j.encoder.Precision;
 import org.ft4j.nativeapi.NativeApi;
+import org.ft4j.quant.CalibrationMethod;
+import org.ft4j.quant.Calibrator;
+import org.ft4j.quant.QuantizedReference;
+import org.ft4j.quant.ScaleSet;
 import org.ft4j.reference.ReferenceEncoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -63,7 +67,13 @@ public final class EncoderSampleCommand implements Callable<Integer> {
               + " / 2), and every layer runs on the valid tokens only; 0: full-length sequences")
   int isRemovePadding;
 
-  @Parameters(index = "7", paramLabel = "int8_mode", description = "0; 1 and 2 are not built yet")
+  @Parameters(
+      index = "7",
+      paramLabel = "int8_mode",
+      description =
+          "0: FP32/FP16; 1: INT8 mode 1 (int8 weights per channel and GEMM inputs, FP16 between"
+              + " GEMMs); 2: INT8 mode 2 (CPU backend only: its fake-quantized reference). INT8"
+              + " scales are calibrated on random hidden states (see --int8-scales)")
   int int8Mode;
 
   @Parameters(
@@ -102,6 +112,13 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       description = "seed of the random weights and inputs")
   long seed;
 
+  @Option(
+      names = "--int8-scales",
+      description =
+          "INT8 scale file (ft4j-int8-scales 1) for int8_mode 1 or 2; default: calibrated on"
+              + " random hidden states of the random model (percentile 99.99, smoothing 0.75)")
+  java.nio.file.Path int8Scales;
+
   @Option(names = "--device", defaultValue = "0", description = "CUDA device ordinal")
   int device;
 
@@ -132,10 +149,6 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     requireFlag("is_remove_padding", isRemovePadding);
     requireFlag("allow_gemm_test", allowGemmTest);
     Precision precision = Precision.fromFasterTransformerFlags(isUseFp16, int8Mode);
-    if (precision == Precision.INT8_MODE_1 || precision == Precision.INT8_MODE_2) {
-      throw new UnsupportedOperationException(
-          "int8_mode = " + int8Mode + ": INT8 inference is not built yet; use int8_mode 0");
-    }
     EncoderConfig config = EncoderConfig.of(numLayers, headNumber, sizePerHead, precision);
     boolean gpu;
     switch (backend.toLowerCase(Locale.ROOT)) {
@@ -148,6 +161,14 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     int warm = warmup != null ? warmup : gpu ? 10 : 0;
     requireAtLeast("--iterations", timed, 1);
     requireAtLeast("--warmup", warm, 0);
+    if (precision == Precision.INT8_MODE_2 && gpu) {
+      throw new UnsupportedOperationException(
+          "int8_mode = 2 is not built yet on the GPU; --backend cpu runs its fake-quantized"
+              + " reference");
+    }
+    if (int8Mode == 0 && int8Scales != null) {
+      throw new IllegalArgumentException("--int8-scales applies to int8_mode 1 and 2 only");
+    }
     int[] lengths = sequenceLengths(batchSize, seqLen, isRemovePadding == 1, seed);
     this.tokens = Arrays.stream(lengths).sum();
     float[] input = randomInput(config, batchSize, seqLen, seed);
@@ -210,7 +231,11 @@ public final class EncoderSampleCommand implements Callable<Integer> {
             .withGemmConfig(gemmConfig)
             .withTuneGemms(allowGemmTest == 1);
     EncoderWeights weights = EncoderWeights.random(config, seed);
-    try (BertEncoder encoder = BertEncoder.create(weights, options)) {
+    ScaleSet scales = int8Mode == 0 ? null : int8Scales(weights, out);
+    try (BertEncoder encoder =
+        scales == null
+            ? BertEncoder.create(weights, options)
+            : BertEncoder.create(weights, scales, options)) {
       CudaDevice dev = encoder.device();
       String attention =
           encoder.usesFusedAttention()
@@ -262,10 +287,16 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   private int runCpu(
       PrintWriter out, EncoderConfig config, int[] lengths, float[] input, int timed, int warm) {
     EncoderWeights weights = EncoderWeights.random(config, seed);
-    try (ReferenceEncoder encoder = new ReferenceEncoder(weights)) {
+    ScaleSet scales = int8Mode == 0 ? null : int8Scales(weights, out);
+    try (ReferenceEncoder encoder =
+        scales == null
+            ? new ReferenceEncoder(weights)
+            : QuantizedReference.of(weights, scales, config.precision())) {
       printHeader(
           out,
-          "cpu: float64 reference encoder, "
+          "cpu: float64 reference encoder"
+              + (scales == null ? "" : " (fake-quantized " + config.precision().label() + ")")
+              + ", "
               + Runtime.getRuntime().availableProcessors()
               + " cores",
           config,
@@ -285,6 +316,41 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   }
 
   private int tokens;
+
+  /**
+   * The --int8-scales file, checked against the model; else scales calibrated on random hidden
+   * states drawn like the input (seed + 2, one sequence of min(seq_len, 32) tokens) by the float64
+   * reference, as {@code ft4j calibrate} does with text.
+   */
+  private ScaleSet int8Scales(EncoderWeights weights, PrintWriter out) {
+    EncoderConfig c = weights.config();
+    if (int8Scales != null) {
+      ScaleSet s = ScaleSet.read(int8Scales);
+      s.require(c, c.precision());
+      out.printf("[INFO] INT8 scales: %s (%s)%n", int8Scales, s.source());
+      return s;
+    }
+    int n = Math.min(seqLen, 32);
+    long t0 = System.nanoTime();
+    ScaleSet s =
+        Calibrator.calibrateOnHiddenStates(
+            weights,
+            randomInput(c, 1, n, seed + 2),
+            new int[] {n},
+            1,
+            n,
+            Calibrator.DEFAULT_ALPHA,
+            CalibrationMethod.DEFAULT,
+            "encoder_sample random model (seed " + seed + "), " + n + " random tokens");
+    out.printf(
+        Locale.ROOT,
+        "[INFO] INT8 scales: calibrated on %d random tokens (%s, smoothing %.2f) in %.1f s%n",
+        n,
+        CalibrationMethod.DEFAULT.label(),
+        Calibrator.DEFAULT_ALPHA,
+        (System.nanoTime() - t0) / 1e9);
+    return s;
+  }
 
   private void printHeader(PrintWriter out, String device, EncoderConfig c, int timed, int warm) {
     out.printf("[INFO] device %s%n", device);

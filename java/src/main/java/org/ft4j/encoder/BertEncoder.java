@@ -940,6 +940,10 @@ public final class BertEncoder implements Encoder {
 
   /** Where this encoder's tuned GEMM algorithms come from, for reports. */
   public String gemmConfigSource() {
+    if (int8 != null) {
+      return "ft4j's own INT8 GEMM for the linear layers"
+          + (fused ? "" : "; attention GEMMs: " + gemmConfigs.describe(GemmType.of(dtype, false)));
+    }
     return gemmConfigs.describe(GemmType.of(dtype, options.allowTf32()));
   }
 

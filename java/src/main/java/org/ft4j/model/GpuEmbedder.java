@@ -7,8 +7,10 @@ import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.encoder.BertEncoder;
+import org.ft4j.encoder.EncoderWeights;
 import org.ft4j.encoder.Precision;
 import org.ft4j.nativeapi.NativeApi;
+import org.ft4j.quant.ScaleSet;
 
 /**
  * The GPU backend: the embedding layer (one fused gather + layernorm kernel) and {@link
@@ -49,12 +51,28 @@ public final class GpuEmbedder implements TokenEmbedder {
   /**
    * Uploads {@code model} to {@code device} at {@code precision} (FP32 or FP16).
    *
-   * @throws UnsupportedOperationException for INT8 precisions (not built yet)
+   * @throws UnsupportedOperationException for INT8 precisions (they need scales: the other
+   *     constructor)
    */
   public GpuEmbedder(Model model, Precision precision, int device) {
-    if (precision != Precision.FP32 && precision != Precision.FP16) {
+    this(model, precision, device, null);
+  }
+
+  /**
+   * Uploads {@code model} to {@code device} at {@code precision}: FP32, FP16, or INT8 mode 1 with
+   * {@code scales} (embeddings and activations between the INT8 GEMMs in FP16).
+   *
+   * @throws UnsupportedOperationException for INT8 mode 2 (not built on the GPU yet), or an INT8
+   *     mode without scales
+   */
+  public GpuEmbedder(Model model, Precision precision, int device, ScaleSet scales) {
+    if (precision == Precision.INT8_MODE_2) {
       throw new UnsupportedOperationException(
-          "precision " + precision.label() + " is not built yet for embeddings; use fp32 or fp16");
+          "precision int8-2 is not built yet on the GPU; use int8-1, fp16 or fp32");
+    }
+    if (precision == Precision.INT8_MODE_1 && scales == null) {
+      throw new UnsupportedOperationException(
+          "precision int8-1 needs INT8 scales (EmbeddingModel finds them; or `ft4j calibrate`)");
     }
     this.config = model.config();
     this.dtype = precision == Precision.FP32 ? DType.FP32 : DType.FP16;
@@ -63,10 +81,12 @@ public final class GpuEmbedder implements TokenEmbedder {
     BertEncoder enc = null;
     CudaStream s = null;
     try {
+      EncoderWeights weights = model.encoder().withConfig(config.encoderConfig(precision));
+      BertEncoder.Options options = BertEncoder.Options.defaults().withDevice(device);
       enc =
-          BertEncoder.create(
-              model.encoder().withConfig(config.encoderConfig(precision)),
-              BertEncoder.Options.defaults().withDevice(device));
+          precision == Precision.INT8_MODE_1
+              ? BertEncoder.create(weights, scales, options)
+              : BertEncoder.create(weights, options);
       s = CudaStream.create();
       this.encoder = enc;
       this.stream = s;

@@ -68,9 +68,13 @@ class EncoderSampleCommandTest {
 
   @Test
   void featuresNotBuiltYetAreRejectedByName() {
-    Result int8 =
-        run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "2", "0", "--backend", "cpu");
-    assertTrue(int8.err().contains("INT8 inference is not built yet"), int8.err());
+    Result int8 = run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "2", "0");
+    assertTrue(int8.err().contains("int8_mode = 2 is not built yet on the GPU"), int8.err());
+    Result scalesWithoutInt8 =
+        run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "0", "--int8-scales", "x");
+    assertTrue(
+        scalesWithoutInt8.err().contains("--int8-scales applies to int8_mode 1 and 2 only"),
+        scalesWithoutInt8.err());
     Result tune =
         run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "1", "--backend", "cpu");
     assertEquals(0, tune.exit(), tune.err());
@@ -95,5 +99,65 @@ class EncoderSampleCommandTest {
     assertEquals(1, r.exit());
     assertTrue(r.err().contains("no usable CUDA device"), r.err());
     assertTrue(r.err().contains("--backend cpu"), r.err());
+  }
+
+  @Test
+  void int8ModesRunTheFakeQuantizedReferenceOnTheCpu() {
+    for (String mode : new String[] {"1", "2"}) {
+      Result r =
+          run("encoder-sample", "2", "2", "9", "2", "16", "1", "1", mode, "0", "--backend", "cpu");
+      assertEquals(0, r.exit(), r.err());
+      assertTrue(r.out().contains("fake-quantized int8-" + mode), r.out());
+      assertTrue(r.out().contains("INT8 scales: calibrated on 9 random tokens"), r.out());
+      assertTrue(r.out().contains("ft4j-cpu-time"), r.out());
+    }
+  }
+
+  @Test
+  void int8ScaleFilesMustFitTheModel(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    org.ft4j.encoder.EncoderConfig other =
+        org.ft4j.encoder.EncoderConfig.of(3, 2, 16, org.ft4j.encoder.Precision.INT8_MODE_1);
+    org.ft4j.encoder.EncoderWeights w = org.ft4j.encoder.EncoderWeights.random(other, 1);
+    float[] x = EncoderSampleCommand.randomInput(other, 1, 4, 5);
+    java.nio.file.Path file = dir.resolve("scales.json");
+    org.ft4j.quant.Calibrator.calibrateOnHiddenStates(
+            w, x, new int[] {4}, 1, 4, 0.5, org.ft4j.quant.CalibrationMethod.DEFAULT, "test")
+        .write(file);
+    Result wrong =
+        run(
+            "encoder-sample",
+            "1",
+            "2",
+            "8",
+            "2",
+            "16",
+            "1",
+            "0",
+            "1",
+            "0",
+            "--backend",
+            "cpu",
+            "--int8-scales",
+            file.toString());
+    assertTrue(wrong.err().contains("this model has 2 layers"), wrong.err());
+    Result right =
+        run(
+            "encoder-sample",
+            "1",
+            "3",
+            "4",
+            "2",
+            "16",
+            "1",
+            "0",
+            "1",
+            "0",
+            "--backend",
+            "cpu",
+            "--int8-scales",
+            file.toString());
+    assertEquals(0, right.exit(), right.err());
+    assertTrue(right.out().contains("INT8 scales: " + file), right.out());
   }
 }

@@ -1,0 +1,62 @@
+package org.ft4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.List;
+import org.ft4j.encoder.Precision;
+import org.ft4j.model.EmbeddingModel.Backend;
+import org.ft4j.testing.GpuTesting;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * INT8 mode 1 on the GPU through the public API, real models with their shipped scales, on the 240
+ * evaluation texts: against GPU FP32 embeddings the issue's bar (mean cosine ≥ 0.995, smallest ≥
+ * 0.99), and against the CPU fake-quantized reference (the same scales) a mean cosine ≥ 0.999 — the
+ * GPU's FP16 activations flip some int8 roundings (see Int8EncoderGpuTest), so the two INT8 results
+ * are two draws of the same quantization noise, not equal. Top-1 agreement is printed.
+ */
+@Tag(GpuTesting.GPU)
+class Int8GpuAccuracyGpuTest {
+
+  @BeforeAll
+  static void requireDevice() {
+    GpuTesting.assumeCudaDevice();
+  }
+
+  static float[][] embed(String model, Backend backend, Precision precision, List<String> texts) {
+    EmbeddingModel.Options o =
+        EmbeddingModel.Options.defaults()
+            .withBackend(backend)
+            .withPrecision(precision)
+            .withBatchSize(32);
+    try (EmbeddingModel m = EmbeddingModel.load(model, o)) {
+      assertEquals(precision, m.precision());
+      return m.embed(texts);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"minilm", "bge-small"})
+  void int8Mode1OnTheGpuStaysCloseToFp32(String model) throws IOException {
+    List<String> eval = Int8AccuracyTest.texts(Int8AccuracyTest.EVAL);
+    float[][] fp32 = embed(model, Backend.GPU, Precision.FP32, eval);
+    float[][] int8 = embed(model, Backend.GPU, Precision.INT8_MODE_1, eval);
+    Int8Calibration.Comparison toFp32 = Int8Calibration.compare(fp32, int8);
+    List<String> some = eval.subList(0, 48);
+    Int8Calibration.Comparison toOracle =
+        Int8Calibration.compare(
+            Int8AccuracyTest.embed(model, Precision.INT8_MODE_1, some),
+            embed(model, Backend.GPU, Precision.INT8_MODE_1, some));
+    System.out.printf(
+        "%s GPU int8-1 vs GPU fp32: %s; vs the CPU fake-quantized reference: %s%n",
+        model, toFp32, toOracle);
+    assertTrue(toFp32.meanCosine() >= 0.995, model + " " + toFp32);
+    assertTrue(toFp32.minCosine() >= 0.99, model + " " + toFp32);
+    assertTrue(toOracle.meanCosine() >= 0.999, model + " " + toOracle);
+  }
+}
