@@ -6,8 +6,9 @@
 #   cp scripts/gpu-session.sh device/run.sh && cp -r ../shared/anchors device/anchors
 # then run `bash device/run.sh` there with $OUT set to a folder for the results.
 # Steps (environment switches): GPU tests + compute-sanitizer (TEST_S seconds, SANITIZE=0 skips the
-# sanitizers, REPEAT=n runs the tests n times), encoder_sample timings (BENCH=1: PRECS, SHAPES
-# "32x128 ...", RPS "0 1"), the PyTorch anchor (PT=1), epilogue and attention benchmarks (EPI=1,
+# sanitizers, REPEAT=n runs the tests n times), encoder_sample timings (BENCH=1: PRECS
+# "is_use_fp16:int8_mode ..." (default "1:0 0:0 1:1": FP16, FP32, INT8 mode 1), SHAPES "32x128 ...",
+# RPS "0 1"), the PyTorch anchor (PT=1), epilogue and attention benchmarks (EPI=1,
 # ATT=1), GEMM tuning (TUNE=1: encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and
 # without the tuned config).
 cd "$(dirname "$0")" && tar xJf ft4j.tar.xz && cd ft4j || exit 1
@@ -37,9 +38,9 @@ if [ "${TUNE:-0}" = 1 ]; then
   done
 fi
 if [ "${BENCH:-1}" = 1 ]; then
-  for p in ${PRECS:-1 0}; do for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
+  for p in ${PRECS:-1:0 0:0 1:1}; do for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
     for rp in ${RPS:-0}; do
-      timeout 60 bin/encoder_sample $1 12 $2 12 64 $p $rp 0 0 2>&1 | grep -E "tokens|ft4j-time|rror" | tail -3
+      timeout 90 bin/encoder_sample $1 12 $2 12 64 ${p%:*} $rp ${p#*:} 0 2>&1 | grep -E "tokens|INT8 scales|ft4j-time|rror" | tail -4
     done
   done; done > $OUT/bench.log 2>&1; cat $OUT/bench.log
   [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1; tail -8 $OUT/pytorch.csv

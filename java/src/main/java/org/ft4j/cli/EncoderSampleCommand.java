@@ -119,6 +119,14 @@ public final class EncoderSampleCommand implements Callable<Integer> {
               + " random hidden states of the random model (percentile 99.99, smoothing 0.75)")
   java.nio.file.Path int8Scales;
 
+  @Option(
+      names = "--int8-gemm",
+      defaultValue = "auto",
+      description =
+          "int8_mode 1 on the GPU: the GEMM of the linear layers: auto (cuBLASLt where it takes the"
+              + " shape, else ft4j's own), own (ft4j's INT8 GEMM) or cublaslt")
+  String int8Gemm;
+
   @Option(names = "--device", defaultValue = "0", description = "CUDA device ordinal")
   int device;
 
@@ -205,6 +213,15 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     return lengths;
   }
 
+  private BertEncoder.Int8Gemm int8GemmChoice() {
+    try {
+      return BertEncoder.Int8Gemm.valueOf(int8Gemm.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--int8-gemm " + int8Gemm + ": expected auto, own or cublaslt");
+    }
+  }
+
   private BertEncoder.Attention attentionChoice() {
     switch (attention.toLowerCase(Locale.ROOT)) {
       case "auto":
@@ -229,7 +246,8 @@ public final class EncoderSampleCommand implements Callable<Integer> {
             .withAttention(attentionChoice())
             .withRemovePadding(isRemovePadding == 1)
             .withGemmConfig(gemmConfig)
-            .withTuneGemms(allowGemmTest == 1);
+            .withTuneGemms(allowGemmTest == 1)
+            .withInt8Gemm(int8GemmChoice());
     EncoderWeights weights = EncoderWeights.random(config, seed);
     ScaleSet scales = int8Mode == 0 ? null : int8Scales(weights, out);
     try (BertEncoder encoder =

@@ -93,6 +93,7 @@ public final class BertEncoder implements Encoder {
    * @param tuneGemms tune GEMMs that have no config entry the first time a shape needs them, and
    *     append them to the config (FasterTransformer's allow_gemm_test = 1). Tuning takes seconds
    *     per GEMM: for tools and benchmarks, not for a service's request path
+   * @param int8Gemm INT8 mode 1: which GEMM runs the linear layers (see {@link Int8Gemm})
    */
   public record Options(
       int device,
@@ -101,44 +102,77 @@ public final class BertEncoder implements Encoder {
       boolean cudaGraphs,
       Attention attention,
       Path gemmConfig,
-      boolean tuneGemms) {
+      boolean tuneGemms,
+      Int8Gemm int8Gemm) {
     public Options {
       if (attention == null) {
         throw new IllegalArgumentException("attention must not be null");
       }
+      if (int8Gemm == null) {
+        throw new IllegalArgumentException("int8Gemm must not be null");
+      }
     }
 
     public static Options defaults() {
-      return new Options(0, false, false, true, Attention.AUTO, null, false);
+      return new Options(0, false, false, true, Attention.AUTO, null, false, Int8Gemm.AUTO);
+    }
+
+    public Options withInt8Gemm(Int8Gemm g) {
+      return new Options(
+          device, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms, g);
     }
 
     public Options withDevice(int d) {
-      return new Options(d, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms);
+      return new Options(
+          d, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms, int8Gemm);
     }
 
     public Options withRemovePadding(boolean r) {
-      return new Options(device, r, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms);
+      return new Options(
+          device, r, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms, int8Gemm);
     }
 
     public Options withAllowTf32(boolean t) {
-      return new Options(device, removePadding, t, cudaGraphs, attention, gemmConfig, tuneGemms);
+      return new Options(
+          device, removePadding, t, cudaGraphs, attention, gemmConfig, tuneGemms, int8Gemm);
     }
 
     public Options withCudaGraphs(boolean g) {
-      return new Options(device, removePadding, allowTf32, g, attention, gemmConfig, tuneGemms);
+      return new Options(
+          device, removePadding, allowTf32, g, attention, gemmConfig, tuneGemms, int8Gemm);
     }
 
     public Options withAttention(Attention a) {
-      return new Options(device, removePadding, allowTf32, cudaGraphs, a, gemmConfig, tuneGemms);
+      return new Options(
+          device, removePadding, allowTf32, cudaGraphs, a, gemmConfig, tuneGemms, int8Gemm);
     }
 
     public Options withGemmConfig(Path p) {
-      return new Options(device, removePadding, allowTf32, cudaGraphs, attention, p, tuneGemms);
+      return new Options(
+          device, removePadding, allowTf32, cudaGraphs, attention, p, tuneGemms, int8Gemm);
     }
 
     public Options withTuneGemms(boolean t) {
-      return new Options(device, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, t);
+      return new Options(
+          device, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, t, int8Gemm);
     }
+  }
+
+  /**
+   * The GEMM of INT8 mode 1's four linear layers. Both multiply int8 exactly into int32; the
+   * dequantizing kernels after them are the same, except that ft4j's GEMM writes the QKV output
+   * dequantized in FP16 directly (no int32 round trip).
+   */
+  public enum Int8Gemm {
+    /**
+     * cuBLASLt where it takes the shape (its tuned algorithm from igemm_config.in, else its
+     * heuristic), else ft4j's own. Not yet measured against each other on a GPU.
+     */
+    AUTO,
+    /** ft4j's own INT8 tensor-core GEMM (kernels/gemm_int8.cu) for every linear layer. */
+    OWN,
+    /** cuBLASLt int8 -> int32 for every linear layer; fails where cuBLASLt has no algorithm. */
+    CUBLASLT
   }
 
   /**
@@ -681,10 +715,10 @@ public final class BertEncoder implements Encoder {
    * <pre>
    *   qx, s0  = int8 per token of x / s_qkv          (layer 0 here; later layers: the previous
    *                                                   layer's last layernorm writes them)
-   *   qkv     = qx Wqkv^T · s0 · w                    own INT8 GEMM, FP16 out, bias in attention
+   *   qkv     = qx Wqkv^T · s0 · w                    INT8 GEMM, FP16 out, bias in attention
    *   merged  = attention(qkv + bqkv)                 FP16, fused or unfused as in FP16
    *   qx      = int8 of merged, static amax           quantize kernel
-   *   acc     = qx Wo^T                               own INT8 GEMM, int32 out
+   *   acc     = qx Wo^T                               INT8 GEMM, int32 out
    *   a, qx, s1 = LN(acc · a · w + bo + x), int8 per token of a / s_ffn1
    *   acc     = qx Wi^T                               int32
    *   qx, s2  = int8 per token of gelu(acc · s1 · w + bi) / s_ffn2
@@ -692,7 +726,9 @@ public final class BertEncoder implements Encoder {
    *   x, qx, s0 = LN(acc · s2 · w + bo2 + a), int8 per token of x / s_qkv of the next layer
    * </pre>
    *
-   * Three row-scale buffers, one per quantized input, so no kernel reads and writes the same one.
+   * With cuBLASLt ({@link Int8Gemm}) every GEMM writes int32 to acc, and the QKV output is
+   * dequantized by the row kernel. Three row-scale buffers, one per quantized input, so no kernel
+   * reads and writes the same one.
    */
   private void enqueueInt8Layer(
       Activations a, ShapeState s, int l, int batch, int seq, int rows, int paddedSeq) {
@@ -706,44 +742,45 @@ public final class BertEncoder implements Encoder {
       NativeApi.quantizeRows(
           h, Int8Output.perToken(a.qx, a.qkvInScale, q.qkvInvSmooth()), a.x, rows, hidden, stream);
     }
-    NativeApi.gemmInt8(
-        Int8GemmOut.FLOAT,
-        h,
-        a.qkv,
-        a.qx,
-        q.qkv(),
-        a.qkvInScale,
-        0f,
-        q.qkvScale(),
-        null,
-        null,
-        0f,
-        false,
-        rows,
-        3 * hidden,
-        hidden,
-        stream);
+    if (s.qkv == null) {
+      NativeApi.gemmInt8(
+          Int8GemmOut.FLOAT,
+          h,
+          a.qkv,
+          a.qx,
+          q.qkv(),
+          a.qkvInScale,
+          0f,
+          q.qkvScale(),
+          null,
+          null,
+          0f,
+          false,
+          rows,
+          3 * hidden,
+          hidden,
+          stream);
+    } else { // cuBLASLt: int32, then dequantized to qkv
+      s.qkv.run(stream, a.qx, q.qkv(), a.acc, null, workspace);
+      NativeApi.dequantizeBiasAct(
+          h,
+          a.qkv,
+          null,
+          a.acc,
+          a.qkvInScale,
+          0f,
+          q.qkvScale(),
+          null,
+          false,
+          rows,
+          3 * hidden,
+          stream);
+    }
     enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
     float attentionAmax = q.attentionOutputAmax();
     NativeApi.quantizeRows(
         h, Int8Output.ofStatic(a.qx, attentionAmax, null), a.merged, rows, hidden, stream);
-    NativeApi.gemmInt8(
-        Int8GemmOut.INT32,
-        h,
-        a.acc,
-        a.qx,
-        q.attentionOutput(),
-        null,
-        0f,
-        null,
-        null,
-        null,
-        0f,
-        false,
-        rows,
-        hidden,
-        hidden,
-        stream);
+    linearInt8(s.attentionOutput, q.attentionOutput(), a, rows, hidden, hidden);
     NativeApi.dequantizeBiasResidualLayerNorm(
         h,
         a.attention,
@@ -760,23 +797,7 @@ public final class BertEncoder implements Encoder {
         rows,
         hidden,
         stream);
-    NativeApi.gemmInt8(
-        Int8GemmOut.INT32,
-        h,
-        a.acc,
-        a.qx,
-        q.intermediate(),
-        null,
-        0f,
-        null,
-        null,
-        null,
-        0f,
-        false,
-        rows,
-        inter,
-        hidden,
-        stream);
+    linearInt8(s.intermediate, q.intermediate(), a, rows, inter, hidden);
     NativeApi.dequantizeBiasAct(
         h,
         null,
@@ -790,23 +811,7 @@ public final class BertEncoder implements Encoder {
         rows,
         inter,
         stream);
-    NativeApi.gemmInt8(
-        Int8GemmOut.INT32,
-        h,
-        a.acc,
-        a.qx,
-        q.output(),
-        null,
-        0f,
-        null,
-        null,
-        null,
-        0f,
-        false,
-        rows,
-        hidden,
-        inter,
-        stream);
+    linearInt8(s.output, q.output(), a, rows, hidden, inter);
     Int8Output next =
         l + 1 < layers.length
             ? Int8Output.perToken(a.qx, a.qkvInScale, int8.layer(l + 1).qkvInvSmooth())
@@ -829,6 +834,32 @@ public final class BertEncoder implements Encoder {
         stream);
   }
 
+  /** acc [m, n] int32 = qx [m, k] · weight [n, k]^T on cuBLASLt ({@code plan}) or ft4j's GEMM. */
+  private void linearInt8(
+      MatmulPlan plan, DeviceBuffer weight, Activations a, int m, int n, int k) {
+    if (plan != null) {
+      plan.run(stream, a.qx, weight, a.acc, null, workspace);
+    } else {
+      NativeApi.gemmInt8(
+          Int8GemmOut.INT32,
+          dtype,
+          a.acc,
+          a.qx,
+          weight,
+          null,
+          0f,
+          null,
+          null,
+          null,
+          0f,
+          false,
+          m,
+          n,
+          k,
+          stream);
+    }
+  }
+
   /** The GEMM plans (and graph) of one batch x seq shape; LRU-cached. */
   private final class ShapeState implements AutoCloseable {
     final MatmulPlan qkv;
@@ -844,9 +875,13 @@ public final class BertEncoder implements Encoder {
       try {
         for (EncoderGemms.Gemm g : EncoderGemms.of(config, batch, seq, tokens, fused)) {
           if (int8 != null && !EncoderGemms.isAttention(g)) {
-            continue; // INT8 mode 1: the linear GEMMs are ft4j's own INT8 GEMM
+            MatmulPlan p = int8Plan(g, batch, seq); // null: ft4j's own INT8 GEMM
+            if (p != null) {
+              made.put(g.op(), p);
+            }
+            continue;
           }
-          made.put(g.op(), plan(g, batch, seq));
+          made.put(g.op(), plan(g, batch, seq, GemmType.of(dtype, options.allowTf32())));
         }
       } catch (RuntimeException e) {
         for (MatmulPlan p : made.values()) {
@@ -866,8 +901,7 @@ public final class BertEncoder implements Encoder {
      * The plan of one GEMM: on its tuned algorithm when the GEMM config has one (and cuBLASLt still
      * accepts it), else tuned now when {@link Options#tuneGemms()}, else on cuBLASLt's heuristic.
      */
-    private MatmulPlan plan(EncoderGemms.Gemm g, int batch, int seq) {
-      GemmType type = GemmType.of(dtype, options.allowTf32());
+    private MatmulPlan plan(EncoderGemms.Gemm g, int batch, int seq, GemmType type) {
       GemmKey key = GemmKey.of(g.shape(), type, Epilogue.NONE);
       Optional<GemmConfigEntry> tuned = gemmConfigs.find(key);
       if (tuned.isEmpty() && options.tuneGemms()) {
@@ -889,6 +923,29 @@ public final class BertEncoder implements Encoder {
         }
       }
       return new MatmulPlan(lt, g.shape(), type, g.alpha(), Epilogue.NONE, WORKSPACE_BYTES, null);
+    }
+
+    /**
+     * The cuBLASLt int8 -> int32 plan of an INT8 linear GEMM, or null for ft4j's own GEMM ({@link
+     * Int8Gemm#OWN}, or AUTO where cuBLASLt declines the shape).
+     */
+    private MatmulPlan int8Plan(EncoderGemms.Gemm g, int batch, int seq) {
+      if (options.int8Gemm() == Int8Gemm.OWN) {
+        return null;
+      }
+      try {
+        return plan(g, batch, seq, GemmType.I8I32);
+      } catch (RuntimeException e) {
+        if (options.int8Gemm() == Int8Gemm.CUBLASLT) {
+          throw e;
+        }
+        LOG.info(
+            "cuBLASLt has no int8 algorithm for GEMM {} ({}): ft4j's own INT8 GEMM runs it ({})",
+            g.op(),
+            g.shape(),
+            e.getMessage());
+        return null;
+      }
     }
 
     private GemmConfigEntry tune(EncoderGemms.Gemm g, GemmType type, int batch, int seq) {
@@ -941,8 +998,15 @@ public final class BertEncoder implements Encoder {
   /** Where this encoder's tuned GEMM algorithms come from, for reports. */
   public String gemmConfigSource() {
     if (int8 != null) {
-      return "ft4j's own INT8 GEMM for the linear layers"
-          + (fused ? "" : "; attention GEMMs: " + gemmConfigs.describe(GemmType.of(dtype, false)));
+      String linear =
+          options.int8Gemm() == Int8Gemm.OWN
+              ? "ft4j's own INT8 GEMM"
+              : "cuBLASLt int8 -> int32, "
+                  + gemmConfigs.describe(GemmType.I8I32)
+                  + (options.int8Gemm() == Int8Gemm.AUTO ? " (ft4j's own where it declines)" : "");
+      return "linear layers: "
+          + linear
+          + (fused ? "" : "; attention: " + gemmConfigs.describe(GemmType.of(dtype, false)));
     }
     return gemmConfigs.describe(GemmType.of(dtype, options.allowTf32()));
   }
@@ -988,7 +1052,7 @@ public final class BertEncoder implements Encoder {
     final DeviceBuffer offsets; // [batch + 1] int32, cumulative lengths (fused attention)
     // INT8 mode 1 only (else null):
     final DeviceBuffer qx; // int8 [tokens, max(hidden, intermediate)], the next GEMM's input
-    final DeviceBuffer acc; // int32 [tokens, max(hidden, intermediate)], a GEMM's accumulators
+    final DeviceBuffer acc; // int32 [tokens, max(3 hidden, intermediate)], a GEMM's accumulators
     final DeviceBuffer qkvInScale; // float [tokens], per-token scales of qkv_in
     final DeviceBuffer ffn1InScale; // of ffn1_in
     final DeviceBuffer ffn2InScale; // of ffn2_in
@@ -1020,7 +1084,7 @@ public final class BertEncoder implements Encoder {
         4L * batch,
         4L * (batch + 1),
         int8 ? tokens * Math.max(c.hidden(), c.intermediateSize()) : 0,
-        int8 ? 4L * tokens * Math.max(c.hidden(), c.intermediateSize()) : 0,
+        int8 ? 4L * tokens * Math.max(3 * c.hidden(), c.intermediateSize()) : 0,
         int8 ? 4L * tokens : 0,
         int8 ? 4L * tokens : 0,
         int8 ? 4L * tokens : 0

@@ -114,17 +114,27 @@ class Int8EncoderGpuTest {
 
   static Stream<Arguments> fp32Cases() {
     // layers, heads, sizePerHead, batch, seq, attention
-    return Stream.of(
-        Arguments.of(1, 4, 32, 6, 17, BertEncoder.Attention.UNFUSED),
-        Arguments.of(2, 2, 64, 5, 9, BertEncoder.Attention.UNFUSED),
-        Arguments.of(2, 2, 64, 4, 33, BertEncoder.Attention.FUSED),
-        Arguments.of(1, 3, 32, 4, 1, BertEncoder.Attention.AUTO));
+    Object[][] shapes = {
+      {1, 4, 32, 6, 17, BertEncoder.Attention.UNFUSED},
+      {2, 2, 64, 5, 9, BertEncoder.Attention.UNFUSED},
+      {2, 2, 64, 4, 33, BertEncoder.Attention.FUSED},
+      {1, 3, 32, 4, 1, BertEncoder.Attention.AUTO}
+    };
+    return Stream.of(BertEncoder.Int8Gemm.OWN, BertEncoder.Int8Gemm.CUBLASLT)
+        .flatMap(
+            g -> Stream.of(shapes).map(x -> Arguments.of(x[0], x[1], x[2], x[3], x[4], x[5], g)));
   }
 
-  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}, {5} attention")
+  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}, {5} attention, {6}")
   @MethodSource("fp32Cases")
   void withFp32ActivationsMatchesTheOracleTightly(
-      int layers, int heads, int d, int batch, int seq, BertEncoder.Attention attention) {
+      int layers,
+      int heads,
+      int d,
+      int batch,
+      int seq,
+      BertEncoder.Attention attention,
+      BertEncoder.Int8Gemm gemm) {
     EncoderConfig c = EncoderConfig.of(layers, heads, d, Precision.INT8_MODE_1);
     EncoderWeights w = EncoderWeights.random(c, 31L * heads + d);
     ScaleSet scales = calibrate(w, 3, 24);
@@ -134,7 +144,10 @@ class Int8EncoderGpuTest {
     float[] got;
     try (BertEncoder e =
         BertEncoder.createInt8(
-            w, scales, BertEncoder.Options.defaults().withAttention(attention), DType.FP32)) {
+            w,
+            scales,
+            BertEncoder.Options.defaults().withAttention(attention).withInt8Gemm(gemm),
+            DType.FP32)) {
       assertEquals(DType.FP32, e.storageType());
       got = e.forward(input, lengths, batch, seq);
     }
@@ -152,16 +165,20 @@ class Int8EncoderGpuTest {
   }
 
   static Stream<Arguments> fp16Cases() {
-    return Stream.of(
-        Arguments.of(2, 12, 64, 3, 17),
-        Arguments.of(2, 8, 96, 2, 128),
-        Arguments.of(1, 4, 32, 32, 128),
-        Arguments.of(2, 12, 64, 1, 1));
+    return Stream.of(BertEncoder.Int8Gemm.AUTO, BertEncoder.Int8Gemm.OWN)
+        .flatMap(
+            g ->
+                Stream.of(
+                    Arguments.of(2, 12, 64, 3, 17, g),
+                    Arguments.of(2, 8, 96, 2, 128, g),
+                    Arguments.of(1, 4, 32, 32, 128, g),
+                    Arguments.of(2, 12, 64, 1, 1, g)));
   }
 
-  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}")
+  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}, {5}")
   @MethodSource("fp16Cases")
-  void fp16ErrorLooksLikeQuantizationError(int layers, int heads, int d, int batch, int seq) {
+  void fp16ErrorLooksLikeQuantizationError(
+      int layers, int heads, int d, int batch, int seq, BertEncoder.Int8Gemm gemm) {
     EncoderConfig c = EncoderConfig.of(layers, heads, d, Precision.INT8_MODE_1);
     EncoderWeights w = EncoderWeights.random(c, 17L * heads + d);
     ScaleSet scales = calibrate(w, 3, 24);
@@ -169,7 +186,8 @@ class Int8EncoderGpuTest {
     int[] lengths = randomLengths(batch, seq, batch + 13L * seq);
     Expected want = expected(w, scales, input, lengths, batch, seq, DType.FP16);
     float[] got;
-    try (BertEncoder e = BertEncoder.create(w, scales, BertEncoder.Options.defaults())) {
+    try (BertEncoder e =
+        BertEncoder.create(w, scales, BertEncoder.Options.defaults().withInt8Gemm(gemm))) {
       assertEquals(DType.FP16, e.storageType());
       got = e.forward(input, lengths, batch, seq);
     }
