@@ -25,6 +25,7 @@ import org.ft4j.gemm.GemmConfigFile;
 import org.ft4j.gemm.GemmConfigs;
 import org.ft4j.gemm.GemmEnvironment;
 import org.ft4j.gemm.GemmKey;
+import org.ft4j.gemm.GemmShape;
 import org.ft4j.gemm.GemmTuner;
 import org.ft4j.gemm.GemmType;
 import org.ft4j.nativeapi.NativeApi;
@@ -200,7 +201,7 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       for (Job j : jobs) {
         GemmTuner.Result r;
         try (Bar bar = new Bar(noProgress, j.gemm().op())) {
-          r = tuner.tune(j.gemm().shape(), j.type(), Epilogue.NONE, alphaFor(j), bar);
+          r = tuner.tune(j.gemm().shape(), j.type(), Epilogue.NONE, alphaFor(j), bar, ownKernel(j));
         }
         entries.add(r.entry(j.batch(), j.seq(), j.gemm().op()));
         out.printf(
@@ -234,6 +235,36 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       err.println("note: " + m);
     }
     return 0;
+  }
+
+  /**
+   * ft4j's own INT8 GEMM as a competitor of cuBLASLt's int8 -> int32 algorithms for the linear
+   * GEMMs of INT8 mode 1 (the tuner writes {@code ft4j} as the algorithm where it wins); null
+   * otherwise.
+   */
+  static GemmTuner.OwnKernel ownKernel(Job j) {
+    if (j.type() != GemmType.I8I32 || EncoderGemms.isAttention(j.gemm())) {
+      return null;
+    }
+    GemmShape s = j.gemm().shape();
+    return (a, b, c, stream) ->
+        NativeApi.gemmInt8(
+            NativeApi.Int8GemmOut.INT32,
+            DType.FP16,
+            c,
+            a,
+            b,
+            null,
+            0f,
+            null,
+            null,
+            null,
+            0f,
+            false,
+            s.m(),
+            s.n(),
+            s.k(),
+            stream);
   }
 
   /** The GEMMs of every (batch, seq), each distinct GEMM once, in first-seen order. */

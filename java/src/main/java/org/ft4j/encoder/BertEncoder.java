@@ -165,8 +165,10 @@ public final class BertEncoder implements Encoder {
    */
   public enum Int8Gemm {
     /**
-     * cuBLASLt where it takes the shape (its tuned algorithm from igemm_config.in, else its
-     * heuristic), else ft4j's own. Not yet measured against each other on a GPU.
+     * What the tuned igemm_config.in says for the shape (cuBLASLt's algorithm, or {@code ft4j}:
+     * ft4j's own GEMM, where {@code encoder_gemm ... int8_mode=1} found it faster); without an
+     * entry cuBLASLt's heuristic, or ft4j's own GEMM where cuBLASLt declines the shape. Not yet
+     * measured on a GPU.
      */
     AUTO,
     /** ft4j's own INT8 tensor-core GEMM (kernels/gemm_int8.cu) for every linear layer. */
@@ -907,6 +909,9 @@ public final class BertEncoder implements Encoder {
       if (tuned.isEmpty() && options.tuneGemms()) {
         tuned = Optional.of(tune(g, type, batch, seq));
       }
+      if (tuned.isPresent() && tuned.get().algorithm().isFt4jOwn()) {
+        tuned = Optional.empty(); // Int8Gemm.CUBLASLT was asked for: cuBLASLt's heuristic
+      }
       if (tuned.isPresent() && !rejectedTuned.contains(key)) {
         try {
           return new MatmulPlan(
@@ -932,6 +937,13 @@ public final class BertEncoder implements Encoder {
     private MatmulPlan int8Plan(EncoderGemms.Gemm g, int batch, int seq) {
       if (options.int8Gemm() == Int8Gemm.OWN) {
         return null;
+      }
+      if (options.int8Gemm() == Int8Gemm.AUTO
+          && gemmConfigs
+              .find(GemmKey.of(g.shape(), GemmType.I8I32, Epilogue.NONE))
+              .map(e -> e.algorithm().isFt4jOwn())
+              .orElse(false)) {
+        return null; // the tuner found ft4j's own GEMM faster for this shape
       }
       try {
         return plan(g, batch, seq, GemmType.I8I32);

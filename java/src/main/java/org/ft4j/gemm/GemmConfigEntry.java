@@ -48,6 +48,17 @@ public record GemmConfigEntry(
     }
     requireTime("time_us", timeMicros);
     requireTime("heuristic_us", heuristicMicros);
+    if (algorithm.isFt4jOwn()
+        && (key.type() != GemmType.I8I32 || key.batchCount() != 1 || !key.bTransposed())) {
+      throw new IllegalArgumentException(
+          "algorithm ft4j (ft4j's own INT8 GEMM) runs i8i32 GEMMs with batch_count 1 and b_trans T"
+              + " only, not "
+              + key.type().label()
+              + " batch_count "
+              + key.batchCount()
+              + " b_trans "
+              + (key.bTransposed() ? "T" : "N"));
+    }
   }
 
   private static void requireTime(String what, double v) {
@@ -61,7 +72,7 @@ public record GemmConfigEntry(
     GemmAlgorithm a = algorithm;
     return String.format(
         Locale.ROOT,
-        "%d %d %s %d %d %d %d %s %s %s %d %d %d %d %d %d %d %d %d %d %.3f %.3f",
+        "%d %d %s %d %d %d %d %s %s %s %s %d %d %d %d %d %d %d %d %d %.3f %.3f",
         batch,
         seq,
         op,
@@ -72,7 +83,7 @@ public record GemmConfigEntry(
         key.bTransposed() ? "T" : "N",
         key.type().label(),
         key.epilogue().label(),
-        a.id(),
+        a.isFt4jOwn() ? "ft4j" : Integer.toString(a.id()),
         a.tile(),
         a.stages(),
         a.splitK(),
@@ -114,7 +125,7 @@ public record GemmConfigEntry(
               p.epilogue(9));
       GemmAlgorithm algorithm =
           new GemmAlgorithm(
-              p.integer(10),
+              p.algorithmId(10),
               p.integer(11),
               p.integer(12),
               p.integer(13),
@@ -149,6 +160,17 @@ public record GemmConfigEntry(
       } catch (NumberFormatException e) {
         throw bad(i, "an integer");
       }
+    }
+
+    int algorithmId(int i) {
+      if (f[i].equals("ft4j")) {
+        return GemmAlgorithm.FT4J_OWN_ID;
+      }
+      int id = integer(i);
+      if (id < 0) {
+        throw bad(i, "a cuBLASLt algorithm id >= 0 or ft4j");
+      }
+      return id;
     }
 
     long longInteger(int i) {

@@ -175,9 +175,43 @@ public final class GemmTuner {
   /** A candidate in the search: its fields, its rebuilt opaque algorithm, its workspace. */
   private record Candidate(GemmAlgorithm fields, cublasLtMatmulAlgo_t algo, long workspace) {}
 
+  /**
+   * A kernel outside cuBLASLt computing the same GEMM, C = A · op(B) on the tuner's operands
+   * (ft4j's own INT8 GEMM: i8i32, batch 1, B transposed, alpha 1, no epilogue).
+   */
+  @FunctionalInterface
+  public interface OwnKernel {
+    void run(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream stream);
+  }
+
   /** Tunes C = alpha * A * op(B) (+ bias) for {@code shape} and {@code type}. */
   public Result tune(
       GemmShape shape, GemmType type, Epilogue epilogue, float alpha, Progress progress) {
+    return tune(shape, type, epilogue, alpha, progress, null);
+  }
+
+  /**
+   * Tunes as {@link #tune(GemmShape, GemmType, Epilogue, float, Progress)}, with {@code own} (may
+   * be null) timed in the final pass beside cuBLASLt's finalists; where it is the fastest, the
+   * result's algorithm is {@link GemmAlgorithm#ft4jOwn()}.
+   */
+  public Result tune(
+      GemmShape shape,
+      GemmType type,
+      Epilogue epilogue,
+      float alpha,
+      Progress progress,
+      OwnKernel own) {
+    if (own != null
+        && (type != GemmType.I8I32
+            || shape.batch() != 1
+            || !shape.bTransposed()
+            || epilogue != Epilogue.NONE
+            || alpha != 1f)) {
+      throw new IllegalArgumentException(
+          "an own kernel competes only for i8i32 GEMMs with batch 1, B transposed, alpha 1 and no"
+              + " epilogue");
+    }
     long t0 = System.nanoTime();
     GemmKey key = GemmKey.of(shape, type, epilogue);
     try (MatmulPlan plan =
@@ -225,7 +259,7 @@ public final class GemmTuner {
               .limit(settings.finalists())
               .map(Map.Entry::getKey)
               .toList();
-      double[][] rounds = new double[finalists.size() + 1][settings.finalRounds()];
+      double[][] rounds = new double[finalists.size() + 2][settings.finalRounds()];
       for (int r = 0; r < settings.finalRounds(); r++) {
         for (int i = 0; i < finalists.size(); i++) {
           Candidate c = finalists.get(i);
@@ -242,6 +276,8 @@ public final class GemmTuner {
                 end,
                 2,
                 settings.finalRuns());
+        rounds[finalists.size() + 1][r] =
+            own == null ? Double.NaN : timeOwn(own, ops, start, end, 2, settings.finalRuns());
         progress.step();
       }
       int best = 0;
@@ -255,12 +291,16 @@ public final class GemmTuner {
       }
       Candidate winner = finalists.get(best);
       double heuristicUs = median(rounds[finalists.size()]);
+      double[] ownRounds = rounds[finalists.size() + 1];
+      double ownUs =
+          Arrays.stream(ownRounds).anyMatch(Double::isNaN) ? Double.NaN : median(ownRounds);
+      boolean ownWins = ownUs < bestUs; // false when NaN
       Result result =
           new Result(
               key,
-              winner.fields(),
-              winner.workspace(),
-              bestUs,
+              ownWins ? GemmAlgorithm.ft4jOwn() : winner.fields(),
+              ownWins ? 0 : winner.workspace(),
+              ownWins ? ownUs : bestUs,
               heuristic.algorithm(),
               heuristicUs,
               checked,
@@ -406,6 +446,27 @@ public final class GemmTuner {
     }
   }
 
+  /** Like {@link #time} for {@code own}; NaN when it fails to run. */
+  private double timeOwn(
+      OwnKernel own, Operands ops, CudaEvent start, CudaEvent end, int warmup, int runs) {
+    try {
+      for (int i = 0; i < warmup; i++) {
+        ops.runOwn(own, i, stream);
+      }
+      start.record(stream);
+      for (int i = 0; i < runs; i++) {
+        ops.runOwn(own, warmup + i, stream);
+      }
+      end.record(stream);
+      end.synchronize();
+      return CudaEvent.elapsedMillis(start, end) * 1000.0 / runs;
+    } catch (RuntimeException e) {
+      LOG.warn("ft4j's own kernel failed to run: {}", e.getMessage());
+      stream.synchronize();
+      return Double.NaN;
+    }
+  }
+
   static double median(double[] values) {
     double[] v = values.clone();
     Arrays.sort(v);
@@ -450,6 +511,11 @@ public final class GemmTuner {
         close();
         throw e;
       }
+    }
+
+    void runOwn(OwnKernel own, int i, CudaStream stream) {
+      DeviceBuffer[] s = sets.get(i % sets.size());
+      own.run(s[0], s[1], s[2], stream);
     }
 
     void run(MatmulPlan plan, cublasLtMatmulAlgo_t algo, long ws, int i, CudaStream stream) {

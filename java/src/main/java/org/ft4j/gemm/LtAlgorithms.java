@@ -111,6 +111,10 @@ final class LtAlgorithms {
 
   /** The algorithm {@code a} describes (not yet checked against a problem). */
   static cublasLtMatmulAlgo_t init(CublasLt lt, GemmType t, GemmAlgorithm a) {
+    if (a.isFt4jOwn()) {
+      throw new IllegalArgumentException(
+          "algorithm ft4j is ft4j's own INT8 GEMM, not a cuBLASLt algorithm");
+    }
     cublasLtMatmulAlgo_t algo = init(lt, t, a.id());
     configure(algo, a);
     return algo;

@@ -65,7 +65,10 @@ class GemmConfigEntryTest {
   void algorithmRejectsBadSplitKAndNegativeFields() {
     assertRejected(() -> new GemmAlgorithm(1, 0, 0, 0, 0, 0, 0, 0, 0), "split-K = 0");
     assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 2, 0, 0, 0, 0), "without split-K");
-    assertRejected(() -> new GemmAlgorithm(-1, 0, 0, 1, 0, 0, 0, 0, 0), "algorithm id = -1");
+    assertRejected(() -> new GemmAlgorithm(-2, 0, 0, 1, 0, 0, 0, 0, 0), "algorithm id = -2");
+    // -1 is ft4j's own GEMM, which takes no cuBLASLt fields
+    assertTrue(new GemmAlgorithm(-1, 0, 0, 1, 0, 0, 0, 0, 0).isFt4jOwn());
+    assertRejected(() -> new GemmAlgorithm(-1, 0, 0, 2, 0, 0, 0, 0, 0), "takes no cuBLASLt");
     assertRejected(() -> new GemmAlgorithm(1, -3, 0, 1, 0, 0, 0, 0, 0), "tile = -3");
     assertRejected(() -> new GemmAlgorithm(1, 0, -1, 1, 0, 0, 0, 0, 0), "stages = -1");
     assertRejected(() -> new GemmAlgorithm(1, 0, 0, 4, -1, 0, 0, 0, 0), "reduction scheme = -1");
@@ -182,5 +185,55 @@ class GemmConfigEntryTest {
     assertRejected(() -> GemmType.fromLabel("bf16"), "unknown GEMM type 'bf16'");
     assertRejected(() -> Epilogue.fromLabel("relu"), "unknown epilogue 'relu'");
     assertEquals(Epilogue.BIAS, Epilogue.fromLabel("BIAS")); // case-insensitive, like GemmType
+  }
+
+  @Test
+  void ft4jsOwnGemmRoundTripsAsTheWordFt4j() {
+    GemmConfigEntry e =
+        new GemmConfigEntry(
+            32,
+            128,
+            "ffn2",
+            new GemmKey(4096, 768, 3072, 1, true, GemmType.I8I32, Epilogue.NONE),
+            GemmAlgorithm.ft4jOwn(),
+            0,
+            41.25,
+            47.5);
+    assertEquals(
+        "32 128 ffn2 4096 768 3072 1 T i8i32 none ft4j 0 0 1 0 0 0 0 0 0 41.250 47.500",
+        e.format());
+    GemmConfigEntry back = GemmConfigEntry.parse(e.format(), "igemm_config.in", 4);
+    assertEquals(e, back);
+    assertTrue(back.algorithm().isFt4jOwn());
+    assertEquals("ft4j's own INT8 GEMM", back.algorithm().toString());
+  }
+
+  @Test
+  void ft4jsOwnGemmTakesNoCublasLtFieldsAndOnlyI8i32() {
+    GemmConfigException fields =
+        assertThrows(
+            GemmConfigException.class,
+            () ->
+                GemmConfigEntry.parse(
+                    "1 32 qkv 32 2304 768 1 T i8i32 none ft4j 20 0 1 0 0 0 0 0 0 5.0 6.0",
+                    "igemm_config.in",
+                    7));
+    assertTrue(fields.getMessage().contains("igemm_config.in"), fields.getMessage());
+    assertTrue(fields.getMessage().contains("7"), fields.getMessage());
+    assertTrue(fields.getMessage().contains("takes no cuBLASLt fields"), fields.getMessage());
+    GemmConfigException fp16 =
+        assertThrows(
+            GemmConfigException.class,
+            () ->
+                GemmConfigEntry.parse(
+                    "1 32 qkv 32 2304 768 1 T fp16 none ft4j 0 0 1 0 0 0 0 0 0 5.0 6.0", "g", 2));
+    assertTrue(fp16.getMessage().contains("i8i32 GEMMs"), fp16.getMessage());
+    GemmConfigException negative =
+        assertThrows(
+            GemmConfigException.class,
+            () ->
+                GemmConfigEntry.parse(
+                    "1 32 qkv 32 2304 768 1 T i8i32 none -1 0 0 1 0 0 0 0 0 0 5.0 6.0", "g", 3));
+    assertTrue(negative.getMessage().contains("column 11 (algo)"), negative.getMessage());
   }
 }
