@@ -247,24 +247,7 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       return null;
     }
     GemmShape s = j.gemm().shape();
-    return (a, b, c, stream) ->
-        NativeApi.gemmInt8(
-            NativeApi.Int8GemmOut.INT32,
-            DType.FP16,
-            c,
-            a,
-            b,
-            null,
-            0f,
-            null,
-            null,
-            null,
-            0f,
-            false,
-            s.m(),
-            s.n(),
-            s.k(),
-            stream);
+    return (a, b, c, stream) -> NativeApi.gemmInt8ToInt32(c, a, b, s.m(), s.n(), s.k(), stream);
   }
 
   /** The GEMMs of every (batch, seq), each distinct GEMM once, in first-seen order. */

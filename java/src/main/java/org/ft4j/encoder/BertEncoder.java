@@ -842,23 +842,7 @@ public final class BertEncoder implements Encoder {
     if (plan != null) {
       plan.run(stream, a.qx, weight, a.acc, null, workspace);
     } else {
-      NativeApi.gemmInt8(
-          Int8GemmOut.INT32,
-          dtype,
-          a.acc,
-          a.qx,
-          weight,
-          null,
-          0f,
-          null,
-          null,
-          null,
-          0f,
-          false,
-          m,
-          n,
-          k,
-          stream);
+      NativeApi.gemmInt8ToInt32(a.acc, a.qx, weight, m, n, k, stream);
     }
   }
 

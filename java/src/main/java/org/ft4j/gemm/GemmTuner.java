@@ -428,40 +428,31 @@ public final class GemmTuner {
       CudaEvent end,
       int warmup,
       int runs) {
+    return time(i -> ops.run(plan, algo, workspace, i, stream), start, end, warmup, runs);
+  }
+
+  /** Like {@link #time} for {@code own}; NaN when it fails to run. */
+  private double timeOwn(
+      OwnKernel own, Operands ops, CudaEvent start, CudaEvent end, int warmup, int runs) {
+    return time(i -> ops.runOwn(own, i, stream), start, end, warmup, runs);
+  }
+
+  /** Mean microseconds per call of {@code run(i)}, i counting on from warm-up; NaN on failure. */
+  private double time(
+      java.util.function.IntConsumer run, CudaEvent start, CudaEvent end, int warmup, int runs) {
     try {
       for (int i = 0; i < warmup; i++) {
-        ops.run(plan, algo, workspace, i, stream);
+        run.accept(i);
       }
       start.record(stream);
       for (int i = 0; i < runs; i++) {
-        ops.run(plan, algo, workspace, warmup + i, stream);
+        run.accept(warmup + i);
       }
       end.record(stream);
       end.synchronize();
       return CudaEvent.elapsedMillis(start, end) * 1000.0 / runs;
     } catch (CudaException e) {
       LOG.debug("candidate failed to run: {}", e.getMessage());
-      stream.synchronize();
-      return Double.NaN;
-    }
-  }
-
-  /** Like {@link #time} for {@code own}; NaN when it fails to run. */
-  private double timeOwn(
-      OwnKernel own, Operands ops, CudaEvent start, CudaEvent end, int warmup, int runs) {
-    try {
-      for (int i = 0; i < warmup; i++) {
-        ops.runOwn(own, i, stream);
-      }
-      start.record(stream);
-      for (int i = 0; i < runs; i++) {
-        ops.runOwn(own, warmup + i, stream);
-      }
-      end.record(stream);
-      end.synchronize();
-      return CudaEvent.elapsedMillis(start, end) * 1000.0 / runs;
-    } catch (RuntimeException e) {
-      LOG.warn("ft4j's own kernel failed to run: {}", e.getMessage());
       stream.synchronize();
       return Double.NaN;
     }

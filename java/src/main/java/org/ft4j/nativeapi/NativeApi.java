@@ -808,6 +808,31 @@ public final class NativeApi {
             stream.handle()));
   }
 
+  /**
+   * ft4j's INT8 GEMM with int32 output: acc [m, n] = a [m, k] · b [n, k]ᵀ, exact (see {@link
+   * #gemmInt8}).
+   */
+  public static void gemmInt8ToInt32(
+      DeviceBuffer acc, DeviceBuffer a, DeviceBuffer b, int m, int n, int k, CudaStream stream) {
+    gemmInt8(
+        Int8GemmOut.INT32,
+        DType.FP32,
+        acc,
+        a,
+        b,
+        null,
+        0f,
+        null,
+        null,
+        null,
+        0f,
+        false,
+        m,
+        n,
+        k,
+        stream);
+  }
+
   private static long attentionShape(int batch, int seq, int heads, int sizePerHead) {
     positive("batch", batch);
     positive("seq", seq);

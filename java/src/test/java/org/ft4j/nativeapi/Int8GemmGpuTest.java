@@ -103,23 +103,7 @@ class Int8GemmGpuTest {
     try (DeviceBuffer da = bytes(a);
         DeviceBuffer db = bytes(b);
         DeviceBuffer out = int32Poisoned((long) m * n)) {
-      NativeApi.gemmInt8(
-          Int8GemmOut.INT32,
-          DType.FP32,
-          out,
-          da,
-          db,
-          null,
-          0,
-          null,
-          null,
-          null,
-          0,
-          false,
-          m,
-          n,
-          k,
-          stream);
+      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, stream);
       stream.synchronize();
       assertArrayEquals(expected, ints(out, m * n), "int32 GEMM [" + m + ", " + n + ", " + k + "]");
     }
@@ -139,23 +123,7 @@ class Int8GemmGpuTest {
         DeviceBuffer dbShifted = bytes(shifted);
         DeviceBuffer out = int32Poisoned((long) m * n)) {
       DeviceBuffer db = dbShifted.slice(1, b.length);
-      NativeApi.gemmInt8(
-          Int8GemmOut.INT32,
-          DType.FP32,
-          out,
-          da,
-          db,
-          null,
-          0,
-          null,
-          null,
-          null,
-          0,
-          false,
-          m,
-          n,
-          k,
-          stream);
+      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, stream);
       stream.synchronize();
       assertArrayEquals(expected, ints(out, m * n), "int32 GEMM, unaligned b");
     }
@@ -251,24 +219,7 @@ class Int8GemmGpuTest {
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
-              () ->
-                  NativeApi.gemmInt8(
-                      Int8GemmOut.INT32,
-                      DType.FP32,
-                      out,
-                      a,
-                      a,
-                      null,
-                      0,
-                      null,
-                      null,
-                      null,
-                      0,
-                      false,
-                      4,
-                      4,
-                      8,
-                      stream));
+              () -> NativeApi.gemmInt8ToInt32(out, a, a, 4, 4, 8, stream));
       assertTrue(e.getMessage().contains("gemmInt8 a [4, 8]"), e.getMessage());
       e =
           assertThrows(
