@@ -8,6 +8,7 @@ import java.util.List;
 import org.ft4j.encoder.Precision;
 import org.ft4j.model.EmbeddingModel.Backend;
 import org.ft4j.testing.GpuTesting;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,6 +44,15 @@ class Int8GpuAccuracyGpuTest {
   @ParameterizedTest
   @ValueSource(strings = {"minilm", "bge-small"})
   void int8Mode1OnTheGpuStaysCloseToFp32(String model) throws IOException {
+    // the device bundle may leave the model jars (~220 MB) and data/ out: then this test skips
+    Assumptions.assumeTrue(
+        java.nio.file.Files.isReadable(Int8AccuracyTest.EVAL),
+        "no " + Int8AccuracyTest.EVAL + " in the working directory");
+    try {
+      EmbeddedModels.directory(model);
+    } catch (RuntimeException e) {
+      Assumptions.abort("embedded model " + model + " is not on the classpath: " + e.getMessage());
+    }
     List<String> eval = Int8AccuracyTest.texts(Int8AccuracyTest.EVAL);
     float[][] fp32 = embed(model, Backend.GPU, Precision.FP32, eval);
     float[][] int8 = embed(model, Backend.GPU, Precision.INT8_MODE_1, eval);
