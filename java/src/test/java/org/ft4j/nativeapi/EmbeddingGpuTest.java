@@ -10,15 +10,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.reference.ReferenceKernels;
+import org.ft4j.testing.GpuStream;
 import org.ft4j.testing.GpuTesting;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -26,20 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** The embedding gather + layernorm kernel against the float64 reference, outputs poisoned. */
 @Tag(GpuTesting.GPU)
 class EmbeddingGpuTest {
-  private static CudaStream stream;
-
-  @BeforeAll
-  static void setUp() {
-    GpuTesting.assumeCudaDevice();
-    stream = CudaStream.create();
-  }
-
-  @AfterAll
-  static void tearDown() {
-    if (stream != null) {
-      stream.close();
-    }
-  }
+  @RegisterExtension static final GpuStream STREAM = new GpuStream();
 
   static Stream<Arguments> cases() {
     // rows, seq, hidden, vocab, maxPositions, typeVocab, positionOffset, withTypes
@@ -119,8 +105,8 @@ class EmbeddingGpuTest {
           maxPositions,
           typeVocab,
           offset,
-          stream);
-      stream.synchronize();
+          STREAM.get());
+      STREAM.get().synchronize();
       assertClose(
           expected,
           download(out, t, rows * hidden),
@@ -154,7 +140,7 @@ class EmbeddingGpuTest {
                   4,
                   1,
                   2,
-                  stream));
+                  STREAM.get()));
     }
   }
 

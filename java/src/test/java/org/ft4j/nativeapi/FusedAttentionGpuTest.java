@@ -17,16 +17,15 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.ft4j.cuda.CudaDevice;
-import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.nativeapi.NativeApi.AttentionPath;
 import org.ft4j.reference.ReferenceKernels;
+import org.ft4j.testing.GpuStream;
 import org.ft4j.testing.GpuTesting;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -39,20 +38,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Tag(GpuTesting.GPU)
 class FusedAttentionGpuTest {
-  private static CudaStream stream;
-
-  @BeforeAll
-  static void setUp() {
-    GpuTesting.assumeCudaDevice();
-    stream = CudaStream.create();
-  }
-
-  @AfterAll
-  static void tearDown() {
-    if (stream != null) {
-      stream.close();
-    }
-  }
+  @RegisterExtension static final GpuStream STREAM = new GpuStream();
 
   static Stream<Arguments> cases() {
     List<Arguments> list = new ArrayList<>();
@@ -103,9 +89,10 @@ class FusedAttentionGpuTest {
         DeviceBuffer len = DeviceBuffer.of(lengths);
         DeviceBuffer off = poisonedInts(batch + 1);
         DeviceBuffer out = poisoned(t, (long) rows * hidden)) {
-      NativeApi.lengthsToOffsets(len, batch, off, stream);
-      NativeApi.fusedAttention(t, out, in, b, off, rows, batch, heads, d, seq, seq, scale, stream);
-      stream.synchronize();
+      NativeApi.lengthsToOffsets(len, batch, off, STREAM.get());
+      NativeApi.fusedAttention(
+          t, out, in, b, off, rows, batch, heads, d, seq, seq, scale, STREAM.get());
+      STREAM.get().synchronize();
       assertArrayEquals(offsets, intsOf(off, batch + 1), "offsets");
       float[] actual = download(out, t, rows * hidden);
       assertClose(expected, actual, tol, t + " padded attention");
@@ -118,7 +105,7 @@ class FusedAttentionGpuTest {
       }
     }
 
-    // The same sequences as a packed token stream: rows offsets[b] + i.
+    // The same sequences as a packed token STREAM.get(): rows offsets[b] + i.
     int tokens = offsets[batch];
     float[] packedQkv = pack(qkv, lengths, seq, 3 * hidden, tokens);
     float[] packedExpected = pack(expected, lengths, seq, hidden, tokens);
@@ -126,8 +113,9 @@ class FusedAttentionGpuTest {
         DeviceBuffer b = upload(bias, t);
         DeviceBuffer off = DeviceBuffer.of(offsets);
         DeviceBuffer out = poisoned(t, (long) tokens * hidden)) {
-      NativeApi.fusedAttention(t, out, in, b, off, tokens, batch, heads, d, 0, seq, scale, stream);
-      stream.synchronize();
+      NativeApi.fusedAttention(
+          t, out, in, b, off, tokens, batch, heads, d, 0, seq, scale, STREAM.get());
+      STREAM.get().synchronize();
       assertClose(packedExpected, download(out, t, tokens * hidden), tol, t + " packed attention");
     }
   }
@@ -149,8 +137,8 @@ class FusedAttentionGpuTest {
           DeviceBuffer off = DeviceBuffer.of(new int[] {0, 70, 103, 104});
           DeviceBuffer out = poisoned(t, (long) batch * seq * hidden)) {
         NativeApi.fusedAttention(
-            t, out, in, null, off, batch * seq, batch, heads, d, seq, seq, scale, stream);
-        stream.synchronize();
+            t, out, in, null, off, batch * seq, batch, heads, d, seq, seq, scale, STREAM.get());
+        STREAM.get().synchronize();
         assertClose(
             expected,
             download(out, t, batch * seq * hidden),
@@ -172,8 +160,8 @@ class FusedAttentionGpuTest {
       }
       try (DeviceBuffer len = DeviceBuffer.of(lengths);
           DeviceBuffer off = poisonedInts(batch + 1)) {
-        NativeApi.lengthsToOffsets(len, batch, off, stream);
-        stream.synchronize();
+        NativeApi.lengthsToOffsets(len, batch, off, STREAM.get());
+        STREAM.get().synchronize();
         assertArrayEquals(expected, intsOf(off, batch + 1), "batch " + batch);
       }
     }
@@ -195,7 +183,7 @@ class FusedAttentionGpuTest {
               UnsupportedOperationException.class,
               () ->
                   NativeApi.fusedAttention(
-                      DType.FP16, out, qkv, null, off, 1, 1, 2, 257, 1, 1, 0.1f, stream));
+                      DType.FP16, out, qkv, null, off, 1, 1, 2, 257, 1, 1, 0.1f, STREAM.get()));
       assertTrue(e.getMessage().contains("size_per_head = 257"), e.getMessage());
       assertTrue(e.getMessage().contains("1..256"), e.getMessage());
       IllegalArgumentException bad =
@@ -203,7 +191,7 @@ class FusedAttentionGpuTest {
               IllegalArgumentException.class,
               () ->
                   NativeApi.fusedAttention(
-                      DType.FP16, out, qkv, null, off, 2, 1, 2, 257, 0, 1, 0.1f, stream));
+                      DType.FP16, out, qkv, null, off, 2, 1, 2, 257, 0, 1, 0.1f, STREAM.get()));
       assertTrue(bad.getMessage().contains("qkv"), bad.getMessage());
     }
   }

@@ -12,16 +12,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
 import org.ft4j.reference.Int8ReferenceKernels;
+import org.ft4j.testing.GpuStream;
 import org.ft4j.testing.GpuTesting;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -33,20 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Tag(GpuTesting.GPU)
 class Int8GemmGpuTest {
-  private static CudaStream stream;
-
-  @BeforeAll
-  static void setUp() {
-    GpuTesting.assumeCudaDevice();
-    stream = CudaStream.create();
-  }
-
-  @AfterAll
-  static void tearDown() {
-    if (stream != null) {
-      stream.close();
-    }
-  }
+  @RegisterExtension static final GpuStream STREAM = new GpuStream();
 
   static byte[] int8(int n, long seed, int bound) {
     SplittableRandom r = new SplittableRandom(seed);
@@ -103,8 +89,8 @@ class Int8GemmGpuTest {
     try (DeviceBuffer da = bytes(a);
         DeviceBuffer db = bytes(b);
         DeviceBuffer out = int32Poisoned((long) m * n)) {
-      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, stream);
-      stream.synchronize();
+      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, STREAM.get());
+      STREAM.get().synchronize();
       assertArrayEquals(expected, ints(out, m * n), "int32 GEMM [" + m + ", " + n + ", " + k + "]");
     }
   }
@@ -123,8 +109,8 @@ class Int8GemmGpuTest {
         DeviceBuffer dbShifted = bytes(shifted);
         DeviceBuffer out = int32Poisoned((long) m * n)) {
       DeviceBuffer db = dbShifted.slice(1, b.length);
-      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, stream);
-      stream.synchronize();
+      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, STREAM.get());
+      STREAM.get().synchronize();
       assertArrayEquals(expected, ints(out, m * n), "int32 GEMM, unaligned b");
     }
   }
@@ -178,8 +164,8 @@ class Int8GemmGpuTest {
           m,
           n,
           k,
-          stream);
-      stream.synchronize();
+          STREAM.get());
+      STREAM.get().synchronize();
       float[] expected = new float[y.length];
       for (int i = 0; i < y.length; i++) {
         expected[i] = (float) y[i];
@@ -203,8 +189,8 @@ class Int8GemmGpuTest {
           m,
           n,
           k,
-          stream);
-      stream.synchronize();
+          STREAM.get());
+      STREAM.get().synchronize();
       byte[] got = q.toByteArray(m * n);
       for (int i = 0; i < got.length; i++) {
         GpuTesting.assertInt8Rounding(got[i], y[i] * outInv[i % n], "INT8 at " + i);
@@ -219,7 +205,7 @@ class Int8GemmGpuTest {
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
-              () -> NativeApi.gemmInt8ToInt32(out, a, a, 4, 4, 8, stream));
+              () -> NativeApi.gemmInt8ToInt32(out, a, a, 4, 4, 8, STREAM.get()));
       assertTrue(e.getMessage().contains("gemmInt8 a [4, 8]"), e.getMessage());
       e =
           assertThrows(
@@ -241,7 +227,7 @@ class Int8GemmGpuTest {
                       2,
                       2,
                       2,
-                      stream));
+                      STREAM.get()));
       assertTrue(e.getMessage().contains("needs w_scale"), e.getMessage());
     }
   }

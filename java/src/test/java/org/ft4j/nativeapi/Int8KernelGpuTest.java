@@ -12,16 +12,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.reference.Int8ReferenceKernels;
 import org.ft4j.reference.Int8ReferenceKernels.Quantized;
+import org.ft4j.testing.GpuStream;
 import org.ft4j.testing.GpuTesting;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -35,20 +34,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Tag(GpuTesting.GPU)
 class Int8KernelGpuTest {
-  private static CudaStream stream;
-
-  @BeforeAll
-  static void setUp() {
-    GpuTesting.assumeCudaDevice();
-    stream = CudaStream.create();
-  }
-
-  @AfterAll
-  static void tearDown() {
-    if (stream != null) {
-      stream.close();
-    }
-  }
+  @RegisterExtension static final GpuStream STREAM = new GpuStream();
 
   static Stream<Arguments> cases() {
     return Stream.of(DType.FP32, DType.FP16)
@@ -114,8 +100,8 @@ class Int8KernelGpuTest {
         DeviceBuffer invBuf = inv == null ? null : floats(inv)) {
       Int8Output out =
           perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
-      NativeApi.quantizeRows(t, out, in, rows, cols, stream);
-      stream.synchronize();
+      NativeApi.quantizeRows(t, out, in, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
       assertQuantized(expected, q, scales, rows * cols, "quantizeRows " + t);
     }
   }
@@ -158,8 +144,19 @@ class Int8KernelGpuTest {
       Int8Output qout =
           perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
       NativeApi.dequantizeBiasAct(
-          t, out, qout, accBuf, perToken ? in : null, staticIn, w, b, true, rows, cols, stream);
-      stream.synchronize();
+          t,
+          out,
+          qout,
+          accBuf,
+          perToken ? in : null,
+          staticIn,
+          w,
+          b,
+          true,
+          rows,
+          cols,
+          STREAM.get());
+      STREAM.get().synchronize();
       assertClose(toFloat(y), download(out, t, n), tol(t), "dequantizeBiasAct out " + t);
       assertQuantized(expected, q, scales, n, "dequantizeBiasAct qout " + t);
     }
@@ -183,8 +180,8 @@ class Int8KernelGpuTest {
         DeviceBuffer out = poisoned(DType.FP16, n)) {
       accBuf.copyFrom(acc);
       NativeApi.dequantizeBiasAct(
-          DType.FP16, out, null, accBuf, in, 0f, w, b, false, rows, cols, stream);
-      stream.synchronize();
+          DType.FP16, out, null, accBuf, in, 0f, w, b, false, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
       assertClose(toFloat(y), download(out, DType.FP16, n), tol(DType.FP16), "qkv dequantize");
     }
   }
@@ -245,8 +242,8 @@ class Int8KernelGpuTest {
           1e-12f,
           rows,
           cols,
-          stream);
-      stream.synchronize();
+          STREAM.get());
+      STREAM.get().synchronize();
       assertClose(toFloat(y), download(res, t, n), tol(t), "layernorm out " + t);
       assertQuantized(expected, q, scales, n, "layernorm qout " + t);
     }
@@ -261,19 +258,19 @@ class Int8KernelGpuTest {
               IllegalArgumentException.class,
               () ->
                   NativeApi.quantizeRows(
-                      DType.FP32, Int8Output.ofStatic(q, 1f, null), small, 2, 3, stream));
+                      DType.FP32, Int8Output.ofStatic(q, 1f, null), small, 2, 3, STREAM.get()));
       assertTrue(e.getMessage().contains("quantizeRows input [2, 3]"), e.getMessage());
       assertThrows(
           UnsupportedOperationException.class,
           () ->
               NativeApi.quantizeRows(
-                  DType.FP32, Int8Output.ofStatic(q, 1f, null), small, 1, 20000, stream));
+                  DType.FP32, Int8Output.ofStatic(q, 1f, null), small, 1, 20000, STREAM.get()));
       assertThrows(IllegalArgumentException.class, () -> Int8Output.ofStatic(q, 0f, null));
       assertThrows(
           UnsupportedOperationException.class,
           () ->
               NativeApi.quantizeRows(
-                  DType.INT32, Int8Output.ofStatic(q, 1f, null), small, 1, 1, stream));
+                  DType.INT32, Int8Output.ofStatic(q, 1f, null), small, 1, 1, STREAM.get()));
     }
   }
 

@@ -12,16 +12,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.stream.Stream;
-import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.cuda.Half;
 import org.ft4j.reference.ReferenceKernels;
+import org.ft4j.testing.GpuStream;
 import org.ft4j.testing.GpuTesting;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -35,20 +34,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class KernelGpuTest {
   static final double FP32_TOL = 1e-6;
   static final double FP16_TOL = 2e-3;
-  private static CudaStream stream;
-
-  @BeforeAll
-  static void setUp() {
-    GpuTesting.assumeCudaDevice();
-    stream = CudaStream.create();
-  }
-
-  @AfterAll
-  static void tearDown() {
-    if (stream != null) {
-      stream.close();
-    }
-  }
+  @RegisterExtension static final GpuStream STREAM = new GpuStream();
 
   static double tol(DType t) {
     return t == DType.FP32 ? FP32_TOL : FP16_TOL;
@@ -80,8 +66,8 @@ class KernelGpuTest {
     float[] expected = ReferenceKernels.addBiasGelu(x, bias, rows, cols);
     try (DeviceBuffer data = upload(x, t);
         DeviceBuffer b = upload(bias, t)) {
-      NativeApi.addBiasGelu(t, data, b, rows, cols, stream);
-      stream.synchronize();
+      NativeApi.addBiasGelu(t, data, b, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
       assertClose(expected, download(data, t, rows * cols), tol(t), "add bias + GELU " + t);
     }
   }
@@ -112,24 +98,24 @@ class KernelGpuTest {
         DeviceBuffer be = upload(beta, t);
         DeviceBuffer out = poisoned(t, n)) {
       NativeApi.addBiasResidualLayerNorm(
-          t, out, input, b, residual, g, be, eps, rows, cols, stream);
-      stream.synchronize();
+          t, out, input, b, residual, g, be, eps, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
       assertClose(expected, download(out, t, n), tol, "layernorm " + t);
       out.fillBytes(0xFF);
       NativeApi.addBiasResidualLayerNorm(
-          t, out, input, null, residual, g, be, eps, rows, cols, stream);
-      stream.synchronize();
+          t, out, input, null, residual, g, be, eps, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
       assertClose(expectedNoBias, download(out, t, n), tol, "layernorm without bias " + t);
       // in place over the residual, then over the input
       NativeApi.addBiasResidualLayerNorm(
-          t, residual, input, b, residual, g, be, eps, rows, cols, stream);
-      stream.synchronize();
+          t, residual, input, b, residual, g, be, eps, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
       assertClose(expected, download(residual, t, n), tol, "layernorm out == residual " + t);
       residual.close();
       try (DeviceBuffer residual2 = upload(res, t)) {
         NativeApi.addBiasResidualLayerNorm(
-            t, input, input, b, residual2, g, be, eps, rows, cols, stream);
-        stream.synchronize();
+            t, input, input, b, residual2, g, be, eps, rows, cols, STREAM.get());
+        STREAM.get().synchronize();
         assertClose(expected, download(input, t, n), tol, "layernorm out == input " + t);
       }
     }
@@ -148,8 +134,8 @@ class KernelGpuTest {
         DeviceBuffer be = upload(zero, DType.FP32);
         DeviceBuffer out = poisoned(DType.FP32, 2)) {
       NativeApi.addBiasResidualLayerNorm(
-          DType.FP32, out, input, null, residual, g, be, 1f, 1, 2, stream);
-      stream.synchronize();
+          DType.FP32, out, input, null, residual, g, be, 1f, 1, 2, STREAM.get());
+      STREAM.get().synchronize();
       float[] y = out.toFloatArray(2);
       assertEquals(-1 / Math.sqrt(2), y[0], 1e-6);
       assertEquals(1 / Math.sqrt(2), y[1], 1e-6);
@@ -186,14 +172,14 @@ class KernelGpuTest {
         DeviceBuffer k = poisoned(t, n);
         DeviceBuffer v = poisoned(t, n);
         DeviceBuffer merged = poisoned(t, n)) {
-      NativeApi.addQkvBiasSplitHeads(t, q, k, v, in, b, batch, seq, heads, d, stream);
-      stream.synchronize();
+      NativeApi.addQkvBiasSplitHeads(t, q, k, v, in, b, batch, seq, heads, d, STREAM.get());
+      STREAM.get().synchronize();
       assertClose(expected[0], download(q, t, n), tol(t), "split q " + t);
       assertClose(expected[1], download(k, t, n), tol(t), "split k " + t);
       assertClose(expected[2], download(v, t, n), tol(t), "split v " + t);
       float[] kHost = download(k, t, n);
-      NativeApi.mergeHeads(t, merged, k, batch, seq, heads, d, stream);
-      stream.synchronize();
+      NativeApi.mergeHeads(t, merged, k, batch, seq, heads, d, STREAM.get());
+      STREAM.get().synchronize();
       // pure data movement: exact
       assertArrayEquals(
           ReferenceKernels.mergeHeads(kHost, batch, seq, heads, d),
@@ -228,8 +214,8 @@ class KernelGpuTest {
       float[] expected = ReferenceKernels.maskedSoftmax(scores, lengths, batch, heads, seq, scale);
       try (DeviceBuffer s = upload(scores, t);
           DeviceBuffer len = DeviceBuffer.of(lengths)) {
-        NativeApi.maskedSoftmax(t, s, len, batch, heads, seq, scale, stream);
-        stream.synchronize();
+        NativeApi.maskedSoftmax(t, s, len, batch, heads, seq, scale, STREAM.get());
+        STREAM.get().synchronize();
         float[] actual = download(s, t, n);
         assertClose(expected, actual, tol(t), "softmax " + t + " scale " + scale);
         for (int i = 0; i < n; i++) { // masked keys are exactly zero
@@ -255,8 +241,8 @@ class KernelGpuTest {
       int[] lengths = {9, 1, 4, 8};
       try (DeviceBuffer data = upload(x, t);
           DeviceBuffer len = DeviceBuffer.of(lengths)) {
-        NativeApi.zeroPaddedRows(t, data, len, batch, seq, hidden, stream);
-        stream.synchronize();
+        NativeApi.zeroPaddedRows(t, data, len, batch, seq, hidden, STREAM.get());
+        STREAM.get().synchronize();
         assertArrayEquals(
             ReferenceKernels.zeroPaddedRows(x, lengths, batch, seq, hidden),
             download(data, t, x.length),
@@ -275,9 +261,9 @@ class KernelGpuTest {
       try (DeviceBuffer src = upload(x, DType.FP32);
           DeviceBuffer half = poisoned(DType.FP16, n);
           DeviceBuffer back = poisoned(DType.FP32, n)) {
-        NativeApi.convert(DType.FP16, half, DType.FP32, src, n, stream);
-        NativeApi.convert(DType.FP32, back, DType.FP16, half, n, stream);
-        stream.synchronize();
+        NativeApi.convert(DType.FP16, half, DType.FP32, src, n, STREAM.get());
+        NativeApi.convert(DType.FP32, back, DType.FP16, half, n, STREAM.get());
+        STREAM.get().synchronize();
         short[] bits = half.toShortArray(n);
         assertArrayEquals(Half.fromFloats(x), bits, "fp32 -> fp16, n = " + n);
         assertArrayEquals(Half.toFloats(bits), back.toFloatArray(n), "fp16 -> fp32, n = " + n);
@@ -292,16 +278,16 @@ class KernelGpuTest {
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
-              () -> NativeApi.addBiasGelu(DType.FP32, small, bias, 3, 4, stream));
+              () -> NativeApi.addBiasGelu(DType.FP32, small, bias, 3, 4, STREAM.get()));
       assertEquals(
           "addBiasGelu data [3, 4]: needs 12 FP32 values (48 bytes), buffer has 40 bytes",
           e.getMessage());
       assertThrows(
           IllegalArgumentException.class,
-          () -> NativeApi.addBiasGelu(DType.FP32, small, bias, 0, 4, stream));
+          () -> NativeApi.addBiasGelu(DType.FP32, small, bias, 0, 4, STREAM.get()));
       assertThrows(
           UnsupportedOperationException.class,
-          () -> NativeApi.addBiasGelu(DType.INT8, small, bias, 1, 4, stream));
+          () -> NativeApi.addBiasGelu(DType.INT8, small, bias, 1, 4, STREAM.get()));
     }
   }
 }
