@@ -25,6 +25,7 @@ import org.ft4j.quant.CalibrationMethod;
 import org.ft4j.quant.Calibrator;
 import org.ft4j.quant.QuantizedReference;
 import org.ft4j.quant.ScaleSet;
+import org.ft4j.quant.WeightRounding;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -79,6 +80,32 @@ public final class CalibrateCommand implements Callable<Integer> {
               + " (default: ${DEFAULT-VALUE})")
   double alpha;
 
+  /** How the int8 weights are rounded. */
+  enum WeightsRounding {
+    nearest,
+    gptq
+  }
+
+  @Option(
+      names = "--weights",
+      defaultValue = "gptq",
+      paramLabel = "nearest|gptq",
+      description =
+          "int8 weight rounding: gptq spreads each weight's rounding error over the weights not"
+              + " yet rounded, using the calibration inputs (stored in the scale file, ~1 bit a"
+              + " weight; on MiniLM it halves the INT8 error), nearest = plain rounding"
+              + " (default: ${DEFAULT-VALUE})")
+  WeightsRounding weights;
+
+  @Option(
+      names = "--gptq-damping",
+      defaultValue = "0.01",
+      paramLabel = "D",
+      description =
+          "with --weights gptq: fraction of the mean diagonal added to the inputs' second-moment"
+              + " matrix (default: ${DEFAULT-VALUE})")
+  double damping;
+
   @Option(
       names = {"-o", "--output"},
       paramLabel = "FILE",
@@ -129,6 +156,9 @@ public final class CalibrateCommand implements Callable<Integer> {
     if (!(alpha >= 0 && alpha <= 1)) {
       throw new IllegalArgumentException("--smoothing = " + alpha + ", must be in [0, 1]");
     }
+    if (!(damping > 0 && damping <= 10)) {
+      throw new IllegalArgumentException("--gptq-damping = " + damping + ", must be in (0, 10]");
+    }
     if (maxTexts != null && maxTexts < 1) {
       throw new IllegalArgumentException("--max-texts = " + maxTexts + ", must be >= 1");
     }
@@ -150,7 +180,19 @@ public final class CalibrateCommand implements Callable<Integer> {
       Calibrator calibrator;
       int total = texts.size() * Int8Calibration.passes(alpha);
       try (Bar bar = new Bar(noProgress, "calibrate", total)) {
-        calibrator = Int8Calibration.calibrate(m, tokenizer, texts, batchSize, alpha, bar);
+        calibrator =
+            Int8Calibration.calibrate(
+                m, tokenizer, texts, batchSize, alpha, weights == WeightsRounding.gptq, bar);
+      }
+      WeightRounding rounding = null;
+      if (weights == WeightsRounding.gptq) {
+        try (Bar bar = new Bar(noProgress, "gptq", 6 * m.encoder().config().layers(), " weights")) {
+          // The smoothing (all the rounding depends on besides the weights) is the same for
+          // every amax method.
+          rounding =
+              WeightRounding.gptq(
+                  m.encoder(), calibrator.scales(method, ""), calibrator.hessians(), damping, bar);
+        }
       }
       String source =
           "ft4j calibrate --model "
@@ -162,14 +204,17 @@ public final class CalibrateCommand implements Callable<Integer> {
               + " texts, "
               + calibrator.tokens()
               + " tokens, smoothing alpha "
-              + alpha;
-      ScaleSet scales = calibrator.scales(method, source);
+              + alpha
+              + (rounding == null
+                  ? ", weights rounded to nearest"
+                  : ", GPTQ weights, damping " + damping);
+      ScaleSet scales = calibrator.scales(method, source).withWeightRounding(rounding);
       scales.write(out);
       w.printf(
           "wrote %s: %s over %d texts (%d tokens), %d layers%n",
           out, method.label(), texts.size(), calibrator.tokens(), scales.layers());
       if (evalTexts != null) {
-        evaluate(w, m, tokenizer, calibrator, source, evalTexts);
+        evaluate(w, m, tokenizer, calibrator, rounding, source, evalTexts);
       }
     }
     w.flush();
@@ -181,6 +226,7 @@ public final class CalibrateCommand implements Callable<Integer> {
       Model m,
       TextTokenizer tokenizer,
       Calibrator calibrator,
+      WeightRounding rounding,
       String source,
       List<String> texts) {
     String embedded = ModelLoader.embeddedName(model);
@@ -195,7 +241,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         "accuracy on %d texts of %s against FP32 (%s pooling, fake-quantized INT8 reference):%n",
         texts.size(), eval, pooling.name().toLowerCase(java.util.Locale.ROOT));
     for (CalibrationMethod cm : methods) {
-      ScaleSet s = calibrator.scales(cm, source);
+      ScaleSet s = calibrator.scales(cm, source).withWeightRounding(rounding);
       for (QuantizedReference.InputScaling scaling : QuantizedReference.InputScaling.values()) {
         for (Precision mode : List.of(Precision.INT8_MODE_1, Precision.INT8_MODE_2)) {
           String label = mode.label() + " " + cm.label() + " " + scalingLabel(scaling);
@@ -264,13 +310,17 @@ public final class CalibrateCommand implements Callable<Integer> {
     private final ProgressBar bar;
 
     Bar(boolean off, String task, int total) {
+      this(off, task, total, " texts");
+    }
+
+    Bar(boolean off, String task, int total, String unit) {
       bar =
           off
               ? null
               : new ProgressBarBuilder()
                   .setTaskName(task)
                   .setInitialMax(total)
-                  .setUnit(" texts", 1)
+                  .setUnit(unit, 1)
                   .setStyle(ProgressBarStyle.ASCII)
                   .setConsumer(new ConsoleProgressBarConsumer(System.err))
                   .clearDisplayOnFinish()

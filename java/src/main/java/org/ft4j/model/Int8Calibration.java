@@ -6,6 +6,7 @@ import org.ft4j.encoder.Precision;
 import org.ft4j.quant.Calibrator;
 import org.ft4j.quant.QuantizedReference;
 import org.ft4j.quant.ScaleSet;
+import org.ft4j.quant.WeightRounding;
 import org.ft4j.reference.ReferenceEncoder;
 
 /**
@@ -33,13 +34,29 @@ public final class Int8Calibration {
       int batchSize,
       double alpha,
       IntConsumer progress) {
-    Calibrator first = observe(model, tokenizer, texts, batchSize, null, progress);
+    return calibrate(model, tokenizer, texts, batchSize, alpha, false, progress);
+  }
+
+  /**
+   * {@link #calibrate(Model, TextTokenizer, List, int, double, IntConsumer)}, and with {@code
+   * hessians} the last pass also sums the GEMM inputs' second moments ({@link
+   * Calibrator#hessians()}) for {@link WeightRounding#gptq}.
+   */
+  public static Calibrator calibrate(
+      Model model,
+      TextTokenizer tokenizer,
+      List<String> texts,
+      int batchSize,
+      double alpha,
+      boolean hessians,
+      IntConsumer progress) {
     if (alpha == 0) {
-      return first;
+      return observe(model, tokenizer, texts, batchSize, null, hessians, progress);
     }
+    Calibrator first = observe(model, tokenizer, texts, batchSize, null, false, progress);
     double[][][] smoothing = first.smoothing(model.encoder(), alpha);
     IntConsumer second = progress == null ? null : n -> progress.accept(texts.size() + n);
-    return observe(model, tokenizer, texts, batchSize, smoothing, second);
+    return observe(model, tokenizer, texts, batchSize, smoothing, hessians, second);
   }
 
   /** Number of passes {@link #calibrate} makes over the texts. */
@@ -61,7 +78,18 @@ public final class Int8Calibration {
       int batchSize,
       double[][][] smoothing,
       IntConsumer progress) {
-    Calibrator calibrator = new Calibrator(model.encoder().config(), smoothing);
+    return observe(model, tokenizer, texts, batchSize, smoothing, false, progress);
+  }
+
+  private static Calibrator observe(
+      Model model,
+      TextTokenizer tokenizer,
+      List<String> texts,
+      int batchSize,
+      double[][][] smoothing,
+      boolean hessians,
+      IntConsumer progress) {
+    Calibrator calibrator = new Calibrator(model.encoder().config(), smoothing, hessians);
     try (ReferenceEmbedder e =
         new ReferenceEmbedder(model, new ReferenceEncoder(model.encoder(), calibrator))) {
       EmbeddingModel.embedBatches(tokenizer, e, texts, batchSize, Pooling.NONE, false, progress);

@@ -41,6 +41,7 @@ public final class Calibrator implements ActivationHook {
   private final double[][][] smoothing; // [point][layer][channel], null rows = none
   private final AbsHistogram[][] histograms; // [layer][point]
   private final double[][][] channelMax; // [layer][point][channel]
+  private final Hessians hessians; // null = not collected
   private long tokens;
 
   /** A calibrator without smoothing. */
@@ -53,6 +54,15 @@ public final class Calibrator implements ActivationHook {
    *     before they enter the histograms (the per-channel maxima stay those of the raw values)
    */
   public Calibrator(EncoderConfig config, double[][][] smoothing) {
+    this(config, smoothing, false);
+  }
+
+  /**
+   * @param smoothing as for {@link #Calibrator(EncoderConfig, double[][][])}
+   * @param collectHessians also sum x xᵀ of the (smoothed) GEMM inputs for {@link Gptq}: {@link
+   *     #hessians()}; costs tokens × (3 hidden² + intermediate²) / 2 multiply-adds per layer
+   */
+  public Calibrator(EncoderConfig config, double[][][] smoothing, boolean collectHessians) {
     if (config == null) {
       throw new IllegalArgumentException("config is null");
     }
@@ -61,6 +71,7 @@ public final class Calibrator implements ActivationHook {
     int points = Point.values().length;
     this.histograms = new AbsHistogram[config.layers()][points];
     this.channelMax = new double[config.layers()][points][];
+    this.hessians = collectHessians ? new Hessians(config) : null;
     for (int l = 0; l < config.layers(); l++) {
       for (Point p : Point.values()) {
         histograms[l][p.ordinal()] = new AbsHistogram();
@@ -117,6 +128,7 @@ public final class Calibrator implements ActivationHook {
       }
     }
     double[][] s = smoothing[point.ordinal()];
+    double[] seen = values;
     if (s == null) {
       histograms[layer][point.ordinal()].add(values, 0, rows * cols);
     } else {
@@ -126,10 +138,19 @@ public final class Calibrator implements ActivationHook {
         smoothed[i] = values[i] / factors[i % cols];
       }
       histograms[layer][point.ordinal()].add(smoothed);
+      seen = smoothed;
+    }
+    if (hessians != null && point.isGemmInput()) {
+      hessians.add(layer, point, seen, rows, cols);
     }
     if (layer == 0 && point == Point.QKV_IN) {
       tokens += rows;
     }
+  }
+
+  /** The GEMM inputs' second moments, or null when not collected. */
+  public synchronized Hessians hessians() {
+    return hessians;
   }
 
   /** Tokens observed so far (valid tokens of every sequence run). */

@@ -61,27 +61,24 @@ public final class Int8EncoderWeights {
     scales.require(config, Precision.INT8_MODE_1);
     Layer[] layers = new Layer[config.layers()];
     for (int l = 0; l < layers.length; l++) {
-      float[] qkv =
-          weights.stacked(
-              l, LayerParam.QUERY_WEIGHT, LayerParam.KEY_WEIGHT, LayerParam.VALUE_WEIGHT);
       int h = config.hidden();
-      int i = config.intermediateSize();
       float amax = (float) scales.amax(l, Point.ATTN_OUT_IN);
       layers[l] =
           new Layer(
-              quantize(qkv, 3 * h, h, scales.smooth(l, Point.QKV_IN)),
-              quantize(weights.get(l, LayerParam.ATTENTION_OUTPUT_WEIGHT), h, h, null),
-              quantize(
-                  weights.get(l, LayerParam.INTERMEDIATE_WEIGHT),
-                  i,
-                  h,
-                  scales.smooth(l, Point.FFN1_IN)),
-              quantize(
-                  weights.get(l, LayerParam.OUTPUT_WEIGHT), h, i, scales.smooth(l, Point.FFN2_IN)),
+              stack(
+                  quantizeWeight(weights, scales, l, LayerParam.QUERY_WEIGHT),
+                  quantizeWeight(weights, scales, l, LayerParam.KEY_WEIGHT),
+                  quantizeWeight(weights, scales, l, LayerParam.VALUE_WEIGHT)),
+              quantizeWeight(weights, scales, l, LayerParam.ATTENTION_OUTPUT_WEIGHT),
+              quantizeWeight(weights, scales, l, LayerParam.INTERMEDIATE_WEIGHT),
+              quantizeWeight(weights, scales, l, LayerParam.OUTPUT_WEIGHT),
               inverse(scales.smooth(l, Point.QKV_IN)),
               inverse(scales.smooth(l, Point.FFN1_IN)),
               inverse(scales.smooth(l, Point.FFN2_IN)),
               amax);
+      if (layers[l].qkv().out() != 3 * h) {
+        throw new IllegalStateException("QKV weight has " + layers[l].qkv().out() + " rows");
+      }
     }
     return new Int8EncoderWeights(config, layers);
   }
@@ -102,9 +99,48 @@ public final class Int8EncoderWeights {
     return layers[l];
   }
 
-  private static Int8.QuantizedWeight quantize(float[] w, int out, int in, double[] smooth) {
-    QuantizedReference.smooth(w, out, in, smooth);
-    return Int8.quantizeWeight(w, out, in, true);
+  /**
+   * The int8 weight {@code p} (a GEMM weight, [out, in]) of {@code layer} that both INT8 modes
+   * multiply, on the GPU and in the CPU reference: multiplied per input column by the scale set's
+   * smoothing factors for its input (when it has them), int8 per output channel with scale
+   * amax(row) / 127, rounded to nearest or as the scale set's {@link WeightRounding} says.
+   *
+   * @throws ScaleSetException when the scale set's weight rounding does not fit these weights
+   */
+  public static Int8.QuantizedWeight quantizeWeight(
+      EncoderWeights weights, ScaleSet scales, int layer, LayerParam p) {
+    int[] shape = p.shape(weights.config());
+    float[] w = weights.get(layer, p);
+    QuantizedReference.smooth(
+        w,
+        shape[0],
+        shape[1],
+        scales == null ? null : scales.smooth(layer, QuantizedReference.inputOf(p)));
+    Int8.QuantizedWeight q = Int8.quantizeWeight(w, shape[0], shape[1], true);
+    WeightRounding r = scales == null ? null : scales.weightRounding();
+    return r == null ? q : r.apply(layer, p, q);
+  }
+
+  /** Per-channel weights with the same input width, their rows one after the other. */
+  static Int8.QuantizedWeight stack(Int8.QuantizedWeight... parts) {
+    int out = 0;
+    for (Int8.QuantizedWeight p : parts) {
+      if (p.in() != parts[0].in() || p.scales().length != p.out()) {
+        throw new IllegalArgumentException(
+            "cannot stack weights of different widths or per-tensor scales");
+      }
+      out += p.out();
+    }
+    int in = parts[0].in();
+    byte[] v = new byte[out * in];
+    float[] sc = new float[out];
+    int row = 0;
+    for (Int8.QuantizedWeight p : parts) {
+      System.arraycopy(p.values(), 0, v, row * in, p.values().length);
+      System.arraycopy(p.scales(), 0, sc, row, p.out());
+      row += p.out();
+    }
+    return new Int8.QuantizedWeight(v, sc, out, in);
   }
 
   /** 1 / s_c as floats, or null. */

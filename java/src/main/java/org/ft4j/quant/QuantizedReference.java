@@ -188,8 +188,9 @@ public final class QuantizedReference {
 
   /**
    * {@code weights} with every GEMM weight multiplied per input column by the scale set's smoothing
-   * factors (when it has them) and replaced by its dequantized per-output-channel int8 value.
-   * Biases and layernorm parameters are kept.
+   * factors (when it has them) and replaced by its dequantized per-output-channel int8 value
+   * ({@link Int8EncoderWeights#quantizeWeight}: rounded to nearest or as the scale set's weight
+   * rounding says). Biases and layernorm parameters are kept.
    */
   public static EncoderWeights quantizeWeights(EncoderWeights weights, ScaleSet scales) {
     return transformWeights(weights, scales, true);
@@ -213,9 +214,10 @@ public final class QuantizedReference {
         float[] w = weights.get(l, p);
         int[] shape = p.shape(config);
         if (p.isMatrix()) {
-          smooth(w, shape[0], shape[1], scales == null ? null : scales.smooth(l, inputOf(p)));
           if (quantize) {
-            w = Int8.quantizeWeight(w, shape[0], shape[1], true).dequantize();
+            w = Int8EncoderWeights.quantizeWeight(weights, scales, l, p).dequantize();
+          } else {
+            smooth(w, shape[0], shape[1], scales == null ? null : scales.smooth(l, inputOf(p)));
           }
         }
         b.put(p.nameIn(l), w, shape);

@@ -56,6 +56,7 @@ public final class ScaleSet {
   private final double[][] amax; // [point][layer], null row = absent
   private final double[][][] smooth; // [point][layer][channel] for GEMM inputs, null = none
   private final double[][][] channelAmax; // [point][layer][channel], null = per tensor only
+  private WeightRounding weightRounding; // null = round-to-nearest; set once, by withWeightRounding
 
   /** A scale set with per-tensor amax only (no smoothing, no per-channel amax). */
   public ScaleSet(
@@ -116,6 +117,28 @@ public final class ScaleSet {
     }
     this.smooth = vectors("smooth", smooth, true);
     this.channelAmax = vectors("channel_amax", channelAmax, false);
+  }
+
+  /**
+   * This scale set with its int8 weights rounded as {@code rounding} says (GPTQ) instead of to
+   * nearest; null = round-to-nearest.
+   *
+   * @throws IllegalArgumentException when the rounding has another number of layers
+   */
+  public ScaleSet withWeightRounding(WeightRounding rounding) {
+    if (rounding != null && rounding.layers() != layers) {
+      throw new IllegalArgumentException(
+          "weight rounding of " + rounding.layers() + " layers for a scale set of " + layers);
+    }
+    ScaleSet s =
+        new ScaleSet(layers, hidden, intermediate, method, source, amax, smooth, channelAmax);
+    s.weightRounding = rounding;
+    return s;
+  }
+
+  /** How the int8 weights are rounded: null = to nearest, else e.g. GPTQ's choice. */
+  public WeightRounding weightRounding() {
+    return weightRounding;
   }
 
   /** The number of channels (columns) of the activations at {@code p}. */
@@ -308,6 +331,9 @@ public final class ScaleSet {
     }
     writeVectors(root, "smooth", smooth);
     writeVectors(root, "channel_amax", channelAmax);
+    if (weightRounding != null) {
+      weightRounding.write(root);
+    }
     try {
       return JSON.writeValueAsString(root) + "\n";
     } catch (JsonProcessingException e) {
@@ -432,8 +458,10 @@ public final class ScaleSet {
     }
     double[][][] smooth = readVectors(root, "smooth", source, layers);
     double[][][] channelAmax = readVectors(root, "channel_amax", source, layers);
+    WeightRounding rounding = WeightRounding.read(root, source, layers, hidden, intermediate);
     try {
-      return new ScaleSet(layers, hidden, intermediate, method, from, amax, smooth, channelAmax);
+      return new ScaleSet(layers, hidden, intermediate, method, from, amax, smooth, channelAmax)
+          .withWeightRounding(rounding);
     } catch (IllegalArgumentException e) {
       throw new ScaleSetException(source + ": " + e.getMessage(), e);
     }

@@ -43,15 +43,21 @@ class QuantizedReferenceTest {
   }
 
   static Calibrator calibrate(double alpha) {
+    return calibrate(alpha, false);
+  }
+
+  /** With {@code hessians}: the last pass also sums the GEMM inputs' second moments. */
+  static Calibrator calibrate(double alpha, boolean hessians) {
     Calibrator first = new Calibrator(CONFIG);
     ReferenceEncoder observe = new ReferenceEncoder(WEIGHTS, first);
     for (long seed = 1; seed <= 3; seed++) {
       observe.forward(input(seed), LENGTHS, BATCH, SEQ);
     }
-    if (alpha == 0) {
+    if (alpha == 0 && !hessians) {
       return first;
     }
-    Calibrator second = new Calibrator(CONFIG, first.smoothing(WEIGHTS, alpha));
+    Calibrator second =
+        new Calibrator(CONFIG, alpha == 0 ? null : first.smoothing(WEIGHTS, alpha), hessians);
     ReferenceEncoder again = new ReferenceEncoder(WEIGHTS, second);
     for (long seed = 1; seed <= 3; seed++) {
       again.forward(input(seed), LENGTHS, BATCH, SEQ);
