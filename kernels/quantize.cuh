@@ -1,4 +1,4 @@
-// INT8 quantization kernels of INT8 mode 1 (the scheme: docs/int8.md).
+// INT8 quantization kernels of INT8 modes 1 and 2 (the scheme: docs/int8.md).
 //
 // Symmetric int8 everywhere:  q = clamp(rint(v * 127 / amax), -127, 127)   (rint = __float2int_rn,
 // half to even; -128 is never produced), dequantization scale amax / 127.
@@ -16,7 +16,12 @@
 //                         x[c] = acc[r, c] * a_r * w_scale[c] + bias[c] + residual[r, c]
 //                         y = (x - mean) / sqrt(var + eps) * gamma + beta  (biased variance)
 //                         out[r, c] = y; qout[r, c] = q(y) (when qout != NULL)
-// acc is the int32 output of an int8 x int8 GEMM [rows, cols] (row-major, tokens x features).
+// acc is the int32 output of an int8 x int8 GEMM [rows, cols] (row-major, tokens x features), or,
+// when acc8 is given instead (INT8 mode 2), its int8 output, read the same way (in scale 1 and
+// w_scale = the output's per-column step amax / 127 dequantize it).
+// Mode 2's residual is the int8 GEMM input, so a kernel that quantizes a GEMM input can also write
+// its dequantized value, q * step_r / inv_smooth[c] (step_r = out_scale[r] or static_amax / 127):
+// quantize_rows into deq_out, the layernorm kernel into out (out_dequantized = 1) instead of y.
 // One block per row; the row is kept in shared memory as float, so cols <= kMaxQuantizeCols.
 // `out` may alias `residual` (the row is read whole before any of it is written).
 #pragma once
@@ -37,6 +42,7 @@ struct QuantizeRowsParams {
   const T* input;           // [rows, cols]
   const float* inv_smooth;  // [cols] or NULL
   float static_amax;        // > 0 when out_scale == NULL
+  T* deq_out;               // [rows, cols] or NULL: the dequantized qout (may alias input)
   int rows;
   int cols;
 };
@@ -46,7 +52,8 @@ struct DequantizeBiasActParams {
   T* out;                   // [rows, cols] or NULL
   int8_t* qout;             // [rows, cols] or NULL
   float* qout_scale;        // [rows] or NULL (static quantization of qout)
-  const int32_t* acc;       // [rows, cols]
+  const int32_t* acc;       // [rows, cols], or NULL when acc8 is given
+  const int8_t* acc8;       // [rows, cols] or NULL
   const float* in_scale;    // [rows] or NULL (then in_static_scale)
   float in_static_scale;
   const float* w_scale;     // [cols]
@@ -63,7 +70,8 @@ struct DequantizeBiasResidualLayernormParams {
   T* out;                   // [rows, cols]
   int8_t* qout;             // [rows, cols] or NULL
   float* qout_scale;        // [rows] or NULL
-  const int32_t* acc;       // [rows, cols]
+  const int32_t* acc;       // [rows, cols], or NULL when acc8 is given
+  const int8_t* acc8;       // [rows, cols] or NULL
   const float* in_scale;    // [rows] or NULL (then in_static_scale)
   float in_static_scale;
   const float* w_scale;     // [cols]
@@ -74,6 +82,7 @@ struct DequantizeBiasResidualLayernormParams {
   const float* inv_smooth;  // [cols] or NULL
   float static_amax;
   float eps;
+  int out_dequantized;      // 1: out = dequantized qout (needs qout), 0: out = y
   int rows;
   int cols;
 };

@@ -154,7 +154,7 @@ FT4J_API int ft4j_padding_copy(int dtype, void* dst, const void* src, const int*
 FT4J_API int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_t count,
                  struct CUstream_st* stream);
 
-/* --- INT8 mode 1 quantization (docs/int8.md) ------------------------------------------------------
+/* --- INT8 quantization, modes 1 and 2 (docs/int8.md) ----------------------------------------------
  * Symmetric int8: q = clamp(rint(v * 127 / amax), -127, 127), dequantization scale amax / 127.
  * Buffers are device memory; `dtype` is that of the FP32/FP16 tensors; int8 buffers hold signed
  * char, scales and smoothing factors float, acc int32. Each quantized output takes inv_smooth
@@ -162,29 +162,35 @@ FT4J_API int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* s
  * quantization, out_scale[r] = row amax / 127, amax 1 for a row of zeros; or NULL: static, amax =
  * static_amax > 0). cols <= 12224.
  *
- * qout[r, c] = q(input[r, c]); input: dtype [rows, cols]. */
+ * acc_int8 = 1 (mode 2): acc holds the int8 output of an int8-out GEMM instead of int32.
+ *
+ * qout[r, c] = q(input[r, c]); input: dtype [rows, cols]. deq_out (dtype [rows, cols] or NULL; may
+ * alias input): q * step_r / inv_smooth[c], the dequantized qout (mode 2's residual). */
 FT4J_API int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input,
-                                const void* inv_smooth, float static_amax, int rows, int cols,
-                                struct CUstream_st* stream);
+                                const void* inv_smooth, float static_amax, void* deq_out,
+                                int rows, int cols, struct CUstream_st* stream);
 
 /* y[r, c] = acc[r, c] * a_r * w_scale[c] + bias[c] with a_r = in_scale[r] (float[rows]) or, when
  * in_scale is NULL, in_static_scale; y = gelu(y) (exact erf GELU) when gelu = 1; out[r, c] = y
  * (dtype, when out is not NULL) and qout[r, c] = q(y) (when qout is not NULL; at least one of
  * them). acc: int32 [rows, cols]; w_scale: float[cols]; bias: dtype[cols] or NULL. */
 FT4J_API int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
-                                      const void* acc, const void* in_scale, float in_static_scale,
+                                      const void* acc, int acc_int8, const void* in_scale,
+                                      float in_static_scale,
                                       const void* w_scale, const void* bias, const void* inv_smooth,
                                       float static_amax, int gelu, int rows, int cols,
                                       struct CUstream_st* stream);
 
 /* x[c] = acc[r, c] * a_r * w_scale[c] + bias[c] + residual[r, c];
  * out[r, c] = (x[c] - mean) / sqrt(var + eps) * gamma[c] + beta[c] (biased variance);
- * qout[r, c] = q(out[r, c]) when qout is not NULL. out may alias residual. */
+ * qout[r, c] = q(out[r, c]) when qout is not NULL. out may alias residual. out_dequantized = 1
+ * (needs qout): out gets the dequantized qout instead (q * step_r / inv_smooth[c]). */
 FT4J_API int ft4j_dequantize_bias_residual_layernorm(
-    int dtype, void* out, void* qout, void* qout_scale, const void* acc, const void* in_scale,
-    float in_static_scale, const void* w_scale, const void* bias, const void* residual,
-    const void* gamma, const void* beta, const void* inv_smooth, float static_amax, float eps,
-    int rows, int cols, struct CUstream_st* stream);
+    int dtype, void* out, void* qout, void* qout_scale, const void* acc, int acc_int8,
+    const void* in_scale, float in_static_scale, const void* w_scale, const void* bias,
+    const void* residual, const void* gamma, const void* beta, const void* inv_smooth,
+    float static_amax, float eps, int out_dequantized, int rows, int cols,
+    struct CUstream_st* stream);
 
 /* --- INT8 GEMM (ft4j's own; docs/int8.md) ---------------------------------------------------------
  * acc[m, n] = sum_k a[m, k] * b[n, k]: a int8 [M, K] row-major, b int8 [N, K] row-major (a PyTorch

@@ -536,12 +536,13 @@ void require_quantized_output(const void* qout, const void* out_scale, const voi
 }  // namespace
 
 int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input,
-                       const void* inv_smooth, float static_amax, int rows, int cols,
-                       struct CUstream_st* stream) {
+                       const void* inv_smooth, float static_amax, void* deq_out, int rows,
+                       int cols, struct CUstream_st* stream) {
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
     require_pointer(input, "input", ft4j::dtype_size(dtype));
     require_quantized_output(qout, out_scale, inv_smooth, static_amax, false);
+    require_pointer(deq_out, "deq_out", ft4j::dtype_size(dtype), true);
     require_positive(rows, "rows");
     require_positive(cols, "cols");
     ft4j::with_dtype(dtype, [&](auto type) {
@@ -551,6 +552,7 @@ int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input
                                           static_cast<const T*>(input),
                                           static_cast<const float*>(inv_smooth),
                                           static_amax,
+                                          static_cast<T*>(deq_out),
                                           rows,
                                           cols};
       require_supported(ft4j::check_quantize_rows(p), "quantize_rows");
@@ -561,7 +563,8 @@ int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input
 }
 
 int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale, const void* acc,
-                             const void* in_scale, float in_static_scale, const void* w_scale,
+                             int acc_int8, const void* in_scale, float in_static_scale,
+                             const void* w_scale,
                              const void* bias, const void* inv_smooth, float static_amax, int gelu,
                              int rows, int cols, struct CUstream_st* stream) {
   return guarded(__func__, [&] {
@@ -570,7 +573,8 @@ int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
     require(out != nullptr || qout != nullptr, "out and qout are both NULL");
     require_pointer(out, "out", size, true);
     require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
-    require_pointer(acc, "acc", 4);
+    require(acc_int8 == 0 || acc_int8 == 1, "acc_int8 = ", acc_int8, ", must be 0 or 1");
+    require_pointer(acc, "acc", acc_int8 ? 1 : 4);
     require_scales(in_scale, "in_scale", in_static_scale, "in_static_scale");
     require_pointer(w_scale, "w_scale", 4);
     require_pointer(bias, "bias", size, true);
@@ -582,7 +586,8 @@ int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
       const ft4j::DequantizeBiasActParams<T> p{static_cast<T*>(out),
                                                static_cast<int8_t*>(qout),
                                                static_cast<float*>(qout_scale),
-                                               static_cast<const int32_t*>(acc),
+                                               acc_int8 ? nullptr : static_cast<const int32_t*>(acc),
+                                               acc_int8 ? static_cast<const int8_t*>(acc) : nullptr,
                                                static_cast<const float*>(in_scale),
                                                in_static_scale,
                                                static_cast<const float*>(w_scale),
@@ -600,18 +605,22 @@ int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
 }
 
 int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, void* qout_scale,
-                                            const void* acc, const void* in_scale,
+                                            const void* acc, int acc_int8, const void* in_scale,
                                             float in_static_scale, const void* w_scale,
                                             const void* bias, const void* residual,
                                             const void* gamma, const void* beta,
                                             const void* inv_smooth, float static_amax, float eps,
-                                            int rows, int cols, struct CUstream_st* stream) {
+                                            int out_dequantized, int rows, int cols,
+                                            struct CUstream_st* stream) {
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
     const size_t size = ft4j::dtype_size(dtype);
     require_pointer(out, "out", size);
     require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
-    require_pointer(acc, "acc", 4);
+    require(acc_int8 == 0 || acc_int8 == 1, "acc_int8 = ", acc_int8, ", must be 0 or 1");
+    require_pointer(acc, "acc", acc_int8 ? 1 : 4);
+    require(out_dequantized == 0 || (out_dequantized == 1 && qout != nullptr),
+            "out_dequantized = ", out_dequantized, ", must be 0, or 1 with a qout");
     require_scales(in_scale, "in_scale", in_static_scale, "in_static_scale");
     require_pointer(w_scale, "w_scale", 4);
     require_pointer(bias, "bias", size, true);
@@ -627,7 +636,8 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
           static_cast<T*>(out),
           static_cast<int8_t*>(qout),
           static_cast<float*>(qout_scale),
-          static_cast<const int32_t*>(acc),
+          acc_int8 ? nullptr : static_cast<const int32_t*>(acc),
+          acc_int8 ? static_cast<const int8_t*>(acc) : nullptr,
           static_cast<const float*>(in_scale),
           in_static_scale,
           static_cast<const float*>(w_scale),
@@ -638,6 +648,7 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
           static_cast<const float*>(inv_smooth),
           static_amax,
           eps,
+          out_dequantized,
           rows,
           cols};
       require_supported(ft4j::check_dequantize_bias_residual_layernorm(p),

@@ -169,6 +169,7 @@ public final class Ft4jNative {
       @Const Pointer input,
       @Const Pointer invSmooth,
       float staticAmax,
+      Pointer deqOut,
       int rows,
       int cols,
       CUstream_st stream);
@@ -179,6 +180,7 @@ public final class Ft4jNative {
       Pointer qout,
       Pointer qoutScale,
       @Const Pointer acc,
+      int accInt8,
       @Const Pointer inScale,
       float inStaticScale,
       @Const Pointer wScale,
@@ -196,6 +198,7 @@ public final class Ft4jNative {
       Pointer qout,
       Pointer qoutScale,
       @Const Pointer acc,
+      int accInt8,
       @Const Pointer inScale,
       float inStaticScale,
       @Const Pointer wScale,
@@ -206,6 +209,7 @@ public final class Ft4jNative {
       @Const Pointer invSmooth,
       float staticAmax,
       float eps,
+      int outDequantized,
       int rows,
       int cols,
       CUstream_st stream);

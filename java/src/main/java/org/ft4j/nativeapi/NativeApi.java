@@ -563,6 +563,13 @@ public final class NativeApi {
     }
   }
 
+  /** The element type of a dequantizing kernel's acc: INT32 or INT8. */
+  private static void accType(DType accType, String op) {
+    if (accType != DType.INT32 && accType != DType.INT8) {
+      throw new IllegalArgumentException(op + ": acc type " + accType + ", expected INT32 or INT8");
+    }
+  }
+
   /** The per-row (per-token) or static scale of an int8 GEMM's input, checked. */
   private static void inputScale(DeviceBuffer inScale, float inStaticScale, int rows, String op) {
     if (inScale != null) {
@@ -578,10 +585,30 @@ public final class NativeApi {
    */
   public static void quantizeRows(
       DType dtype, Int8Output out, DeviceBuffer input, int rows, int cols, CudaStream stream) {
+    quantizeRows(dtype, out, input, null, rows, cols, stream);
+  }
+
+  /**
+   * {@link #quantizeRows(DType, Int8Output, DeviceBuffer, int, int, CudaStream)}, and when {@code
+   * deqOut} is not null the dequantized values q · step_r / invSmooth[c] into it ([rows, cols] of
+   * dtype; may be {@code input}): INT8 mode 2's residual.
+   */
+  public static void quantizeRows(
+      DType dtype,
+      Int8Output out,
+      DeviceBuffer input,
+      DeviceBuffer deqOut,
+      int rows,
+      int cols,
+      CudaStream stream) {
     int t = floatType(dtype);
     positive("rows", rows);
     quantizeCols(cols);
     input.requireFits(dtype, (long) rows * cols, "quantizeRows input [" + rows + ", " + cols + "]");
+    if (deqOut != null) {
+      deqOut.requireFits(
+          dtype, (long) rows * cols, "quantizeRows deq_out [" + rows + ", " + cols + "]");
+    }
     out.requireFits(rows, cols, "quantizeRows");
     ensureLoaded();
     check(
@@ -592,6 +619,7 @@ public final class NativeApi {
             input.pointer(),
             out.invSmooth() == null ? null : out.invSmooth().pointer(),
             out.staticAmax(),
+            deqOut == null ? null : deqOut.pointer(),
             rows,
             cols,
             stream.handle()));
@@ -615,7 +643,44 @@ public final class NativeApi {
       int rows,
       int cols,
       CudaStream stream) {
+    dequantizeBiasAct(
+        dtype,
+        out,
+        qout,
+        acc,
+        DType.INT32,
+        inScale,
+        inStaticScale,
+        wScale,
+        bias,
+        gelu,
+        rows,
+        cols,
+        stream);
+  }
+
+  /**
+   * {@link #dequantizeBiasAct(DType, DeviceBuffer, Int8Output, DeviceBuffer, DeviceBuffer, float,
+   * DeviceBuffer, DeviceBuffer, boolean, int, int, CudaStream)} with acc of {@code accType}: INT32,
+   * or INT8 (INT8 mode 2: an int8-out GEMM's output; in scale 1 and wScale = its per-column steps
+   * dequantize it).
+   */
+  public static void dequantizeBiasAct(
+      DType dtype,
+      DeviceBuffer out,
+      Int8Output qout,
+      DeviceBuffer acc,
+      DType accType,
+      DeviceBuffer inScale,
+      float inStaticScale,
+      DeviceBuffer wScale,
+      DeviceBuffer bias,
+      boolean gelu,
+      int rows,
+      int cols,
+      CudaStream stream) {
     int t = floatType(dtype);
+    accType(accType, "dequantizeBiasAct");
     positive("rows", rows);
     quantizeCols(cols);
     if (out == null && qout == null) {
@@ -629,7 +694,7 @@ public final class NativeApi {
     if (qout != null) {
       qout.requireFits(rows, cols, "dequantizeBiasAct");
     }
-    acc.requireFits(DType.INT32, n, "dequantizeBiasAct acc" + shape);
+    acc.requireFits(accType, n, "dequantizeBiasAct acc" + shape);
     inputScale(inScale, inStaticScale, rows, "dequantizeBiasAct");
     wScale.requireFits(DType.FP32, cols, "dequantizeBiasAct w_scale [" + cols + "]");
     if (bias != null) {
@@ -643,6 +708,7 @@ public final class NativeApi {
             qout == null ? null : qout.values().pointer(),
             qout == null || qout.rowScale() == null ? null : qout.rowScale().pointer(),
             acc.pointer(),
+            accType == DType.INT8 ? 1 : 0,
             inScale == null ? null : inScale.pointer(),
             inStaticScale,
             wScale.pointer(),
@@ -675,7 +741,57 @@ public final class NativeApi {
       int rows,
       int cols,
       CudaStream stream) {
+    dequantizeBiasResidualLayerNorm(
+        dtype,
+        out,
+        qout,
+        acc,
+        DType.INT32,
+        inScale,
+        inStaticScale,
+        wScale,
+        bias,
+        residual,
+        gamma,
+        beta,
+        eps,
+        false,
+        rows,
+        cols,
+        stream);
+  }
+
+  /**
+   * {@link #dequantizeBiasResidualLayerNorm(DType, DeviceBuffer, Int8Output, DeviceBuffer,
+   * DeviceBuffer, float, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer,
+   * float, int, int, CudaStream)} with acc of {@code accType} (INT32 or INT8, as for {@link
+   * #dequantizeBiasAct}); with {@code outDequantized} (needs qout) out gets the dequantized qout
+   * instead of the layernorm output: INT8 mode 2's residual.
+   */
+  public static void dequantizeBiasResidualLayerNorm(
+      DType dtype,
+      DeviceBuffer out,
+      Int8Output qout,
+      DeviceBuffer acc,
+      DType accType,
+      DeviceBuffer inScale,
+      float inStaticScale,
+      DeviceBuffer wScale,
+      DeviceBuffer bias,
+      DeviceBuffer residual,
+      DeviceBuffer gamma,
+      DeviceBuffer beta,
+      float eps,
+      boolean outDequantized,
+      int rows,
+      int cols,
+      CudaStream stream) {
     int t = floatType(dtype);
+    accType(accType, "dequantizeBiasResidualLayerNorm");
+    if (outDequantized && qout == null) {
+      throw new IllegalArgumentException(
+          "dequantizeBiasResidualLayerNorm: a dequantized out needs a quantized output (qout)");
+    }
     positive("rows", rows);
     quantizeCols(cols);
     layerNormEps(eps);
@@ -686,7 +802,7 @@ public final class NativeApi {
     if (qout != null) {
       qout.requireFits(rows, cols, op);
     }
-    acc.requireFits(DType.INT32, n, op + " acc" + shape);
+    acc.requireFits(accType, n, op + " acc" + shape);
     inputScale(inScale, inStaticScale, rows, op);
     wScale.requireFits(DType.FP32, cols, op + " w_scale [" + cols + "]");
     if (bias != null) {
@@ -703,6 +819,7 @@ public final class NativeApi {
             qout == null ? null : qout.values().pointer(),
             qout == null || qout.rowScale() == null ? null : qout.rowScale().pointer(),
             acc.pointer(),
+            accType == DType.INT8 ? 1 : 0,
             inScale == null ? null : inScale.pointer(),
             inStaticScale,
             wScale.pointer(),
@@ -713,6 +830,7 @@ public final class NativeApi {
             qout == null || qout.invSmooth() == null ? null : qout.invSmooth().pointer(),
             qout == null ? 0f : qout.staticAmax(),
             eps,
+            outDequantized ? 1 : 0,
             rows,
             cols,
             stream.handle()));

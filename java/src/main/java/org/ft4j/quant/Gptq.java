@@ -94,8 +94,8 @@ public final class Gptq {
   static double[][] upperFactorOfInverse(double[][] a) {
     int n = a.length;
     double[][] l = cholesky(a, "H");
-    // L⁻¹, lower triangular: column c solves L x = e_c.
-    double[][] li = new double[n][n];
+    // Columns of L⁻¹ (lower triangular), stored as rows: column c solves L x = e_c.
+    double[][] col = new double[n][];
     IntStream.range(0, n)
         .parallel()
         .forEach(
@@ -109,20 +109,21 @@ public final class Gptq {
                 }
                 x[i] = t / lrow[i];
               }
-              for (int i = c; i < n; i++) {
-                li[i][c] = x[i];
-              }
+              col[c] = x;
             });
-    // a⁻¹ = L⁻ᵀ L⁻¹.
+    // a⁻¹ = L⁻ᵀ L⁻¹: entry (i, j) is the dot product of columns i and j of L⁻¹ (zero above the
+    // diagonal, so from max(i, j) on).
     double[][] inv = new double[n][n];
     IntStream.range(0, n)
         .parallel()
         .forEach(
             i -> {
+              double[] ci = col[i];
               for (int j = i; j < n; j++) {
+                double[] cj = col[j];
                 double t = 0;
                 for (int k = j; k < n; k++) {
-                  t += li[k][i] * li[k][j];
+                  t += ci[k] * cj[k];
                 }
                 inv[i][j] = t;
               }

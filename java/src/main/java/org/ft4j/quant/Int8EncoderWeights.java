@@ -143,6 +143,48 @@ public final class Int8EncoderWeights {
     return new Int8.QuantizedWeight(v, sc, out, in);
   }
 
+  /**
+   * The amax INT8 mode 2 quantizes one layer's GEMM outputs with (before the bias), one per output
+   * column: q/k/v_out per tensor (each repeated over its third of the QKV output), attn_out_out,
+   * ffn1_out and ffn2_out per channel where the scale set has per-channel amax, else per tensor.
+   *
+   * @param qkv [3 hidden]
+   * @param attentionOutput [hidden]
+   * @param intermediate [intermediate]
+   * @param output [hidden]
+   */
+  public record Mode2Outputs(
+      float[] qkv, float[] attentionOutput, float[] intermediate, float[] output) {}
+
+  /**
+   * {@link Mode2Outputs} of {@code layer}.
+   *
+   * @throws ScaleSetException when the scale set lacks a mode-2 point
+   */
+  public static Mode2Outputs mode2Outputs(ScaleSet scales, EncoderConfig config, int layer) {
+    scales.require(config, Precision.INT8_MODE_2);
+    int h = config.hidden();
+    float[] qkv = new float[3 * h];
+    Point[] parts = {Point.Q_OUT, Point.K_OUT, Point.V_OUT};
+    for (int part = 0; part < 3; part++) {
+      java.util.Arrays.fill(qkv, part * h, (part + 1) * h, (float) scales.amax(layer, parts[part]));
+    }
+    return new Mode2Outputs(
+        qkv,
+        columnAmax(scales, layer, Point.ATTN_OUT_OUT, h),
+        columnAmax(scales, layer, Point.FFN1_OUT, config.intermediateSize()),
+        columnAmax(scales, layer, Point.FFN2_OUT, h));
+  }
+
+  private static float[] columnAmax(ScaleSet scales, int layer, Point p, int cols) {
+    double[] c = scales.channelAmax(layer, p);
+    float[] a = new float[cols];
+    for (int i = 0; i < cols; i++) {
+      a[i] = (float) (c != null ? c[i] : scales.amax(layer, p));
+    }
+    return a;
+  }
+
   /** 1 / s_c as floats, or null. */
   static float[] inverse(double[] s) {
     if (s == null) {

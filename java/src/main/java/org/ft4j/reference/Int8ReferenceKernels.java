@@ -116,6 +116,69 @@ public final class Int8ReferenceKernels {
     return out;
   }
 
+  /**
+   * The dequantized values of {@code q} [rows, cols] in the units of the tensor it was quantized
+   * from: q · step_r / invSmooth[c], step_r = rowScale[r] (per token) or staticAmax / 127. What a
+   * row kernel writes beside its int8 output in INT8 mode 2, where the residual adds the int8 GEMM
+   * input rather than the FP16 value.
+   */
+  public static float[] dequantized(
+      Quantized q, int rows, int cols, float[] invSmooth, float staticAmax) {
+    float[] out = new float[rows * cols];
+    for (int r = 0; r < rows; r++) {
+      double step = q.rowScale() != null ? q.rowScale()[r] : staticAmax / 127.0;
+      for (int c = 0; c < cols; c++) {
+        out[r * cols + c] =
+            (float) (q.values()[r * cols + c] * step / (invSmooth == null ? 1 : invSmooth[c]));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * ft4j's INT8 GEMM with the int8 epilogue: y = acc[m, n] · a_m · wScale[n] (a_m = aScale[m], or
+   * aStatic when aScale is null), stored as clamp(rint(y · 127 / outAmax[n]), −127, 127).
+   */
+  public static byte[] gemmInt8ToInt8(
+      byte[] a,
+      byte[] b,
+      int m,
+      int n,
+      int k,
+      float[] aScale,
+      float aStatic,
+      float[] wScale,
+      float[] outAmax) {
+    int[] acc = gemmInt8(a, b, m, n, k);
+    byte[] q = new byte[m * n];
+    for (int i = 0; i < m; i++) {
+      double am = aScale != null ? aScale[i] : aStatic;
+      for (int j = 0; j < n; j++) {
+        double y = acc[i * n + j] * am * wScale[j];
+        q[i * n + j] = (byte) Math.max(-127, Math.min(127, Math.rint(y * 127 / outAmax[j])));
+      }
+    }
+    return q;
+  }
+
+  /** The values of {@code q} as ints (a dequantizing kernel reads int8 like int32). */
+  public static int[] widen(byte[] q) {
+    int[] v = new int[q.length];
+    for (int i = 0; i < q.length; i++) {
+      v[i] = q[i];
+    }
+    return v;
+  }
+
+  /** amax / 127 per column: the dequantization scales of an int8 GEMM output. */
+  public static float[] steps(float[] amax) {
+    float[] s = new float[amax.length];
+    for (int i = 0; i < amax.length; i++) {
+      s[i] = amax[i] / 127f;
+    }
+    return s;
+  }
+
   /** acc[m, n] = sum_k a[m, k] · b[n, k] exactly (a [m, k], b [n, k] row-major int8). */
   public static int[] gemmInt8(byte[] a, byte[] b, int m, int n, int k) {
     int[] acc = new int[m * n];

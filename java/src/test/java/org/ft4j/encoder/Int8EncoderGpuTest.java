@@ -106,9 +106,21 @@ class Int8EncoderGpuTest {
       int batch,
       int seq,
       DType t) {
+    return expected(w, scales, input, lengths, batch, seq, t, Precision.INT8_MODE_1);
+  }
+
+  static Expected expected(
+      EncoderWeights w,
+      ScaleSet scales,
+      float[] input,
+      int[] lengths,
+      int batch,
+      int seq,
+      DType t,
+      Precision mode) {
     float[] in = GpuTesting.asStored(input, t);
     return new Expected(
-        QuantizedReference.of(w, scales, Precision.INT8_MODE_1).forward(in, lengths, batch, seq),
+        QuantizedReference.of(w, scales, mode).forward(in, lengths, batch, seq),
         new ReferenceEncoder(w).forward(in, lengths, batch, seq));
   }
 

@@ -48,6 +48,169 @@ class Int8LayerPipelineTest {
     }
   }
 
+  /**
+   * INT8 mode 2 as the GPU would queue it with the mode-1 kernels extended two ways: GEMMs write
+   * int8 (before the bias, per-column out amax) that the row kernels dequantize like an int32
+   * accumulator (in scale 1, per-column step amax / 127), and the kernels that quantize a GEMM
+   * input per token also write its dequantized value, which the next residual adds (mode 2's int8
+   * residual). Against the mode-2 oracle under the same criteria as mode 1.
+   */
+  @ParameterizedTest(name = "mode 2: {0} layers {1} heads x {2}, batch {3} seq {4}")
+  @CsvSource({"1, 4, 32, 6, 17", "2, 2, 64, 5, 9", "2, 2, 64, 4, 33"})
+  void simulatedMode2PipelineMatchesTheOracle(int layers, int heads, int d, int batch, int seq) {
+    EncoderConfig c = EncoderConfig.of(layers, heads, d, Precision.INT8_MODE_2);
+    EncoderWeights w = EncoderWeights.random(c, 31L * heads + d);
+    ScaleSet scales = Int8EncoderGpuTest.calibrate(w, 3, 24);
+    float[] input = Int8EncoderGpuTest.hiddenStates(c, batch, seq, 7L * seq + batch);
+    int[] lengths = GpuTesting.randomLengths(batch, seq, batch + 11L * seq);
+    Int8EncoderGpuTest.Expected want =
+        Int8EncoderGpuTest.expected(
+            w, scales, input, lengths, batch, seq, DType.FP32, Precision.INT8_MODE_2);
+    float[] got = simulateMode2(w, scales, input, lengths, batch, seq);
+    double[] err = Int8EncoderGpuTest.perSequence(want.oracle(), got, lengths, seq, c.hidden());
+    double[] quant =
+        Int8EncoderGpuTest.perSequence(want.fp32(), want.oracle(), lengths, seq, c.hidden());
+    String report = Arrays.toString(err) + " vs quantization " + Arrays.toString(quant);
+    long tight = Arrays.stream(err).filter(x -> x <= 2e-4).count();
+    assertTrue(4 * tight >= 3L * batch, report);
+    for (int b = 0; b < batch; b++) {
+      assertTrue(err[b] <= 1.5 * quant[b] + 1e-5, "sequence " + b + ": " + report);
+      assertTrue(quant[b] > 1e-3, "quantization had no visible effect: " + report);
+    }
+  }
+
+  static float[] simulateMode2(
+      EncoderWeights w, ScaleSet scales, float[] input, int[] lengths, int batch, int seq) {
+    EncoderConfig c = w.config();
+    Int8EncoderWeights q = Int8EncoderWeights.of(w, scales);
+    int rows = batch * seq;
+    int h = c.hidden();
+    int inter = c.intermediateSize();
+    double eps = (float) c.layerNormEps();
+    float[] x = ReferenceKernels.zeroPaddedRows(input, lengths, batch, seq, h);
+    float[] smooth0 = q.layer(0).qkvInvSmooth();
+    Quantized qx = Int8ReferenceKernels.quantizeRows(x, rows, h, smooth0, true, 0);
+    float[] residual = Int8ReferenceKernels.dequantized(qx, rows, h, smooth0, 0);
+    for (int l = 0; l < c.layers(); l++) {
+      Int8EncoderWeights.Layer L = q.layer(l);
+      Int8EncoderWeights.Mode2Outputs o = Int8EncoderWeights.mode2Outputs(scales, c, l);
+      byte[] qkv8 =
+          Int8ReferenceKernels.gemmInt8ToInt8(
+              qx.values(),
+              L.qkv().values(),
+              rows,
+              3 * h,
+              h,
+              qx.rowScale(),
+              0,
+              L.qkv().scales(),
+              o.qkv());
+      float[] qkv =
+          toFloat(
+              Int8ReferenceKernels.dequantizeBiasAct(
+                  Int8ReferenceKernels.widen(qkv8),
+                  null,
+                  1,
+                  Int8ReferenceKernels.steps(o.qkv()),
+                  null,
+                  false,
+                  rows,
+                  3 * h));
+      float[] merged =
+          ReferenceKernels.attention(
+              qkv,
+              w.stacked(l, LayerParam.QUERY_BIAS, LayerParam.KEY_BIAS, LayerParam.VALUE_BIAS),
+              lengths,
+              batch,
+              seq,
+              c.heads(),
+              c.sizePerHead(),
+              (float) (1 / Math.sqrt(c.sizePerHead())));
+      float amax = L.attentionOutputAmax();
+      qx = Int8ReferenceKernels.quantizeRows(merged, rows, h, null, false, amax);
+      byte[] ao8 =
+          Int8ReferenceKernels.gemmInt8ToInt8(
+              qx.values(),
+              L.attentionOutput().values(),
+              rows,
+              h,
+              h,
+              null,
+              amax / Int8.QMAX,
+              L.attentionOutput().scales(),
+              o.attentionOutput());
+      float[] attention =
+          toFloat(
+              Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
+                  Int8ReferenceKernels.widen(ao8),
+                  null,
+                  1,
+                  Int8ReferenceKernels.steps(o.attentionOutput()),
+                  w.get(l, LayerParam.ATTENTION_OUTPUT_BIAS),
+                  residual,
+                  w.get(l, LayerParam.ATTENTION_LAYERNORM_WEIGHT),
+                  w.get(l, LayerParam.ATTENTION_LAYERNORM_BIAS),
+                  eps,
+                  rows,
+                  h));
+      qx = Int8ReferenceKernels.quantizeRows(attention, rows, h, L.ffn1InvSmooth(), true, 0);
+      residual = Int8ReferenceKernels.dequantized(qx, rows, h, L.ffn1InvSmooth(), 0);
+      byte[] f18 =
+          Int8ReferenceKernels.gemmInt8ToInt8(
+              qx.values(),
+              L.intermediate().values(),
+              rows,
+              inter,
+              h,
+              qx.rowScale(),
+              0,
+              L.intermediate().scales(),
+              o.intermediate());
+      double[] act =
+          Int8ReferenceKernels.dequantizeBiasAct(
+              Int8ReferenceKernels.widen(f18),
+              null,
+              1,
+              Int8ReferenceKernels.steps(o.intermediate()),
+              w.get(l, LayerParam.INTERMEDIATE_BIAS),
+              true,
+              rows,
+              inter);
+      qx = Int8ReferenceKernels.quantizeRows(act, rows, inter, L.ffn2InvSmooth(), true, 0);
+      byte[] f28 =
+          Int8ReferenceKernels.gemmInt8ToInt8(
+              qx.values(),
+              L.output().values(),
+              rows,
+              h,
+              inter,
+              qx.rowScale(),
+              0,
+              L.output().scales(),
+              o.output());
+      x =
+          toFloat(
+              Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
+                  Int8ReferenceKernels.widen(f28),
+                  null,
+                  1,
+                  Int8ReferenceKernels.steps(o.output()),
+                  w.get(l, LayerParam.OUTPUT_BIAS),
+                  residual,
+                  w.get(l, LayerParam.OUTPUT_LAYERNORM_WEIGHT),
+                  w.get(l, LayerParam.OUTPUT_LAYERNORM_BIAS),
+                  eps,
+                  rows,
+                  h));
+      if (l + 1 < c.layers()) {
+        float[] s = q.layer(l + 1).qkvInvSmooth();
+        qx = Int8ReferenceKernels.quantizeRows(x, rows, h, s, true, 0);
+        residual = Int8ReferenceKernels.dequantized(qx, rows, h, s, 0);
+      }
+    }
+    return ReferenceKernels.zeroPaddedRows(x, lengths, batch, seq, h);
+  }
+
   /** The INT8 layers of BertEncoder (padded layout), kernel by kernel, float32 between kernels. */
   static float[] simulate(
       EncoderWeights w, Int8EncoderWeights q, float[] input, int[] lengths, int batch, int seq) {
