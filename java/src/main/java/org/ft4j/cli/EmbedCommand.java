@@ -64,7 +64,7 @@ public final class EmbedCommand implements Callable<Integer> {
           "default: fp16 on the gpu, fp32 on the cpu. int8-1 / int8-2 use the model's INT8"
               + " scales (--int8-scales, else next to the model, else the shipped ones for"
               + " minilm and bge-small). int8-1 runs on the gpu; on the cpu backend both run as"
-              + " a fake-quantized float64 simulation (int8-2: cpu only, for now)")
+              + " a fake-quantized float64 simulation")
   Precision precision;
 
   @Option(

@@ -169,11 +169,6 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     int warm = warmup != null ? warmup : gpu ? 10 : 0;
     requireAtLeast("--iterations", timed, 1);
     requireAtLeast("--warmup", warm, 0);
-    if (precision == Precision.INT8_MODE_2 && gpu) {
-      throw new UnsupportedOperationException(
-          "int8_mode = 2 is not built yet on the GPU; --backend cpu runs its fake-quantized"
-              + " reference");
-    }
     if (int8Mode == 0 && int8Scales != null) {
       throw new IllegalArgumentException("--int8-scales applies to int8_mode 1 and 2 only");
     }

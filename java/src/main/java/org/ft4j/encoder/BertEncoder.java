@@ -299,10 +299,11 @@ public final class BertEncoder implements Encoder {
   public static BertEncoder create(EncoderWeights weights, Options options) {
     checkArguments(weights, options);
     Precision p = weights.config().precision();
-    rejectMode2(p);
-    if (p == Precision.INT8_MODE_1) {
+    if (p.isInt8()) {
       throw new IllegalArgumentException(
-          "precision int8-1 needs INT8 scales: use BertEncoder.create(weights, scales, options)"
+          "precision "
+              + p.label()
+              + " needs INT8 scales: use BertEncoder.create(weights, scales, options)"
               + " (make scales with `ft4j calibrate`)");
     }
     return new BertEncoder(weights, null, p == Precision.FP32 ? DType.FP32 : DType.FP16, options);
@@ -310,9 +311,11 @@ public final class BertEncoder implements Encoder {
 
   /**
    * Quantizes the weights with {@code scales} (see {@link Int8EncoderWeights}), uploads them and
-   * prepares an INT8 mode-1 encoder. Checked before touching the GPU: the precision (int8-1; mode 2
-   * is not built yet), the scales against the model (a {@link org.ft4j.quant.ScaleSetException}
-   * naming what is missing or different), widths the INT8 kernels take; on the GPU: sm_75 or newer.
+   * prepares an INT8 encoder of the weights' precision (int8-1 or int8-2). Checked before touching
+   * the GPU: the precision, the scales against the model (a {@link
+   * org.ft4j.quant.ScaleSetException} naming what is missing or different), widths the INT8 kernels
+   * take, int8-2 with {@link Int8Gemm#CUBLASLT} (its int8 outputs need ft4j's GEMM); on the GPU:
+   * sm_75 or newer.
    */
   public static BertEncoder create(EncoderWeights weights, ScaleSet scales, Options options) {
     return createInt8(weights, scales, options, DType.FP16);
@@ -332,17 +335,22 @@ public final class BertEncoder implements Encoder {
       throw new IllegalArgumentException("INT8 scales must not be null");
     }
     EncoderConfig c = weights.config();
-    rejectMode2(c.precision());
-    if (c.precision() != Precision.INT8_MODE_1) {
+    if (!c.precision().isInt8()) {
       throw new IllegalArgumentException(
           "INT8 scales were given for precision "
               + c.precision().label()
-              + "; they apply to int8-1 only (use create(weights, options))");
+              + "; they apply to int8-1 and int8-2 only (use create(weights, options))");
+    }
+    if (c.precision() == Precision.INT8_MODE_2 && options.int8Gemm() == Int8Gemm.CUBLASLT) {
+      throw new IllegalArgumentException(
+          "int8-2 runs its linear layers on ft4j's own INT8 GEMM: its int8 outputs are scaled per"
+              + " token and per channel, which cuBLASLt's int8 -> int8 cannot do; use Int8Gemm.AUTO"
+              + " or OWN");
     }
     int widest = Math.max(c.hidden(), c.intermediateSize());
     if (widest > NativeApi.MAX_QUANTIZE_COLS) {
       throw new IllegalArgumentException(
-          "INT8 mode 1 supports hidden and intermediate sizes up to "
+          "INT8 supports hidden and intermediate sizes up to "
               + NativeApi.MAX_QUANTIZE_COLS
               + "; this model has hidden "
               + c.hidden()
@@ -353,7 +361,8 @@ public final class BertEncoder implements Encoder {
       throw new IllegalArgumentException(
           "INT8 activations must be FP16 or FP32, not " + activations);
     }
-    return new BertEncoder(weights, Int8EncoderWeights.of(weights, scales), activations, options);
+    return new BertEncoder(
+        weights, Int8EncoderWeights.of(weights, scales, c.precision()), activations, options);
   }
 
   private static void checkArguments(EncoderWeights weights, Options options) {
@@ -363,13 +372,6 @@ public final class BertEncoder implements Encoder {
     if (options.removePadding() && options.attention() == Attention.UNFUSED) {
       throw new IllegalArgumentException(
           "padding removal needs the fused attention; it cannot run with Attention.UNFUSED");
-    }
-  }
-
-  private static void rejectMode2(Precision p) {
-    if (p == Precision.INT8_MODE_2) {
-      throw new UnsupportedOperationException(
-          "precision int8-2 (INT8 mode 2) is not built yet; use int8-1, fp16 or fp32");
     }
   }
 
@@ -634,7 +636,11 @@ public final class BertEncoder implements Encoder {
     int paddedSeq = layout == Layout.PADDED ? seq : 0;
     for (int l = 0; l < layers.length; l++) {
       if (int8 != null) {
-        enqueueInt8Layer(a, s, l, batch, seq, rows, paddedSeq);
+        if (int8.layer(l).mode2() != null) {
+          enqueueInt8Mode2Layer(a, s, l, batch, seq, rows, paddedSeq);
+        } else {
+          enqueueInt8Layer(a, s, l, batch, seq, rows, paddedSeq);
+        }
         continue;
       }
       LayerWeights w = layers[l];
@@ -836,6 +842,173 @@ public final class BertEncoder implements Encoder {
         stream);
   }
 
+  /**
+   * One INT8 mode-2 layer (docs/int8.md): every linear GEMM writes int8 (ft4j's own GEMM, before
+   * the bias, per-column out amax), the row kernels read it like an int32 accumulator (in scale 1,
+   * the out step per column), and the residual adds the int8 GEMM input: the kernels that quantize
+   * x and the attention layernorm output write its dequantized value back in place.
+   *
+   * <pre>
+   *   qx, s0; x = deq(qx)   int8 per token of x / s_qkv (layer 0 here; later: the last layernorm)
+   *   q8    = int8(qx Wqkv^T · s0 · w / o_qkv)          q, k, v each per tensor
+   *   qkv   = q8 · o_qkv                                FP16; attention adds the bias
+   *   qx    = int8 of attention(qkv), static amax
+   *   q8    = int8(qx Wo^T · a · w / o_ao)              per channel
+   *   qx, s1; a = deq(qx) of LN(q8 · o_ao + bo + x)
+   *   q8    = int8(qx Wi^T · s1 · w / o_f1)
+   *   qx, s2 = int8 per token of gelu(q8 · o_f1 + bi) / s_ffn2
+   *   q8    = int8(qx Wo2^T · s2 · w / o_f2)
+   *   x     = LN(q8 · o_f2 + bo2 + a); not last: qx, s0 of it and x = deq(qx)
+   * </pre>
+   *
+   * q8 lives in the int32 acc buffer.
+   */
+  private void enqueueInt8Mode2Layer(
+      Activations a, ShapeState s, int l, int batch, int seq, int rows, int paddedSeq) {
+    int hidden = config.hidden();
+    int inter = config.intermediateSize();
+    float eps = (float) config.layerNormEps();
+    LayerWeights w = layers[l];
+    Int8DeviceWeights.Layer q = int8.layer(l);
+    Int8DeviceWeights.Mode2 o = q.mode2();
+    DType h = dtype;
+    if (l == 0) {
+      NativeApi.quantizeRows(
+          h,
+          Int8Output.perToken(a.qx, a.qkvInScale, q.qkvInvSmooth()),
+          a.x,
+          a.x,
+          rows,
+          hidden,
+          stream);
+    }
+    gemmToInt8(a, q.qkv(), a.qkvInScale, 0f, q.qkvScale(), o.qkvInv(), rows, 3 * hidden, hidden);
+    NativeApi.dequantizeBiasAct(
+        h,
+        a.qkv,
+        null,
+        a.acc,
+        DType.INT8,
+        null,
+        1f,
+        o.qkvStep(),
+        null,
+        false,
+        rows,
+        3 * hidden,
+        stream);
+    enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
+    float attentionAmax = q.attentionOutputAmax();
+    NativeApi.quantizeRows(
+        h, Int8Output.ofStatic(a.qx, attentionAmax, null), a.merged, rows, hidden, stream);
+    gemmToInt8(
+        a,
+        q.attentionOutput(),
+        null,
+        attentionAmax / Int8.QMAX,
+        q.attentionOutputScale(),
+        o.attentionOutputInv(),
+        rows,
+        hidden,
+        hidden);
+    NativeApi.dequantizeBiasResidualLayerNorm(
+        h,
+        a.attention,
+        Int8Output.perToken(a.qx, a.ffn1InScale, q.ffn1InvSmooth()),
+        a.acc,
+        DType.INT8,
+        null,
+        1f,
+        o.attentionOutputStep(),
+        w.attentionOutputBias(),
+        a.x,
+        w.attentionLnGamma(),
+        w.attentionLnBeta(),
+        eps,
+        true,
+        rows,
+        hidden,
+        stream);
+    gemmToInt8(
+        a,
+        q.intermediate(),
+        a.ffn1InScale,
+        0f,
+        q.intermediateScale(),
+        o.intermediateInv(),
+        rows,
+        inter,
+        hidden);
+    NativeApi.dequantizeBiasAct(
+        h,
+        null,
+        Int8Output.perToken(a.qx, a.ffn2InScale, q.ffn2InvSmooth()),
+        a.acc,
+        DType.INT8,
+        null,
+        1f,
+        o.intermediateStep(),
+        w.intermediateBias(),
+        true,
+        rows,
+        inter,
+        stream);
+    gemmToInt8(
+        a, q.output(), a.ffn2InScale, 0f, q.outputScale(), o.outputInv(), rows, hidden, inter);
+    Int8Output next =
+        l + 1 < layers.length
+            ? Int8Output.perToken(a.qx, a.qkvInScale, int8.layer(l + 1).qkvInvSmooth())
+            : null;
+    NativeApi.dequantizeBiasResidualLayerNorm(
+        h,
+        a.x,
+        next,
+        a.acc,
+        DType.INT8,
+        null,
+        1f,
+        o.outputStep(),
+        w.outputBias(),
+        a.attention,
+        w.outputLnGamma(),
+        w.outputLnBeta(),
+        eps,
+        next != null,
+        rows,
+        hidden,
+        stream);
+  }
+
+  /** acc (as int8 [m, n]) = int8(qx [m, k] · weight [n, k]^T · a_m · w_n · inv_n): ft4j's GEMM. */
+  private void gemmToInt8(
+      Activations a,
+      DeviceBuffer weight,
+      DeviceBuffer aScale,
+      float aStatic,
+      DeviceBuffer wScale,
+      DeviceBuffer outInv,
+      int m,
+      int n,
+      int k) {
+    NativeApi.gemmInt8(
+        Int8GemmOut.INT8,
+        dtype,
+        a.acc,
+        a.qx,
+        weight,
+        aScale,
+        aStatic,
+        wScale,
+        null,
+        outInv,
+        0f,
+        false,
+        m,
+        n,
+        k,
+        stream);
+  }
+
   /** acc [m, n] int32 = qx [m, k] · weight [n, k]^T on cuBLASLt ({@code plan}) or ft4j's GEMM. */
   private void linearInt8(
       MatmulPlan plan, DeviceBuffer weight, Activations a, int m, int n, int k) {
@@ -919,8 +1092,8 @@ public final class BertEncoder implements Encoder {
      * Int8Gemm#OWN}, or AUTO where cuBLASLt declines the shape).
      */
     private MatmulPlan int8Plan(EncoderGemms.Gemm g, int batch, int seq) {
-      if (options.int8Gemm() == Int8Gemm.OWN) {
-        return null;
+      if (options.int8Gemm() == Int8Gemm.OWN || config.precision() == Precision.INT8_MODE_2) {
+        return null; // mode 2's int8 outputs: only ft4j's GEMM
       }
       if (options.int8Gemm() == Int8Gemm.AUTO
           && gemmConfigs
@@ -995,7 +1168,7 @@ public final class BertEncoder implements Encoder {
   public String gemmConfigSource() {
     if (int8 != null) {
       String linear =
-          options.int8Gemm() == Int8Gemm.OWN
+          options.int8Gemm() == Int8Gemm.OWN || config.precision() == Precision.INT8_MODE_2
               ? "ft4j's own INT8 GEMM"
               : "cuBLASLt int8 -> int32, "
                   + gemmConfigs.describe(GemmType.I8I32)

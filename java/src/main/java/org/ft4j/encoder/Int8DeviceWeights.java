@@ -6,10 +6,10 @@ import org.ft4j.quant.Int8;
 import org.ft4j.quant.Int8EncoderWeights;
 
 /**
- * The INT8 mode-1 GEMM weights of an encoder on the device, in one allocation: per layer four int8
+ * The INT8 GEMM weights of an encoder on the device, in one allocation: per layer four int8
  * matrices ([out, in] row-major, what {@code ft4j_gemm_int8} reads as B), their per-output-channel
  * FP32 scales, and the FP32 inverse smoothing factors of the three smoothed GEMM inputs (null views
- * where the scale set has none).
+ * where the scale set has none); in mode 2 also the GEMM outputs' per-column scales.
  */
 final class Int8DeviceWeights implements AutoCloseable {
   private static final long ALIGN = 256;
@@ -27,7 +27,22 @@ final class Int8DeviceWeights implements AutoCloseable {
       DeviceBuffer qkvInvSmooth, // float [hidden] or null
       DeviceBuffer ffn1InvSmooth, // float [hidden] or null
       DeviceBuffer ffn2InvSmooth, // float [intermediate] or null
-      float attentionOutputAmax) {}
+      float attentionOutputAmax,
+      Mode2 mode2) {} // null in mode 1
+
+  /**
+   * INT8 mode 2's GEMM outputs: per output column 127 / amax (the int8 epilogue's inverse scale)
+   * and amax / 127 (the step the next row kernel dequantizes with).
+   */
+  record Mode2(
+      DeviceBuffer qkvInv, // float [3 hidden]
+      DeviceBuffer qkvStep,
+      DeviceBuffer attentionOutputInv, // float [hidden]
+      DeviceBuffer attentionOutputStep,
+      DeviceBuffer intermediateInv, // float [intermediate]
+      DeviceBuffer intermediateStep,
+      DeviceBuffer outputInv, // float [hidden]
+      DeviceBuffer outputStep) {}
 
   private final DeviceBuffer memory;
   private final Layer[] layers;
@@ -64,7 +79,15 @@ final class Int8DeviceWeights implements AutoCloseable {
           h.output().scales(),
           h.qkvInvSmooth(),
           h.ffn1InvSmooth(),
-          h.ffn2InvSmooth()
+          h.ffn2InvSmooth(),
+          inv(h, 0),
+          step(h, 0),
+          inv(h, 1),
+          step(h, 1),
+          inv(h, 2),
+          step(h, 2),
+          inv(h, 3),
+          step(h, 3)
         };
         for (int t = 0; t < sizes.length; t++) {
           if (sizes[t] == 0) {
@@ -91,7 +114,12 @@ final class Int8DeviceWeights implements AutoCloseable {
                 views[8],
                 views[9],
                 views[10],
-                h.attentionOutputAmax());
+                h.attentionOutputAmax(),
+                h.mode2() == null
+                    ? null
+                    : new Mode2(
+                        views[11], views[12], views[13], views[14], views[15], views[16], views[17],
+                        views[18]));
       }
       return new Int8DeviceWeights(memory, layers);
     } catch (RuntimeException | Error e) {
@@ -113,8 +141,58 @@ final class Int8DeviceWeights implements AutoCloseable {
       perChannelScales(h.output()),
       floats(h.qkvInvSmooth()),
       floats(h.ffn1InvSmooth()),
-      floats(h.ffn2InvSmooth())
+      floats(h.ffn2InvSmooth()),
+      floats(inv(h, 0)),
+      floats(step(h, 0)),
+      floats(inv(h, 1)),
+      floats(step(h, 1)),
+      floats(inv(h, 2)),
+      floats(step(h, 2)),
+      floats(inv(h, 3)),
+      floats(step(h, 3))
     };
+  }
+
+  /**
+   * Mode 2's amax of GEMM output {@code g} (0 qkv, 1 attention output, 2 FFN1, 3 FFN2), or null.
+   */
+  private static float[] amax(Int8EncoderWeights.Layer h, int g) {
+    Int8EncoderWeights.Mode2Outputs o = h.mode2();
+    if (o == null) {
+      return null;
+    }
+    return switch (g) {
+      case 0 -> o.qkv();
+      case 1 -> o.attentionOutput();
+      case 2 -> o.intermediate();
+      default -> o.output();
+    };
+  }
+
+  /** 127 / amax per column (the int8 epilogue's inverse scale), or null. */
+  static float[] inv(Int8EncoderWeights.Layer h, int g) {
+    float[] a = amax(h, g);
+    if (a == null) {
+      return null;
+    }
+    float[] v = new float[a.length];
+    for (int i = 0; i < a.length; i++) {
+      v[i] = Int8.QMAX / a[i];
+    }
+    return v;
+  }
+
+  /** amax / 127 per column (the dequantization step), or null. */
+  static float[] step(Int8EncoderWeights.Layer h, int g) {
+    float[] a = amax(h, g);
+    if (a == null) {
+      return null;
+    }
+    float[] v = new float[a.length];
+    for (int i = 0; i < a.length; i++) {
+      v[i] = a[i] / Int8.QMAX;
+    }
+    return v;
   }
 
   private static long perChannelScales(Int8.QuantizedWeight w) {

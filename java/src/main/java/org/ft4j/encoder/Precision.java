@@ -6,9 +6,15 @@ public enum Precision {
   FP32("fp32"),
   /** FP16 storage, FP16 GEMMs accumulating in FP32, FP32 math inside the kernels. */
   FP16("fp16"),
-  /** INT8 weights per output channel, INT8 GEMM into INT32, FP16 residual (not built yet). */
+  /**
+   * INT8 GEMM inputs and weights (per output channel), outputs dequantized (FP16 out or INT32),
+   * FP16 residual and layernorm (docs/int8.md).
+   */
   INT8_MODE_1("int8-1"),
-  /** INT8 weights per tensor, INT8 GEMM into INT8, INT8 residual and attention (not built yet). */
+  /**
+   * As mode 1, and the GEMMs write int8 (per-tensor Q/K/V, per-channel others), the residual adds
+   * the int8 GEMM inputs (docs/int8.md; weights per output channel too, unlike FasterTransformer).
+   */
   INT8_MODE_2("int8-2");
 
   private final String label;
@@ -20,6 +26,11 @@ public enum Precision {
   /** The name used on command lines: fp32, fp16, int8-1, int8-2. */
   public String label() {
     return label;
+  }
+
+  /** Whether this is an INT8 mode. */
+  public boolean isInt8() {
+    return this == INT8_MODE_1 || this == INT8_MODE_2;
   }
 
   /** Bytes per stored activation element (INT8 modes keep FP16 activations between layers). */

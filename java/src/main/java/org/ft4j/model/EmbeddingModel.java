@@ -47,11 +47,10 @@ public final class EmbeddingModel implements AutoCloseable {
    * How to load and run the model.
    *
    * @param backend GPU, CPU or AUTO (not null)
-   * @param precision FP32, FP16 or INT8_MODE_1 on the GPU; null = FP16 on the GPU, FP32 (float64
-   *     math) on the CPU. The CPU backend rejects an explicit FP16, and runs INT8_MODE_1 /
-   *     INT8_MODE_2 as the fake-quantized reference ({@link org.ft4j.quant.QuantizedReference}:
-   *     int8 weights and activations, float64 elsewhere). INT8_MODE_2 is not built on the GPU yet:
-   *     the GPU backend rejects it, AUTO picks the CPU for it and says so.
+   * @param precision FP32, FP16, INT8_MODE_1 or INT8_MODE_2 on the GPU; null = FP16 on the GPU,
+   *     FP32 (float64 math) on the CPU. The CPU backend rejects an explicit FP16, and runs
+   *     INT8_MODE_1 / INT8_MODE_2 as the fake-quantized reference ({@link
+   *     org.ft4j.quant.QuantizedReference}: int8 weights and activations, float64 elsewhere).
    * @param pooling null = the model's default ({@link EmbeddedModels#defaultPooling} for the
    *     embedded models, MEAN otherwise)
    * @param normalize scale each vector to unit L2 norm
@@ -71,11 +70,6 @@ public final class EmbeddingModel implements AutoCloseable {
     public Options {
       if (backend == null) {
         throw new IllegalArgumentException("backend is null (GPU, CPU or AUTO)");
-      }
-      if (backend == Backend.GPU && precision == Precision.INT8_MODE_2) {
-        throw new IllegalArgumentException(
-            "precision int8-2 is not built for the gpu backend yet; the cpu backend runs it as a"
-                + " fake-quantized simulation (--backend cpu), or use int8-1 on the gpu");
       }
       if (backend == Backend.CPU && precision == Precision.FP16) {
         throw new IllegalArgumentException(
@@ -173,12 +167,6 @@ public final class EmbeddingModel implements AutoCloseable {
       pooling = embedded != null ? EmbeddedModels.defaultPooling(embedded) : Pooling.MEAN;
     }
     Backend backend = options.backend();
-    if (backend == Backend.AUTO && options.precision() == Precision.INT8_MODE_2) {
-      backend = Backend.CPU;
-      LOG.warn(
-          "precision int8-2 runs on the CPU as a fake-quantized float64 simulation (INT8 mode 2 is"
-              + " not built on the GPU yet): slow");
-    }
     if (backend == Backend.AUTO) {
       if (GpuEmbedder.available()) {
         backend = Backend.GPU;

@@ -59,20 +59,17 @@ public final class GpuEmbedder implements TokenEmbedder {
   }
 
   /**
-   * Uploads {@code model} to {@code device} at {@code precision}: FP32, FP16, or INT8 mode 1 with
-   * {@code scales} (embeddings and activations between the INT8 GEMMs in FP16).
+   * Uploads {@code model} to {@code device} at {@code precision}: FP32, FP16, or INT8 mode 1 or 2
+   * with {@code scales} (embeddings and activations between the INT8 GEMMs in FP16).
    *
-   * @throws UnsupportedOperationException for INT8 mode 2 (not built on the GPU yet), or an INT8
-   *     mode without scales
+   * @throws UnsupportedOperationException for an INT8 mode without scales
    */
   public GpuEmbedder(Model model, Precision precision, int device, ScaleSet scales) {
-    if (precision == Precision.INT8_MODE_2) {
+    if (precision.isInt8() && scales == null) {
       throw new UnsupportedOperationException(
-          "precision int8-2 is not built yet on the GPU; use int8-1, fp16 or fp32");
-    }
-    if (precision == Precision.INT8_MODE_1 && scales == null) {
-      throw new UnsupportedOperationException(
-          "precision int8-1 needs INT8 scales (EmbeddingModel finds them; or `ft4j calibrate`)");
+          "precision "
+              + precision.label()
+              + " needs INT8 scales (EmbeddingModel finds them; or `ft4j calibrate`)");
     }
     this.config = model.config();
     this.dtype = precision == Precision.FP32 ? DType.FP32 : DType.FP16;
@@ -84,7 +81,7 @@ public final class GpuEmbedder implements TokenEmbedder {
       EncoderWeights weights = model.encoder().withConfig(config.encoderConfig(precision));
       BertEncoder.Options options = BertEncoder.Options.defaults().withDevice(device);
       enc =
-          precision == Precision.INT8_MODE_1
+          precision.isInt8()
               ? BertEncoder.create(weights, scales, options)
               : BertEncoder.create(weights, options);
       s = CudaStream.create();

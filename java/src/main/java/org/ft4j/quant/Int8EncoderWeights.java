@@ -28,6 +28,7 @@ public final class Int8EncoderWeights {
    * @param ffn1InvSmooth [hidden] for ffn1_in, or null
    * @param ffn2InvSmooth [intermediate] for ffn2_in, or null
    * @param attentionOutputAmax the static amax of attn_out_in (the attention output)
+   * @param mode2 INT8 mode 2's GEMM output amax, null in mode 1
    */
   public record Layer(
       Int8.QuantizedWeight qkv,
@@ -37,7 +38,8 @@ public final class Int8EncoderWeights {
       float[] qkvInvSmooth,
       float[] ffn1InvSmooth,
       float[] ffn2InvSmooth,
-      float attentionOutputAmax) {}
+      float attentionOutputAmax,
+      Mode2Outputs mode2) {}
 
   private final EncoderConfig config;
   private final Layer[] layers;
@@ -54,11 +56,25 @@ public final class Int8EncoderWeights {
    *     needs
    */
   public static Int8EncoderWeights of(EncoderWeights weights, ScaleSet scales) {
+    return of(weights, scales, Precision.INT8_MODE_1);
+  }
+
+  /**
+   * Quantizes {@code weights} for INT8 {@code mode} with {@code scales}; mode 2 also takes the GEMM
+   * outputs' amax ({@link Layer#mode2()}).
+   *
+   * @throws ScaleSetException when the scales do not fit the weights' shape or lack a point the
+   *     mode needs
+   */
+  public static Int8EncoderWeights of(EncoderWeights weights, ScaleSet scales, Precision mode) {
     if (weights == null || scales == null) {
       throw new IllegalArgumentException("weights and INT8 scales must not be null");
     }
+    if (mode != Precision.INT8_MODE_1 && mode != Precision.INT8_MODE_2) {
+      throw new IllegalArgumentException("not an INT8 mode: " + mode);
+    }
     EncoderConfig config = weights.config();
-    scales.require(config, Precision.INT8_MODE_1);
+    scales.require(config, mode);
     Layer[] layers = new Layer[config.layers()];
     for (int l = 0; l < layers.length; l++) {
       int h = config.hidden();
@@ -75,7 +91,8 @@ public final class Int8EncoderWeights {
               inverse(scales.smooth(l, Point.QKV_IN)),
               inverse(scales.smooth(l, Point.FFN1_IN)),
               inverse(scales.smooth(l, Point.FFN2_IN)),
-              amax);
+              amax,
+              mode == Precision.INT8_MODE_2 ? mode2Outputs(scales, config, l) : null);
       if (layers[l].qkv().out() != 3 * h) {
         throw new IllegalStateException("QKV weight has " + layers[l].qkv().out() + " rows");
       }

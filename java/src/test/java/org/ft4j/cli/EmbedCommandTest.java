@@ -80,10 +80,6 @@ class EmbedCommandTest {
         r.err().contains("'int4' is not a precision for embeddings (fp32, fp16, int8-1 or int8-2)"),
         r.err());
 
-    r = run("embed", "--backend", "gpu", "--precision", "int8-2", "x");
-    assertEquals(2, r.exit(), r.err());
-    assertTrue(r.err().contains("int8-2 is not built for the gpu backend yet"), r.err());
-
     r =
         run(
             "embed",

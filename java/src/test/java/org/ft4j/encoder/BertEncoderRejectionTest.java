@@ -48,15 +48,21 @@ class BertEncoderRejectionTest {
   }
 
   @Test
-  void int8Mode2IsRejectedByNameWithOrWithoutScales() {
+  void int8Mode2NeedsScalesAndOwnGemm() {
     EncoderWeights w2 = W8.withConfig(EncoderConfig.of(1, 2, 32, Precision.INT8_MODE_2));
-    UnsupportedOperationException e =
-        assertThrows(UnsupportedOperationException.class, () -> BertEncoder.create(w2));
-    assertTrue(e.getMessage().contains("INT8 mode 2"), e.getMessage());
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> BertEncoder.create(w2));
+    assertTrue(e.getMessage().contains("int8-2 needs INT8 scales"), e.getMessage());
     ScaleSet s = scales(W8);
-    assertThrows(
-        UnsupportedOperationException.class,
-        () -> BertEncoder.create(w2, s, BertEncoder.Options.defaults()));
+    IllegalArgumentException lt =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                BertEncoder.create(
+                    w2,
+                    s,
+                    BertEncoder.Options.defaults().withInt8Gemm(BertEncoder.Int8Gemm.CUBLASLT)));
+    assertTrue(lt.getMessage().contains("cuBLASLt"), lt.getMessage());
   }
 
   @Test
@@ -74,7 +80,7 @@ class BertEncoderRejectionTest {
         assertThrows(
             IllegalArgumentException.class,
             () -> BertEncoder.create(fp16, s, BertEncoder.Options.defaults()));
-    assertTrue(wrong.getMessage().contains("apply to int8-1 only"), wrong.getMessage());
+    assertTrue(wrong.getMessage().contains("apply to int8-1 and int8-2 only"), wrong.getMessage());
   }
 
   @Test

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -132,12 +133,21 @@ class Int8EncoderGpuTest {
       {2, 2, 64, 4, 33, BertEncoder.Attention.FUSED},
       {1, 3, 32, 4, 1, BertEncoder.Attention.AUTO}
     };
-    return Stream.of(BertEncoder.Int8Gemm.OWN, BertEncoder.Int8Gemm.CUBLASLT)
+    // mode 1 on both GEMMs; mode 2 (int8 GEMM outputs) on ft4j's own GEMM only
+    Object[][] runs = {
+      {Precision.INT8_MODE_1, BertEncoder.Int8Gemm.OWN},
+      {Precision.INT8_MODE_1, BertEncoder.Int8Gemm.CUBLASLT},
+      {Precision.INT8_MODE_2, BertEncoder.Int8Gemm.OWN}
+    };
+    return Stream.of(runs)
         .flatMap(
-            g -> Stream.of(shapes).map(x -> Arguments.of(x[0], x[1], x[2], x[3], x[4], x[5], g)));
+            r ->
+                Stream.of(shapes)
+                    .map(x -> Arguments.of(x[0], x[1], x[2], x[3], x[4], x[5], r[1], r[0])));
   }
 
-  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}, {5} attention, {6}")
+  @ParameterizedTest(
+      name = "{0} layers {1} heads x {2}, batch {3} seq {4}, {5} attention, {6}, {7}")
   @MethodSource("fp32Cases")
   void withFp32ActivationsMatchesTheOracleTightly(
       int layers,
@@ -146,13 +156,14 @@ class Int8EncoderGpuTest {
       int batch,
       int seq,
       BertEncoder.Attention attention,
-      BertEncoder.Int8Gemm gemm) {
-    EncoderConfig c = EncoderConfig.of(layers, heads, d, Precision.INT8_MODE_1);
+      BertEncoder.Int8Gemm gemm,
+      Precision mode) {
+    EncoderConfig c = EncoderConfig.of(layers, heads, d, mode);
     EncoderWeights w = EncoderWeights.random(c, 31L * heads + d);
     ScaleSet scales = calibrate(w, 3, 24);
     float[] input = hiddenStates(c, batch, seq, 7L * seq + batch);
     int[] lengths = randomLengths(batch, seq, batch + 11L * seq);
-    Expected want = expected(w, scales, input, lengths, batch, seq, DType.FP32);
+    Expected want = expected(w, scales, input, lengths, batch, seq, DType.FP32, mode);
     float[] got;
     try (BertEncoder e =
         BertEncoder.createInt8(
@@ -177,26 +188,31 @@ class Int8EncoderGpuTest {
   }
 
   static Stream<Arguments> fp16Cases() {
-    return Stream.of(BertEncoder.Int8Gemm.AUTO, BertEncoder.Int8Gemm.OWN)
+    Object[][] runs = {
+      {Precision.INT8_MODE_1, BertEncoder.Int8Gemm.AUTO},
+      {Precision.INT8_MODE_1, BertEncoder.Int8Gemm.OWN},
+      {Precision.INT8_MODE_2, BertEncoder.Int8Gemm.AUTO}
+    };
+    return Stream.of(runs)
         .flatMap(
-            g ->
+            r ->
                 Stream.of(
-                    Arguments.of(2, 12, 64, 3, 17, g),
-                    Arguments.of(2, 8, 96, 2, 128, g),
-                    Arguments.of(1, 4, 32, 32, 128, g),
-                    Arguments.of(2, 12, 64, 1, 1, g)));
+                    Arguments.of(2, 12, 64, 3, 17, r[1], r[0]),
+                    Arguments.of(2, 8, 96, 2, 128, r[1], r[0]),
+                    Arguments.of(1, 4, 32, 32, 128, r[1], r[0]),
+                    Arguments.of(2, 12, 64, 1, 1, r[1], r[0])));
   }
 
-  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}, {5}")
+  @ParameterizedTest(name = "{0} layers {1} heads x {2}, batch {3} seq {4}, {5}, {6}")
   @MethodSource("fp16Cases")
   void fp16ErrorLooksLikeQuantizationError(
-      int layers, int heads, int d, int batch, int seq, BertEncoder.Int8Gemm gemm) {
-    EncoderConfig c = EncoderConfig.of(layers, heads, d, Precision.INT8_MODE_1);
+      int layers, int heads, int d, int batch, int seq, BertEncoder.Int8Gemm gemm, Precision mode) {
+    EncoderConfig c = EncoderConfig.of(layers, heads, d, mode);
     EncoderWeights w = EncoderWeights.random(c, 17L * heads + d);
     ScaleSet scales = calibrate(w, 3, 24);
     float[] input = hiddenStates(c, batch, seq, 5L * seq + batch);
     int[] lengths = randomLengths(batch, seq, batch + 13L * seq);
-    Expected want = expected(w, scales, input, lengths, batch, seq, DType.FP16);
+    Expected want = expected(w, scales, input, lengths, batch, seq, DType.FP16, mode);
     float[] got;
     try (BertEncoder e =
         BertEncoder.create(w, scales, BertEncoder.Options.defaults().withInt8Gemm(gemm))) {
@@ -217,9 +233,12 @@ class Int8EncoderGpuTest {
     }
   }
 
-  @Test
-  void paddingRemovalAndRaggedInputGiveThePaddedResult() {
-    EncoderConfig c = EncoderConfig.of(2, 4, 64, Precision.INT8_MODE_1);
+  @ParameterizedTest
+  @EnumSource(
+      value = Precision.class,
+      names = {"INT8_MODE_1", "INT8_MODE_2"})
+  void paddingRemovalAndRaggedInputGiveThePaddedResult(Precision mode) {
+    EncoderConfig c = EncoderConfig.of(2, 4, 64, mode);
     EncoderWeights w = EncoderWeights.random(c, 5);
     ScaleSet scales = calibrate(w, 3, 24);
     int batch = 6;
@@ -245,7 +264,7 @@ class Int8EncoderGpuTest {
       packedOut = e.forwardPacked(packed, lengths);
     }
     assertZeroPadding(removed, lengths, seq, h);
-    Expected want = expected(w, scales, input, lengths, batch, seq, DType.FP16);
+    Expected want = expected(w, scales, input, lengths, batch, seq, DType.FP16, mode);
     double[] q = perSequence(want.fp32(), want.oracle(), lengths, seq, h);
     double[] err = perSequence(padded, removed, lengths, seq, h);
     // the same kernels on the same rows: equal but for int8 flips from a different GEMM row count

@@ -26,11 +26,11 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The INT8 mode-1 row kernels against {@link Int8ReferenceKernels} on fresh random data: FP32 and
- * FP16, per-token and static quantization, with and without smoothing, awkward shapes, int8 outputs
- * poisoned with -128 (a value the kernels never write) and float outputs with NaN. An int8 value
- * may differ from the reference by one only where the reference value lies within 1e-4 of a
- * rounding boundary (the device computes in float).
+ * The INT8 row kernels (modes 1 and 2) against {@link Int8ReferenceKernels} on fresh random data:
+ * FP32 and FP16, per-token and static quantization, with and without smoothing, awkward shapes,
+ * int8 outputs poisoned with -128 (a value the kernels never write) and float outputs with NaN. An
+ * int8 value may differ from the reference by one only where the reference value lies within 1e-4
+ * of a rounding boundary (the device computes in float).
  */
 @Tag(GpuTesting.GPU)
 class Int8KernelGpuTest {
@@ -249,6 +249,164 @@ class Int8KernelGpuTest {
     }
   }
 
+  /**
+   * Asserts {@code deq} holds q · step_r / inv[c] of the device's own int8 values {@code q} (its
+   * rounding is checked against the reference separately).
+   */
+  static void assertDequantized(
+      DeviceBuffer deq,
+      DType t,
+      DeviceBuffer q,
+      DeviceBuffer rowScale,
+      float staticAmax,
+      float[] inv,
+      int rows,
+      int cols,
+      String what) {
+    int n = rows * cols;
+    byte[] values = q.toByteArray(n);
+    float[] scales = rowScale == null ? null : rowScale.toFloatArray(rows);
+    float[] want = new float[n];
+    for (int r = 0; r < rows; r++) {
+      double step = scales != null ? scales[r] : staticAmax / 127.0;
+      for (int c = 0; c < cols; c++) {
+        want[r * cols + c] = (float) (values[r * cols + c] * step / (inv == null ? 1 : inv[c]));
+      }
+    }
+    assertClose(want, download(deq, t, n), tol(t), what);
+  }
+
+  /** INT8 mode 2: quantize_rows also writes the dequantized values, here over its own input. */
+  @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
+  @MethodSource("cases")
+  void quantizeRowsWritesTheDequantizedRowsInPlace(DType t, boolean perToken, int rows, int cols) {
+    float[] x = asStored(random(rows * cols, rows * 5L + cols, -5, 5), t);
+    float[] inv = cols > 1 ? invSmooth(cols, cols + 1) : null;
+    float amax = 7f;
+    Quantized expected = Int8ReferenceKernels.quantizeRows(x, rows, cols, inv, perToken, amax);
+    try (DeviceBuffer in = upload(x, t);
+        DeviceBuffer q = int8Poisoned(rows * cols);
+        DeviceBuffer scales = poisoned(DType.FP32, rows);
+        DeviceBuffer invBuf = inv == null ? null : floats(inv)) {
+      Int8Output out =
+          perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
+      NativeApi.quantizeRows(t, out, in, in, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
+      assertQuantized(expected, q, scales, rows * cols, "quantizeRows " + t);
+      assertDequantized(
+          in, t, q, perToken ? scales : null, amax, inv, rows, cols, "quantizeRows deq_out " + t);
+    }
+  }
+
+  static byte[] int8Acc(int n, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    byte[] a = new byte[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = (byte) r.nextInt(-127, 128);
+    }
+    return a;
+  }
+
+  /** INT8 mode 2: an int8 GEMM output dequantized per column, bias, GELU, quantized again. */
+  @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
+  @MethodSource("cases")
+  void int8OutputsDequantizeLikeAccumulators(DType t, boolean perToken, int rows, int cols) {
+    int n = rows * cols;
+    byte[] acc8 = int8Acc(n, 13L * rows + cols);
+    float[] step = random(cols, cols + 1, 0.01, 0.05);
+    float[] bias = asStored(random(cols, cols + 2, -1, 1), t);
+    float[] inv = invSmooth(cols, cols + 3);
+    float amax = 6f;
+    double[] y =
+        Int8ReferenceKernels.dequantizeBiasAct(
+            Int8ReferenceKernels.widen(acc8), null, 1f, step, bias, true, rows, cols);
+    Quantized expected = Int8ReferenceKernels.quantizeRows(y, rows, cols, inv, perToken, amax);
+    try (DeviceBuffer accBuf = DeviceBuffer.allocate(DType.INT8, n);
+        DeviceBuffer w = floats(step);
+        DeviceBuffer b = upload(bias, t);
+        DeviceBuffer invBuf = floats(inv);
+        DeviceBuffer out = poisoned(t, n);
+        DeviceBuffer q = int8Poisoned(n);
+        DeviceBuffer scales = poisoned(DType.FP32, rows)) {
+      accBuf.copyFrom(acc8);
+      Int8Output qout =
+          perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
+      NativeApi.dequantizeBiasAct(
+          t, out, qout, accBuf, DType.INT8, null, 1f, w, b, true, rows, cols, STREAM.get());
+      STREAM.get().synchronize();
+      assertClose(toFloat(y), download(out, t, n), tol(t), "int8 acc out " + t);
+      assertQuantized(expected, q, scales, n, "int8 acc qout " + t);
+    }
+  }
+
+  /**
+   * INT8 mode 2: the layernorm after an int8 GEMM output, writing the dequantized int8 of its
+   * result (the next residual) over its residual input.
+   */
+  @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
+  @MethodSource("cases")
+  void layerNormOfInt8OutputsWritesItsDequantizedResult(
+      DType t, boolean perToken, int rows, int cols) {
+    int n = rows * cols;
+    byte[] acc8 = int8Acc(n, 17L * rows + cols);
+    float[] step = random(cols, cols + 4, 0.01, 0.05);
+    float[] bias = asStored(random(cols, cols + 5, -1, 1), t);
+    float[] residual = asStored(random(n, n + 6, -3, 3), t);
+    float[] gamma = asStored(random(cols, cols + 7, 0.5, 1.5), t);
+    float[] beta = asStored(random(cols, cols + 8, -0.5, 0.5), t);
+    float[] inv = invSmooth(cols, cols + 9);
+    float amax = 4f;
+    double[] y =
+        Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
+            Int8ReferenceKernels.widen(acc8),
+            null,
+            1f,
+            step,
+            bias,
+            residual,
+            gamma,
+            beta,
+            1e-12,
+            rows,
+            cols);
+    Quantized expected = Int8ReferenceKernels.quantizeRows(y, rows, cols, inv, perToken, amax);
+    try (DeviceBuffer accBuf = DeviceBuffer.allocate(DType.INT8, n);
+        DeviceBuffer w = floats(step);
+        DeviceBuffer b = upload(bias, t);
+        DeviceBuffer res = upload(residual, t);
+        DeviceBuffer g = upload(gamma, t);
+        DeviceBuffer be = upload(beta, t);
+        DeviceBuffer invBuf = floats(inv);
+        DeviceBuffer q = int8Poisoned(n);
+        DeviceBuffer scales = poisoned(DType.FP32, rows)) {
+      accBuf.copyFrom(acc8);
+      Int8Output qout =
+          perToken ? Int8Output.perToken(q, scales, invBuf) : Int8Output.ofStatic(q, amax, invBuf);
+      NativeApi.dequantizeBiasResidualLayerNorm(
+          t,
+          res,
+          qout,
+          accBuf,
+          DType.INT8,
+          null,
+          1f,
+          w,
+          b,
+          res,
+          g,
+          be,
+          1e-12f,
+          true,
+          rows,
+          cols,
+          STREAM.get());
+      STREAM.get().synchronize();
+      assertQuantized(expected, q, scales, n, "int8 layernorm qout " + t);
+      assertDequantized(
+          res, t, q, perToken ? scales : null, amax, inv, rows, cols, "int8 layernorm out " + t);
+    }
+  }
+
   @Test
   void badArgumentsAreRejectedBeforeTheLaunch() {
     try (DeviceBuffer small = DeviceBuffer.allocate(DType.FP32, 4);
@@ -271,6 +429,36 @@ class Int8KernelGpuTest {
           () ->
               NativeApi.quantizeRows(
                   DType.INT32, Int8Output.ofStatic(q, 1f, null), small, 1, 1, STREAM.get()));
+      IllegalArgumentException deq =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.quantizeRows(
+                      DType.FP32, Int8Output.ofStatic(q, 1f, null), small, q, 2, 2, STREAM.get()));
+      assertTrue(deq.getMessage().contains("deq_out"), deq.getMessage());
+      IllegalArgumentException noQout =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.dequantizeBiasResidualLayerNorm(
+                      DType.FP32,
+                      small,
+                      null,
+                      q,
+                      DType.INT8,
+                      null,
+                      1f,
+                      small,
+                      null,
+                      small,
+                      small,
+                      small,
+                      1e-5f,
+                      true,
+                      1,
+                      4,
+                      STREAM.get()));
+      assertTrue(noQout.getMessage().contains("needs a quantized output"), noQout.getMessage());
     }
   }
 
