@@ -145,6 +145,157 @@ __global__ void __launch_bounds__(kThreads) gemm_int8_kernel(GemmInt8Params<T> p
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The pipelined kernel (sm_80+, 16-byte loads): 128 x 128 tiles, 256 threads as 2 x 4 warps of
+// 64 x 32, k-steps of 32, a 4-stage cp.async pipeline (4 x 12 KiB of shared memory), the same
+// fragments, accumulators and epilogue as the kernel above. Chosen where its tiles fill the GPU
+// (pick_pipelined); the simple kernel keeps small problems and the unaligned / sm_75 cases.
+constexpr int kPBM = 128;
+constexpr int kPBN = 128;
+constexpr int kPStages = 4;
+constexpr int kPThreads = 256;
+constexpr int kPPitch = kBK + kPad;  // 48 bytes: the LDS.32 fragment reads are conflict-free
+
+// cp.async of 16 bytes, zero-filled (nothing read) when !valid.
+__device__ __forceinline__ void cp_async_16_zfill(void* smem, const void* gmem, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  const int bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
+#endif
+}
+
+__device__ __forceinline__ void cp_async_commit_group() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait_group() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+#endif
+}
+
+// Issues the copy of one 128 x 32 tile (rows row0.., k0..k0+31) of a [rows, k] row-major int8
+// matrix (k % 16 == 0): each of the 256 threads moves 16 bytes.
+__device__ __forceinline__ void issue_tile(int8_t (*tile)[kPPitch], const int8_t* src, int rows,
+                                           int k, int row0, int k0) {
+  const int r = threadIdx.x >> 1;
+  const int c = (threadIdx.x & 1) * 16;
+  const int gr = row0 + r;
+  const int gk = k0 + c;
+  const bool valid = gr < rows && gk < k;
+  cp_async_16_zfill(&tile[r][c], valid ? src + int64_t(gr) * k + gk : src, valid);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kPThreads) gemm_int8_pipelined_kernel(GemmInt8Params<T> p) {
+  // Launched on sm_80+ only (pick_pipelined): below that cp.async and the mma compile to nothing.
+  __shared__ __align__(16) int8_t as[kPStages][kPBM][kPPitch];
+  __shared__ __align__(16) int8_t bs[kPStages][kPBN][kPPitch];
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int g = lane >> 2;
+  const int t = lane & 3;
+  const int warp_m = (warp >> 2) * 64;
+  const int warp_n = (warp & 3) * 32;
+  const int block_m = blockIdx.y * kPBM;
+  const int block_n = blockIdx.x * kPBN;
+  const int ktiles = (p.k + kBK - 1) / kBK;
+
+  int acc[4][4][4];  // [m16 tile][n8 tile][fragment]
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int f = 0; f < 4; ++f) acc[i][j][f] = 0;
+
+  // Prologue: stages 0 .. kPStages - 2 in flight (one commit group each, empty past the end).
+#pragma unroll
+  for (int s = 0; s < kPStages - 1; ++s) {
+    if (s < ktiles) {
+      issue_tile(as[s], p.a, p.m, p.k, block_m, s * kBK);
+      issue_tile(bs[s], p.b, p.n, p.k, block_n, s * kBK);
+    }
+    cp_async_commit_group();
+  }
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait_group<kPStages - 2>();  // the group of tile kt has landed (for this thread)
+    __syncthreads();                      // ... for every thread; and tile kt - 1 is consumed
+    const int next = kt + kPStages - 1;
+    if (next < ktiles) {
+      const int s = next % kPStages;  // the buffer of tile kt - 1
+      issue_tile(as[s], p.a, p.m, p.k, block_m, next * kBK);
+      issue_tile(bs[s], p.b, p.n, p.k, block_n, next * kBK);
+    }
+    cp_async_commit_group();
+    const int s = kt % kPStages;
+    int af[4][4];
+    int bf[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int r = warp_m + i * 16 + g;
+      af[i][0] = load_s32(&as[s][r][4 * t]);
+      af[i][1] = load_s32(&as[s][r + 8][4 * t]);
+      af[i][2] = load_s32(&as[s][r][16 + 4 * t]);
+      af[i][3] = load_s32(&as[s][r + 8][16 + 4 * t]);
+    }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int c = warp_n + j * 8 + g;
+      bf[j][0] = load_s32(&bs[s][c][4 * t]);
+      bf[j][1] = load_s32(&bs[s][c][16 + 4 * t]);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+        asm volatile(
+            "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+            "{%8,%9}, {%0,%1,%2,%3};\n"
+            : "+r"(acc[i][j][0]), "+r"(acc[i][j][1]), "+r"(acc[i][j][2]), "+r"(acc[i][j][3])
+            : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bf[j][0]),
+              "r"(bf[j][1]));
+#endif
+      }
+    }
+  }
+  cp_async_wait_group<0>();
+
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int row = block_m + warp_m + i * 16 + g;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int col = block_n + warp_n + j * 8 + 2 * t;
+      store_out(p, row, col, acc[i][j][0]);
+      store_out(p, row, col + 1, acc[i][j][1]);
+      store_out(p, row + 8, col, acc[i][j][2]);
+      store_out(p, row + 8, col + 1, acc[i][j][3]);
+    }
+  }
+}
+
+// Whether the pipelined kernel runs p: 16-byte loads possible, sm_80 or newer, and at least one
+// 128 x 128 tile per SM (below that the 64 x 64 kernel spreads the work over more SMs).
+template <typename T>
+bool pick_pipelined(const GemmInt8Params<T>& p, bool vector) {
+  if (!vector) return false;
+  int device = 0;
+  int major = 0;
+  int sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    return false;
+  }
+  return major >= 8 && ceil_div(p.m, kPBM) * ceil_div(p.n, kPBN) >= sms;
+}
+
 }  // namespace
 
 template <typename T>
@@ -165,7 +316,11 @@ cudaError_t launch_gemm_int8(const GemmInt8Params<T>& p, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kBN)),
                   static_cast<unsigned>(ceil_div(p.m, kBM)));
   const bool vector = p.k % 16 == 0 && aligned_to(p.a, 16) && aligned_to(p.b, 16);
-  if (vector) {
+  if (pick_pipelined(p, vector)) {
+    const dim3 big(static_cast<unsigned>(ceil_div(p.n, kPBN)),
+                   static_cast<unsigned>(ceil_div(p.m, kPBM)));
+    gemm_int8_pipelined_kernel<T><<<big, kPThreads, 0, stream>>>(p);
+  } else if (vector) {
     gemm_int8_kernel<T, true><<<grid, kThreads, 0, stream>>>(p);
   } else {
     gemm_int8_kernel<T, false><<<grid, kThreads, 0, stream>>>(p);

@@ -10,10 +10,13 @@
 //   a_m = a_scale[m] (per-token input scales) or a_static when a_scale is NULL; w_n = w_scale[n]
 //   (per-channel weight scales); out_inv[n] = out_inv_scale[n] (per channel) or out_inv_static.
 //
-// Tiles: 64 x 64 per block of 128 threads (2 x 2 warps of 32 x 32), k-steps of 32. sm_80 and newer
-// multiply with mma.sync m16n8k32 (s8 in, s32 accumulate); sm_75 computes the same fragments with
-// __dp4a. Any M, N, K >= 1: edges are zero-filled; 16-byte loads when K % 16 == 0 and A, B are
-// 16-byte aligned, byte loads otherwise.
+// Two kernels, chosen per launch (launch_gemm_int8):
+//  - simple: 64 x 64 per block of 128 threads (2 x 2 warps of 32 x 32), k-steps of 32, load then
+//    compute. sm_80 and newer multiply with mma.sync m16n8k32 (s8 in, s32 accumulate); sm_75
+//    computes the same fragments with __dp4a. Any M, N, K >= 1: edges are zero-filled; 16-byte
+//    loads when K % 16 == 0 and A, B are 16-byte aligned, byte loads otherwise.
+//  - pipelined (sm_80+, 16-byte loads only): 128 x 128 per block of 256 threads (2 x 4 warps of
+//    64 x 32), a 4-stage cp.async pipeline; used when its tiles are at least one per SM.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -26,7 +26,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * ft4j's own INT8 GEMM: exact int32 results on random int8 data for awkward M, N, K (edges, K not a
+ * ft4j's own INT8 GEMM (both kernels: the simple one and, from one 128 x 128 tile per SM on, the
+ * pipelined one): exact int32 results on random int8 data for awkward M, N, K (edges, K not a
  * multiple of 16 or 32, unaligned second operand), and its FLOAT / INT8 epilogues against the
  * float64 reference. Outputs are poisoned before each launch.
  */
@@ -77,7 +78,11 @@ class Int8GemmGpuTest {
         Arguments.of(33, 2304, 768), // BERT-base QKV at 33 tokens
         Arguments.of(200, 768, 3072), // FFN2
         Arguments.of(129, 3072, 768), // FFN1
-        Arguments.of(3, 100, 1001));
+        Arguments.of(3, 100, 1001),
+        // at least one 128 x 128 tile per SM (132 on an H100): the pipelined kernel
+        Arguments.of(1500, 1501, 80), // ragged edges, k % 32 == 16
+        Arguments.of(2049, 2304, 768), // QKV at 2049 tokens
+        Arguments.of(4096, 768, 64)); // attention output at 32 x 128, short k
   }
 
   @ParameterizedTest(name = "[{0} x {2}] x [{1} x {2}]^T")
@@ -122,7 +127,9 @@ class Int8GemmGpuTest {
                 Stream.of(
                     Arguments.of(t, 65, 2304, 768, false, true),
                     Arguments.of(t, 33, 3072, 768, true, true),
-                    Arguments.of(t, 7, 100, 45, true, false)));
+                    Arguments.of(t, 7, 100, 45, true, false),
+                    Arguments.of(t, 1300, 1601, 96, true, true), // pipelined kernel
+                    Arguments.of(t, 2000, 1500, 48, false, false)));
   }
 
   @ParameterizedTest(name = "{0} [{1}, {2}, {3}] gelu={4} perToken={5}")
