@@ -7,6 +7,7 @@
 //     INT32:  out = acc (no scaling; what cuBLASLt's int8->int32 gives)
 //     FLOAT:  y = acc * a_m * w_n (+ bias[n]) (then gelu(y) when gelu), stored as `dtype` (FP32/FP16)
 //     INT8:   y as for FLOAT, stored as clamp(rint(y * out_inv[n]), -127, 127)
+//     INT8_DEQUANTIZED: that int8 value / out_inv[n], stored as T (mode 2's Q/K/V for the attention)
 //   a_m = a_scale[m] (per-token input scales) or a_static when a_scale is NULL; w_n = w_scale[n]
 //   (per-channel weight scales); out_inv[n] = out_inv_scale[n] (per channel) or out_inv_static.
 //
@@ -26,11 +27,11 @@
 
 namespace ft4j {
 
-enum class GemmInt8Out : int { INT32 = 0, FLOAT = 1, INT8 = 2 };
+enum class GemmInt8Out : int { INT32 = 0, FLOAT = 1, INT8 = 2, INT8_DEQUANTIZED = 3 };
 
 template <typename T>  // T: float or __half, the FLOAT output and bias type
 struct GemmInt8Params {
-  void* out;                   // [M, N]: int32, T or int8 by out_kind
+  void* out;                   // [M, N]: int32, T, int8 or T by out_kind
   const int8_t* a;             // [M, K]
   const int8_t* b;             // [N, K]
   const float* a_scale;        // [M] or NULL

@@ -197,7 +197,9 @@ FT4J_API int ft4j_dequantize_bias_residual_layernorm(
  * [out, in] weight), exact int32 accumulation. out [M, N] row-major by out_kind:
  *   0 (INT32): out = acc;
  *   1 (FLOAT): y = acc * a_m * w_scale[n] (+ bias[n]) (gelu(y) when gelu = 1), stored as dtype;
- *   2 (INT8):  y as for FLOAT, stored as clamp(rint(y * inv_n), -127, 127).
+ *   2 (INT8):  y as for FLOAT, stored as clamp(rint(y * inv_n), -127, 127);
+ *   3 (INT8_DEQUANTIZED): that int8 value divided by inv_n again, stored as dtype (INT8 mode 2's
+ *              Q/K/V: the attention reads the dequantized int8 GEMM output). 
  * a_m = a_scale[m] (float[M]) or a_static when a_scale is NULL; inv_n = out_inv_scale[n]
  * (float[N]) or out_inv_static when NULL. bias: dtype[N] or NULL. dtype: type of FLOAT outputs
  * and of bias. */

@@ -666,9 +666,10 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
                    struct CUstream_st* stream) {
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
-    require(out_kind >= 0 && out_kind <= 2, "out_kind = ", out_kind,
-            ", must be 0 (INT32), 1 (FLOAT) or 2 (INT8)");
-    const size_t out_size = out_kind == 0 ? 4 : out_kind == 1 ? ft4j::dtype_size(dtype) : 1;
+    require(out_kind >= 0 && out_kind <= 3, "out_kind = ", out_kind,
+            ", must be 0 (INT32), 1 (FLOAT), 2 (INT8) or 3 (INT8_DEQUANTIZED)");
+    const size_t out_size =
+        out_kind == 0 ? 4 : out_kind == 2 ? 1 : ft4j::dtype_size(dtype);
     require_pointer(out, "out", out_size);
     require_pointer(a, "a", 1);
     require_pointer(b, "b", 1);
@@ -681,7 +682,7 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
       require_pointer(bias, "bias", ft4j::dtype_size(dtype), true);
       require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
     }
-    if (out_kind == 2) {
+    if (out_kind >= 2) {
       require_scales(out_inv_scale, "out_inv_scale", out_inv_static, "out_inv_static");
     }
     ft4j::with_dtype(dtype, [&](auto type) {

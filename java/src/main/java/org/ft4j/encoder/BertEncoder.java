@@ -850,8 +850,8 @@ public final class BertEncoder implements Encoder {
    *
    * <pre>
    *   qx, s0; x = deq(qx)   int8 per token of x / s_qkv (layer 0 here; later: the last layernorm)
-   *   q8    = int8(qx Wqkv^T · s0 · w / o_qkv)          q, k, v each per tensor
-   *   qkv   = q8 · o_qkv                                FP16; attention adds the bias
+   *   qkv   = int8(qx Wqkv^T · s0 · w / o_qkv) · o_qkv  q, k, v each per tensor, dequantized in the
+   *                                                   GEMM epilogue (FP16); attention adds bias
    *   qx    = int8 of attention(qkv), static amax
    *   q8    = int8(qx Wo^T · a · w / o_ao)              per channel
    *   qx, s1; a = deq(qx) of LN(q8 · o_ao + bo + x)
@@ -882,20 +882,23 @@ public final class BertEncoder implements Encoder {
           hidden,
           stream);
     }
-    gemmToInt8(a, q.qkv(), a.qkvInScale, 0f, q.qkvScale(), o.qkvInv(), rows, 3 * hidden, hidden);
-    NativeApi.dequantizeBiasAct(
+    // Q, K, V rounded to int8 in the epilogue and written dequantized for the FP16 attention
+    NativeApi.gemmInt8(
+        Int8GemmOut.INT8_DEQUANTIZED,
         h,
         a.qkv,
+        a.qx,
+        q.qkv(),
+        a.qkvInScale,
+        0f,
+        q.qkvScale(),
         null,
-        a.acc,
-        DType.INT8,
-        null,
-        1f,
-        o.qkvStep(),
-        null,
+        o.qkvInv(),
+        0f,
         false,
         rows,
         3 * hidden,
+        hidden,
         stream);
     enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
     float attentionAmax = q.attentionOutputAmax();

@@ -843,7 +843,12 @@ public final class NativeApi {
     /** acc · a_m · w_n (+ bias) (GELU), in the FP32/FP16 dtype. */
     FLOAT,
     /** The FLOAT value requantized to int8 with per-column or static inverse scales. */
-    INT8
+    INT8,
+    /**
+     * The INT8 value divided by its inverse scale again, in the FP32/FP16 dtype: an int8 output
+     * already dequantized (INT8 mode 2's Q/K/V, which the FP16 attention reads).
+     */
+    INT8_DEQUANTIZED
   }
 
   /**
@@ -884,6 +889,7 @@ public final class NativeApi {
           case INT32 -> DType.INT32;
           case FLOAT -> dtype;
           case INT8 -> DType.INT8;
+          case INT8_DEQUANTIZED -> dtype;
         };
     out.requireFits(outType, (long) m * n, "gemmInt8 out" + shape);
     if (kind != Int8GemmOut.INT32) {
@@ -896,7 +902,8 @@ public final class NativeApi {
         bias.requireFits(dtype, n, "gemmInt8 bias [" + n + "]");
       }
     }
-    if (kind == Int8GemmOut.INT8) {
+    boolean requantized = kind == Int8GemmOut.INT8 || kind == Int8GemmOut.INT8_DEQUANTIZED;
+    if (requantized) {
       if (outInvScale != null) {
         outInvScale.requireFits(DType.FP32, n, "gemmInt8 out_inv_scale [" + n + "]");
       } else if (!(outInvStatic > 0 && outInvStatic < Float.POSITIVE_INFINITY)) {
@@ -917,7 +924,7 @@ public final class NativeApi {
             aStatic,
             scaled ? wScale.pointer() : null,
             scaled && bias != null ? bias.pointer() : null,
-            kind == Int8GemmOut.INT8 && outInvScale != null ? outInvScale.pointer() : null,
+            requantized && outInvScale != null ? outInvScale.pointer() : null,
             outInvStatic,
             gelu ? 1 : 0,
             m,

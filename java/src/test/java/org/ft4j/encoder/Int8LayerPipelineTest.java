@@ -53,7 +53,9 @@ class Int8LayerPipelineTest {
    * int8 (before the bias, per-column out amax) that the row kernels dequantize like an int32
    * accumulator (in scale 1, per-column step amax / 127), and the kernels that quantize a GEMM
    * input per token also write its dequantized value, which the next residual adds (mode 2's int8
-   * residual). Against the mode-2 oracle under the same criteria as mode 1.
+   * residual). The QKV output is dequantized here by the row kernel's reference; the encoder does
+   * it in the GEMM epilogue (q / (127 / amax) instead of q · amax / 127: the same up to one float
+   * rounding). Against the mode-2 oracle under the same criteria as mode 1.
    */
   @ParameterizedTest(name = "mode 2: {0} layers {1} heads x {2}, batch {3} seq {4}")
   @CsvSource({"1, 4, 32, 6, 17", "2, 2, 64, 5, 9", "2, 2, 64, 4, 33"})

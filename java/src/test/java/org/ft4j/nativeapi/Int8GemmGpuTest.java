@@ -202,6 +202,33 @@ class Int8GemmGpuTest {
       for (int i = 0; i < got.length; i++) {
         GpuTesting.assertInt8Rounding(got[i], y[i] * outInv[i % n], "INT8 at " + i);
       }
+
+      out.fillBytes(0xFF); // NaN in both FP32 and FP16
+      NativeApi.gemmInt8(
+          Int8GemmOut.INT8_DEQUANTIZED,
+          t,
+          out,
+          da,
+          db,
+          perToken ? as : null,
+          aStatic,
+          ws,
+          bs,
+          inv,
+          0,
+          gelu,
+          m,
+          n,
+          k,
+          STREAM.get());
+      STREAM.get().synchronize();
+      // the same int8 values as the INT8 output, divided by their inverse scale
+      float[] dequantized = new float[got.length];
+      for (int i = 0; i < got.length; i++) {
+        dequantized[i] = (float) (got[i] / (double) outInv[i % n]);
+      }
+      assertClose(
+          dequantized, download(out, t, m * n), t == DType.FP32 ? 1e-6 : 1e-3, "INT8_DEQUANTIZED");
     }
   }
 
