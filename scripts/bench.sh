@@ -6,14 +6,14 @@
 #  3. the cuBLASLt GEMM floor for the encoder's GEMMs.
 # Output: a table on stdout and CSV files in $OUT_DIR (default bench-results/).
 #
-#   scripts/bench.sh [--anchors DIR] [--shapes 1x32,32x128,...] [--precisions fp16,fp32,int8-1]
+#   scripts/bench.sh [--anchors DIR] [--shapes 1x32,32x128,...] [--precisions fp16,fp32,int8-1,int8-2]
 #
 # DIR defaults to ../shared/anchors or shared/anchors (pytorch_encoder.py, gemm_floor.cu).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 shapes="1x32,1x128,1x384,8x32,8x128,8x384,32x32,32x128,32x384,64x128"
-precisions="fp16,fp32,int8-1"
+precisions="fp16,fp32,int8-1,int8-2"
 anchors=""
 for d in "$root/../shared/anchors" "$root/shared/anchors"; do [ -d "$d" ] && anchors="$d" && break; done
 while [ $# -gt 0 ]; do
@@ -35,7 +35,8 @@ for p in ${precisions//,/ }; do
     fp16) fp16=1 ;;
     fp32) ;;
     int8-1) fp16=1; int8=1 ;;
-    *) echo "bench: unknown precision $p (fp16, fp32, int8-1)" >&2; exit 2 ;;
+    int8-2) fp16=1; int8=2 ;;
+    *) echo "bench: unknown precision $p (fp16, fp32, int8-1, int8-2)" >&2; exit 2 ;;
   esac
   for s in ${shapes//,/ }; do
     b="${s%x*}"; q="${s#*x}"

@@ -7,7 +7,8 @@
 # then run `bash device/run.sh` there with $OUT set to a folder for the results.
 # Steps (environment switches): GPU tests + compute-sanitizer (TEST_S seconds, SANITIZE=0 skips the
 # sanitizers, REPEAT=n runs the tests n times), encoder_sample timings (BENCH=1: PRECS
-# "is_use_fp16:int8_mode ..." (default "1:0 0:0 1:1": FP16, FP32, INT8 mode 1), SHAPES "32x128 ...",
+# "is_use_fp16:int8_mode ..." (default "1:0 0:0 1:1 1:2": FP16, FP32, INT8 modes 1 and 2; INT8 runs
+# once per INT8_GEMMS entry, default "auto own": --int8-gemm), SHAPES "32x128 ...",
 # RPS "0 1"), the PyTorch anchor (PT=1), epilogue and attention benchmarks (EPI=1,
 # ATT=1), GEMM tuning (TUNE=1: encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and
 # without the tuned config).
@@ -38,10 +39,12 @@ if [ "${TUNE:-0}" = 1 ]; then
   done
 fi
 if [ "${BENCH:-1}" = 1 ]; then
-  for p in ${PRECS:-1:0 0:0 1:1}; do for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
-    for rp in ${RPS:-0}; do
-      timeout 90 bin/encoder_sample $1 12 $2 12 64 ${p%:*} $rp ${p#*:} 0 2>&1 | grep -E "tokens|INT8 scales|ft4j-time|rror" | tail -4
-    done
+  for p in ${PRECS:-1:0 0:0 1:1 1:2}; do for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
+    gemms="auto"; [ "${p#*:}" != 0 ] && gemms="${INT8_GEMMS:-auto own}"
+    for rp in ${RPS:-0}; do for g in $gemms; do
+      echo "== fp16:int8 $p, ${1}x$2, remove_padding $rp, --int8-gemm $g"
+      timeout 90 bin/encoder_sample $1 12 $2 12 64 ${p%:*} $rp ${p#*:} 0 --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|ft4j-time|rror" | tail -3
+    done; done
   done; done > $OUT/bench.log 2>&1; cat $OUT/bench.log
   [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1; tail -8 $OUT/pytorch.csv
 fi

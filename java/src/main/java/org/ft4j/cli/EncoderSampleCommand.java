@@ -123,8 +123,9 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       names = "--int8-gemm",
       defaultValue = "auto",
       description =
-          "int8_mode 1 on the GPU: the GEMM of the linear layers: auto (cuBLASLt where it takes the"
-              + " shape, else ft4j's own), own (ft4j's INT8 GEMM) or cublaslt")
+          "int8_mode 1 on the GPU: the GEMM of the linear layers: auto (what igemm_config.in says,"
+              + " else cuBLASLt where it takes the shape, else ft4j's own), own (ft4j's INT8 GEMM)"
+              + " or cublaslt; int8_mode 2 always runs ft4j's own (cublaslt is rejected)")
   String int8Gemm;
 
   @Option(names = "--device", defaultValue = "0", description = "CUDA device ordinal")
