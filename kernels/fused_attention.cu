@@ -61,25 +61,6 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4],
 #endif
 }
 
-// Async 16-byte copy global -> shared, and its group bookkeeping (sm_80+).
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
-#endif
-}
-__device__ __forceinline__ void cp_async_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-#endif
-}
-
 // Four 8x8 b16 matrices from shared memory; lane t gives the row address of matrix t / 8, row t % 8.
 // Plain: lane l receives row l / 4, columns 2 (l % 4) + {0, 1} of each matrix; .trans: the element
 // (row 2 (l % 4) + {0, 1}, column l / 4), i.e. the transposed matrix.

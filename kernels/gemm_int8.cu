@@ -71,6 +71,26 @@ __device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, i
   }
 }
 
+// Stores a warp's accumulators, kI x kJ tiles of 16 x 8 from (row0, col0), through the epilogue.
+template <typename T, int kI, int kJ>
+__device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p,
+                                                const int (&acc)[kI][kJ][4], int row0, int col0) {
+  const int g = (threadIdx.x & 31) >> 2;
+  const int t = threadIdx.x & 3;
+#pragma unroll
+  for (int i = 0; i < kI; ++i) {
+    const int row = row0 + i * 16 + g;
+#pragma unroll
+    for (int j = 0; j < kJ; ++j) {
+      const int col = col0 + j * 8 + 2 * t;
+      store_out(p, row, col, acc[i][j][0]);
+      store_out(p, row, col + 1, acc[i][j][1]);
+      store_out(p, row + 8, col, acc[i][j][2]);
+      store_out(p, row + 8, col + 1, acc[i][j][3]);
+    }
+  }
+}
+
 template <typename T, bool kVector>
 __global__ void __launch_bounds__(kThreads) gemm_int8_kernel(GemmInt8Params<T> p) {
   __shared__ __align__(16) int8_t as[kBM][kBK + kPad];
@@ -135,18 +155,7 @@ __global__ void __launch_bounds__(kThreads) gemm_int8_kernel(GemmInt8Params<T> p
     __syncthreads();
   }
 
-#pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int row = block_m + warp_m + i * 16 + g;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int col = block_n + warp_n + j * 8 + 2 * t;
-      store_out(p, row, col, acc[i][j][0]);
-      store_out(p, row, col + 1, acc[i][j][1]);
-      store_out(p, row + 8, col, acc[i][j][2]);
-      store_out(p, row + 8, col + 1, acc[i][j][3]);
-    }
-  }
+  store_fragments(p, acc, block_m + warp_m, block_n + warp_n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,28 +168,6 @@ constexpr int kPBN = 128;
 constexpr int kPStages = 4;
 constexpr int kPThreads = 256;
 constexpr int kPPitch = kBK + kPad;  // 48 bytes: the LDS.32 fragment reads are conflict-free
-
-// cp.async of 16 bytes, zero-filled (nothing read) when !valid.
-__device__ __forceinline__ void cp_async_16_zfill(void* smem, const void* gmem, bool valid) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
-#endif
-}
-
-__device__ __forceinline__ void cp_async_commit_group() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait_group() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-#endif
-}
 
 // Issues the copy of one 128 x 32 tile (rows row0.., k0..k0+31) of a [rows, k] row-major int8
 // matrix (k % 16 == 0): each of the 256 threads moves 16 bytes.
@@ -224,10 +211,10 @@ __global__ void __launch_bounds__(kPThreads) gemm_int8_pipelined_kernel(GemmInt8
       issue_tile(as[s], p.a, p.m, p.k, block_m, s * kBK);
       issue_tile(bs[s], p.b, p.n, p.k, block_n, s * kBK);
     }
-    cp_async_commit_group();
+    cp_async_commit();
   }
   for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait_group<kPStages - 2>();  // the group of tile kt has landed (for this thread)
+    cp_async_wait<kPStages - 2>();  // the group of tile kt has landed (for this thread)
     __syncthreads();                      // ... for every thread; and tile kt - 1 is consumed
     const int next = kt + kPStages - 1;
     if (next < ktiles) {
@@ -235,7 +222,7 @@ __global__ void __launch_bounds__(kPThreads) gemm_int8_pipelined_kernel(GemmInt8
       issue_tile(as[s], p.a, p.m, p.k, block_m, next * kBK);
       issue_tile(bs[s], p.b, p.n, p.k, block_n, next * kBK);
     }
-    cp_async_commit_group();
+    cp_async_commit();
     const int s = kt % kPStages;
     int af[4][4];
     int bf[4][2];
@@ -268,20 +255,9 @@ __global__ void __launch_bounds__(kPThreads) gemm_int8_pipelined_kernel(GemmInt8
       }
     }
   }
-  cp_async_wait_group<0>();
+  cp_async_wait<0>();
 
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int row = block_m + warp_m + i * 16 + g;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int col = block_n + warp_n + j * 8 + 2 * t;
-      store_out(p, row, col, acc[i][j][0]);
-      store_out(p, row, col + 1, acc[i][j][1]);
-      store_out(p, row + 8, col, acc[i][j][2]);
-      store_out(p, row + 8, col + 1, acc[i][j][3]);
-    }
-  }
+  store_fragments(p, acc, block_m + warp_m, block_n + warp_n);
 }
 
 // Whether the pipelined kernel runs p: 16-byte loads possible, sm_80 or newer, and at least one

@@ -628,42 +628,9 @@ public final class NativeApi {
   /**
    * After an int8 GEMM: y = acc · a_r · wScale[c] + bias[c] (a_r = inScale[r], or inStaticScale
    * when inScale is null), gelu(y) if asked; writes y to {@code out} (may be null) and int8 to
-   * {@code qout} (may be null; not both null). acc: int32 [rows, cols].
-   */
-  public static void dequantizeBiasAct(
-      DType dtype,
-      DeviceBuffer out,
-      Int8Output qout,
-      DeviceBuffer acc,
-      DeviceBuffer inScale,
-      float inStaticScale,
-      DeviceBuffer wScale,
-      DeviceBuffer bias,
-      boolean gelu,
-      int rows,
-      int cols,
-      CudaStream stream) {
-    dequantizeBiasAct(
-        dtype,
-        out,
-        qout,
-        acc,
-        DType.INT32,
-        inScale,
-        inStaticScale,
-        wScale,
-        bias,
-        gelu,
-        rows,
-        cols,
-        stream);
-  }
-
-  /**
-   * {@link #dequantizeBiasAct(DType, DeviceBuffer, Int8Output, DeviceBuffer, DeviceBuffer, float,
-   * DeviceBuffer, DeviceBuffer, boolean, int, int, CudaStream)} with acc of {@code accType}: INT32,
-   * or INT8 (INT8 mode 2: an int8-out GEMM's output; in scale 1 and wScale = its per-column steps
-   * dequantize it).
+   * {@code qout} (may be null; not both null). acc [rows, cols] of {@code accType}: INT32 (the
+   * accumulators), or INT8 (INT8 mode 2: an int8-out GEMM's output; in scale 1 and wScale = its
+   * per-column steps dequantize it).
    */
   public static void dequantizeBiasAct(
       DType dtype,
@@ -723,50 +690,9 @@ public final class NativeApi {
 
   /**
    * After an int8 GEMM: out = layernorm(acc · a_r · wScale[c] + bias + residual) · gamma + beta,
-   * and int8 of out into {@code qout} when not null. out may be the residual buffer.
-   */
-  public static void dequantizeBiasResidualLayerNorm(
-      DType dtype,
-      DeviceBuffer out,
-      Int8Output qout,
-      DeviceBuffer acc,
-      DeviceBuffer inScale,
-      float inStaticScale,
-      DeviceBuffer wScale,
-      DeviceBuffer bias,
-      DeviceBuffer residual,
-      DeviceBuffer gamma,
-      DeviceBuffer beta,
-      float eps,
-      int rows,
-      int cols,
-      CudaStream stream) {
-    dequantizeBiasResidualLayerNorm(
-        dtype,
-        out,
-        qout,
-        acc,
-        DType.INT32,
-        inScale,
-        inStaticScale,
-        wScale,
-        bias,
-        residual,
-        gamma,
-        beta,
-        eps,
-        false,
-        rows,
-        cols,
-        stream);
-  }
-
-  /**
-   * {@link #dequantizeBiasResidualLayerNorm(DType, DeviceBuffer, Int8Output, DeviceBuffer,
-   * DeviceBuffer, float, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer,
-   * float, int, int, CudaStream)} with acc of {@code accType} (INT32 or INT8, as for {@link
-   * #dequantizeBiasAct}); with {@code outDequantized} (needs qout) out gets the dequantized qout
-   * instead of the layernorm output: INT8 mode 2's residual.
+   * and int8 of out into {@code qout} when not null; out may be the residual buffer. acc of {@code
+   * accType} as for {@link #dequantizeBiasAct}. With {@code outDequantized} (needs qout) out gets
+   * the dequantized qout instead of the layernorm output: INT8 mode 2's residual.
    */
   public static void dequantizeBiasResidualLayerNorm(
       DType dtype,

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
 import java.util.stream.Stream;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
@@ -155,24 +156,28 @@ class Int8GemmGpuTest {
         DeviceBuffer inv = upload(outInv, DType.FP32);
         DeviceBuffer out = poisoned(t, (long) m * n);
         DeviceBuffer q = DeviceBuffer.allocate(DType.INT8, (long) m * n)) {
-      NativeApi.gemmInt8(
-          Int8GemmOut.FLOAT,
-          t,
-          out,
-          da,
-          db,
-          perToken ? as : null,
-          aStatic,
-          ws,
-          bs,
-          null,
-          0,
-          gelu,
-          m,
-          n,
-          k,
-          STREAM.get());
-      STREAM.get().synchronize();
+      BiConsumer<Int8GemmOut, DeviceBuffer> run =
+          (kind, dst) -> {
+            NativeApi.gemmInt8(
+                kind,
+                t,
+                dst,
+                da,
+                db,
+                perToken ? as : null,
+                aStatic,
+                ws,
+                bs,
+                kind == Int8GemmOut.FLOAT ? null : inv,
+                0,
+                gelu,
+                m,
+                n,
+                k,
+                STREAM.get());
+            STREAM.get().synchronize();
+          };
+      run.accept(Int8GemmOut.FLOAT, out);
       float[] expected = new float[y.length];
       for (int i = 0; i < y.length; i++) {
         expected[i] = (float) y[i];
@@ -180,48 +185,14 @@ class Int8GemmGpuTest {
       assertClose(expected, download(out, t, m * n), t == DType.FP32 ? 1e-6 : 2e-3, "FLOAT " + t);
 
       q.fillBytes(0x80);
-      NativeApi.gemmInt8(
-          Int8GemmOut.INT8,
-          t,
-          q,
-          da,
-          db,
-          perToken ? as : null,
-          aStatic,
-          ws,
-          bs,
-          inv,
-          0,
-          gelu,
-          m,
-          n,
-          k,
-          STREAM.get());
-      STREAM.get().synchronize();
+      run.accept(Int8GemmOut.INT8, q);
       byte[] got = q.toByteArray(m * n);
       for (int i = 0; i < got.length; i++) {
         GpuTesting.assertInt8Rounding(got[i], y[i] * outInv[i % n], "INT8 at " + i);
       }
 
       out.fillBytes(0xFF); // NaN in both FP32 and FP16
-      NativeApi.gemmInt8(
-          Int8GemmOut.INT8_DEQUANTIZED,
-          t,
-          out,
-          da,
-          db,
-          perToken ? as : null,
-          aStatic,
-          ws,
-          bs,
-          inv,
-          0,
-          gelu,
-          m,
-          n,
-          k,
-          STREAM.get());
-      STREAM.get().synchronize();
+      run.accept(Int8GemmOut.INT8_DEQUANTIZED, out);
       // the same int8 values as the INT8 output, divided by their inverse scale
       float[] dequantized = new float[got.length];
       for (int i = 0; i < got.length; i++) {

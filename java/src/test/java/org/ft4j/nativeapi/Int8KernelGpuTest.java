@@ -148,6 +148,7 @@ class Int8KernelGpuTest {
           out,
           qout,
           accBuf,
+          DType.INT32,
           perToken ? in : null,
           staticIn,
           w,
@@ -180,7 +181,19 @@ class Int8KernelGpuTest {
         DeviceBuffer out = poisoned(DType.FP16, n)) {
       accBuf.copyFrom(acc);
       NativeApi.dequantizeBiasAct(
-          DType.FP16, out, null, accBuf, in, 0f, w, b, false, rows, cols, STREAM.get());
+          DType.FP16,
+          out,
+          null,
+          accBuf,
+          DType.INT32,
+          in,
+          0f,
+          w,
+          b,
+          false,
+          rows,
+          cols,
+          STREAM.get());
       STREAM.get().synchronize();
       assertClose(toFloat(y), download(out, DType.FP16, n), tol(DType.FP16), "qkv dequantize");
     }
@@ -232,6 +245,7 @@ class Int8KernelGpuTest {
           res,
           qout,
           accBuf,
+          DType.INT32,
           perToken ? in : null,
           staticIn,
           w,
@@ -240,6 +254,7 @@ class Int8KernelGpuTest {
           g,
           be,
           1e-12f,
+          false,
           rows,
           cols,
           STREAM.get());

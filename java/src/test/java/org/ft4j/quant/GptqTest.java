@@ -60,17 +60,20 @@ class GptqTest {
     return w;
   }
 
-  /** Σ_t |x_t (w − q)ᵀ|², q = values · per-row scale. */
-  static double productError(
-      float[] w, byte[] q, float[] scales, double[] x, int rows, int out, int in) {
+  /** Σ_o (w_o − q_o)ᵀ H (w_o − q_o): with H = Σ x xᵀ, the product error Σ_t |x_t (w − q)ᵀ|². */
+  static double quadraticError(float[] w, float[] q, int out, int in, double[][] h) {
     double e = 0;
-    for (int t = 0; t < rows; t++) {
-      for (int o = 0; o < out; o++) {
-        double d = 0;
-        for (int i = 0; i < in; i++) {
-          d += x[t * in + i] * (w[o * in + i] - q[o * in + i] * (double) scales[o]);
+    double[] d = new double[in];
+    for (int o = 0; o < out; o++) {
+      for (int i = 0; i < in; i++) {
+        d[i] = w[o * in + i] - q[o * in + i];
+      }
+      for (int i = 0; i < in; i++) {
+        double hd = 0;
+        for (int j = 0; j < in; j++) {
+          hd += h[i][j] * d[j];
         }
-        e += d * d;
+        e += d[i] * hd;
       }
     }
     return e;
@@ -200,8 +203,10 @@ class GptqTest {
     float[] w = randomWeight(out, in, 4);
     Int8.QuantizedWeight nearest = Int8.quantizeWeight(w, out, in, true);
     byte[] g = Gptq.round(w, out, in, h, Gptq.DEFAULT_DAMPING);
-    double eNearest = productError(w, nearest.values(), nearest.scales(), x, rows, out, in);
-    double eGptq = productError(w, g, nearest.scales(), x, rows, out, in);
+    double eNearest = quadraticError(w, nearest.dequantize(), out, in, h);
+    double eGptq =
+        quadraticError(
+            w, new Int8.QuantizedWeight(g, nearest.scales(), out, in).dequantize(), out, in, h);
     assertTrue(eGptq < 0.5 * eNearest, "GPTQ " + eGptq + " vs round-to-nearest " + eNearest);
     int changed = 0;
     for (int i = 0; i < g.length; i++) {

@@ -42,19 +42,8 @@ class WeightRoundingTest {
     Point input = QuantizedReference.inputOf(p);
     QuantizedReference.smooth(w, shape[0], shape[1], scales.smooth(l, input));
     float[] q = Int8EncoderWeights.quantizeWeight(WEIGHTS, scales, l, p).dequantize();
-    double[][] h = calibrator.hessians().matrix(l, input);
-    double e = 0;
-    for (int o = 0; o < shape[0]; o++) {
-      for (int i = 0; i < shape[1]; i++) {
-        double di = w[o * shape[1] + i] - q[o * shape[1] + i];
-        double hd = 0;
-        for (int j = 0; j < shape[1]; j++) {
-          hd += h[i][j] * (w[o * shape[1] + j] - q[o * shape[1] + j]);
-        }
-        e += di * hd;
-      }
-    }
-    return e;
+    return GptqTest.quadraticError(
+        w, q, shape[0], shape[1], calibrator.hessians().matrix(l, input));
   }
 
   @Test
