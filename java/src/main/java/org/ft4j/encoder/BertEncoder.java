@@ -863,8 +863,9 @@ public final class BertEncoder implements Encoder {
    *   qx, s1; a = deq(qx) of LN(q8 · o_ao + bo + x)
    *   q8    = int8(qx Wi^T · s1 · w / o_f1)
    *   qx, s2 = int8 per token of gelu(q8 · o_f1 + bi) / s_ffn2
-   *   q8    = int8(qx Wo2^T · s2 · w / o_f2)
-   *   x     = LN(q8 · o_f2 + bo2 + a); not last: qx, s0 of it and x = deq(qx)
+   *   q8    = int8(qx Wo2^T · w / o_f2)                 token-scaled sets: unit s2 · o_f2
+   *                                                   (else int8(qx Wo2^T · s2 · w / o_f2))
+   *   x     = LN(q8 · s2 · o_f2 + bo2 + a); not last: qx, s0 of it and x = deq(qx)
    * </pre>
    *
    * q8 lives in the int32 acc buffer.
@@ -962,8 +963,19 @@ public final class BertEncoder implements Encoder {
         rows,
         inter,
         stream);
+    // ffn2_out per token and channel: the epilogue leaves out the row scale, the layernorm applies
+    // it
+    boolean tokenScaled = o.outputTokenScaled();
     gemmToInt8(
-        a, q.output(), a.ffn2InScale, 0f, q.outputScale(), o.outputInv(), rows, hidden, inter);
+        a,
+        q.output(),
+        tokenScaled ? null : a.ffn2InScale,
+        tokenScaled ? 1f : 0f,
+        q.outputScale(),
+        o.outputInv(),
+        rows,
+        hidden,
+        inter);
     Int8Output next =
         l + 1 < layers.length
             ? Int8Output.perToken(a.qx, a.qkvInScale, int8.layer(l + 1).qkvInvSmooth())
@@ -974,7 +986,7 @@ public final class BertEncoder implements Encoder {
         next,
         a.acc,
         DType.INT8,
-        null,
+        tokenScaled ? a.ffn2InScale : null,
         1f,
         o.outputStep(),
         w.outputBias(),

@@ -42,7 +42,8 @@ final class Int8DeviceWeights implements AutoCloseable {
       DeviceBuffer intermediateInv, // float [intermediate]
       DeviceBuffer intermediateStep,
       DeviceBuffer outputInv, // float [hidden]
-      DeviceBuffer outputStep) {}
+      DeviceBuffer outputStep,
+      boolean outputTokenScaled) {} // FFN2 output in units of its input's per-token step
 
   private final DeviceBuffer memory;
   private final Layer[] layers;
@@ -118,8 +119,15 @@ final class Int8DeviceWeights implements AutoCloseable {
                 h.mode2() == null
                     ? null
                     : new Mode2(
-                        views[11], views[12], views[13], views[14], views[15], views[16], views[17],
-                        views[18]));
+                        views[11],
+                        views[12],
+                        views[13],
+                        views[14],
+                        views[15],
+                        views[16],
+                        views[17],
+                        views[18],
+                        h.mode2().outputTokenScaled()));
       }
       return new Int8DeviceWeights(memory, layers);
     } catch (RuntimeException | Error e) {

@@ -42,6 +42,8 @@ public final class Calibrator implements ActivationHook {
   private final AbsHistogram[][] histograms; // [layer][point]
   private final double[][][] channelMax; // [layer][point][channel]
   private final Hessians hessians; // null = not collected
+  private final double[][] ffn2InStep; // [layer][row]: per-token steps of the last ffn2_in seen
+  private final double[][] ffn2OutPerStep; // [layer][channel]: max |ffn2_out / step_r|
   private long tokens;
 
   /** A calibrator without smoothing. */
@@ -72,6 +74,8 @@ public final class Calibrator implements ActivationHook {
     this.histograms = new AbsHistogram[config.layers()][points];
     this.channelMax = new double[config.layers()][points][];
     this.hessians = collectHessians ? new Hessians(config) : null;
+    this.ffn2InStep = new double[config.layers()][];
+    this.ffn2OutPerStep = new double[config.layers()][config.hidden()];
     for (int l = 0; l < config.layers(); l++) {
       for (Point p : Point.values()) {
         histograms[l][p.ordinal()] = new AbsHistogram();
@@ -143,6 +147,17 @@ public final class Calibrator implements ActivationHook {
     if (hessians != null && point.isGemmInput()) {
       hessians.add(layer, point, seen, rows, cols);
     }
+    if (point == Point.FFN2_IN) {
+      ffn2InStep[layer] = rowSteps(seen, rows, cols);
+    } else if (point == Point.FFN2_OUT && ffn2InStep[layer] != null) {
+      double[] step = ffn2InStep[layer];
+      double[] m = ffn2OutPerStep[layer];
+      for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) {
+          m[c] = Math.max(m[c], Math.abs(values[r * cols + c]) / step[r]);
+        }
+      }
+    }
     if (layer == 0 && point == Point.QKV_IN) {
       tokens += rows;
     }
@@ -151,6 +166,22 @@ public final class Calibrator implements ActivationHook {
   /** The GEMM inputs' second moments, or null when not collected. */
   public synchronized Hessians hessians() {
     return hessians;
+  }
+
+  /**
+   * The per-token quantization steps (row amax / 127, 1 / 127 for a row of zeros, as the kernels
+   * do) of a row-major [rows, cols] tensor.
+   */
+  static double[] rowSteps(double[] v, int rows, int cols) {
+    double[] step = new double[rows];
+    for (int r = 0; r < rows; r++) {
+      double m = 0;
+      for (int c = 0; c < cols; c++) {
+        m = Math.max(m, Math.abs(v[r * cols + c]));
+      }
+      step[r] = (m > 0 ? m : 1) / Int8.QMAX;
+    }
+    return step;
   }
 
   /** Tokens observed so far (valid tokens of every sequence run). */
@@ -279,8 +310,11 @@ public final class Calibrator implements ActivationHook {
         }
         amax[p.ordinal()][l] = a;
         if (perChannel[p.ordinal()] != null) {
-          double[] cm = channelMax[l][p.ordinal()].clone();
-          double floor = histograms[l][p.ordinal()].max() * 1e-6; // dead channels
+          double[] cm =
+              p == Point.FFN2_OUT
+                  ? ffn2OutPerStep[l].clone() // in units of ffn2_in's per-token step
+                  : channelMax[l][p.ordinal()].clone();
+          double floor = max(cm) * 1e-6; // dead channels
           for (int c = 0; c < cm.length; c++) {
             cm[c] = Math.max(cm[c], floor);
           }
@@ -293,13 +327,22 @@ public final class Calibrator implements ActivationHook {
       smoothed |= s != null;
     }
     return new ScaleSet(
-        config.layers(),
-        config.hidden(),
-        config.intermediateSize(),
-        method.label(),
-        source,
-        amax,
-        smoothed ? smoothing : null,
-        perChannel);
+            config.layers(),
+            config.hidden(),
+            config.intermediateSize(),
+            method.label(),
+            source,
+            amax,
+            smoothed ? smoothing : null,
+            perChannel)
+        .withFfn2OutTokenScaled(true);
+  }
+
+  private static double max(double[] v) {
+    double m = 0;
+    for (double x : v) {
+      m = Math.max(m, x);
+    }
+    return m;
   }
 }

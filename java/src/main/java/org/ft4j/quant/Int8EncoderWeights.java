@@ -168,10 +168,16 @@ public final class Int8EncoderWeights {
    * @param qkv [3 hidden]
    * @param attentionOutput [hidden]
    * @param intermediate [intermediate]
-   * @param output [hidden]
+   * @param output [hidden]; with {@code outputTokenScaled} in units of the FFN2 input's per-token
+   *     step ({@link ScaleSet#ffn2OutTokenScaled()})
+   * @param outputTokenScaled whether ffn2_out is quantized per token and channel
    */
   public record Mode2Outputs(
-      float[] qkv, float[] attentionOutput, float[] intermediate, float[] output) {}
+      float[] qkv,
+      float[] attentionOutput,
+      float[] intermediate,
+      float[] output,
+      boolean outputTokenScaled) {}
 
   /**
    * {@link Mode2Outputs} of {@code layer}.
@@ -190,7 +196,8 @@ public final class Int8EncoderWeights {
         qkv,
         columnAmax(scales, layer, Point.ATTN_OUT_OUT, h),
         columnAmax(scales, layer, Point.FFN1_OUT, config.intermediateSize()),
-        columnAmax(scales, layer, Point.FFN2_OUT, h));
+        columnAmax(scales, layer, Point.FFN2_OUT, h),
+        scales.ffn2OutTokenScaled());
   }
 
   private static float[] columnAmax(ScaleSet scales, int layer, Point p, int cols) {

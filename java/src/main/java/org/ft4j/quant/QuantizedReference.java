@@ -31,7 +31,9 @@ import org.ft4j.reference.ReferenceEncoder;
  * (FP16 on the GPU). Mode 2 also quantizes q/k/v_out per tensor (the attention reads int8 Q, K, V),
  * attn_out_out, ffn1_out and ffn2_out per channel when the scale set has per-channel amax for them
  * (per tensor otherwise), all before their bias; and the residual adds the int8 layer input and
- * attention layernorm output (per-channel scale amax/127 · s_c when smoothed).
+ * attention layernorm output (per-channel scale amax/127 · s_c when smoothed). With {@link
+ * ScaleSet#ffn2OutTokenScaled()} ffn2_out is quantized with unit step_r · amax_c / 127, step_r the
+ * per-token step of the same rows of ffn2_in.
  */
 public final class QuantizedReference {
   private QuantizedReference() {}
@@ -92,6 +94,9 @@ public final class QuantizedReference {
       quantized[p.ordinal()] = true;
     }
     boolean mode2 = mode == Precision.INT8_MODE_2;
+    // per thread (forward passes may run concurrently), per layer: the last ffn2_in row steps
+    ThreadLocal<double[][]> ffn2InStep =
+        ThreadLocal.withInitial(() -> new double[scales.layers()][]);
     return new ActivationHook() {
       @Override
       public void apply(int layer, Point point, double[] values, int rows, int cols) {
@@ -106,7 +111,17 @@ public final class QuantizedReference {
               values[i] /= s[i % cols];
             }
           }
-          if (perToken(point, scaling)) {
+          boolean rowScaled = perToken(point, scaling);
+          if (point == Point.FFN2_IN) { // ffn2_out's per-token unit comes from these rows
+            double[] step = new double[rows];
+            if (rowScaled) {
+              step = Calibrator.rowSteps(values, rows, cols);
+            } else {
+              java.util.Arrays.fill(step, Int8.scale(amax));
+            }
+            ffn2InStep.get()[layer] = step;
+          }
+          if (rowScaled) {
             fakeQuantizeRows(values, rows, cols, null);
           } else {
             Int8.fakeQuantize(values, amax);
@@ -114,6 +129,16 @@ public final class QuantizedReference {
           return;
         }
         double[] channel = scales.channelAmax(layer, point);
+        if (point == Point.FFN2_OUT && scales.ffn2OutTokenScaled()) {
+          double[] step = ffn2InStep.get()[layer];
+          for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+              double unit = step[r] * channel[c] / Int8.QMAX;
+              values[r * cols + c] = Int8.quantize(values[r * cols + c], 1 / unit) * unit;
+            }
+          }
+          return;
+        }
         if (channel == null) {
           Int8.fakeQuantize(values, amax);
         } else {

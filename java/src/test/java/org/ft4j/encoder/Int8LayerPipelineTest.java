@@ -155,6 +155,8 @@ class Int8LayerPipelineTest {
               rows,
               inter);
       qx = Int8ReferenceKernels.quantizeRows(act, rows, inter, L.ffn2InvSmooth(), true, 0);
+      // token-scaled ffn2_out: the epilogue leaves out the row scale, the layernorm applies it
+      boolean tokenScaled = o.outputTokenScaled();
       byte[] f28 =
           Int8ReferenceKernels.gemmInt8ToInt8(
               qx.values(),
@@ -162,15 +164,15 @@ class Int8LayerPipelineTest {
               rows,
               h,
               inter,
-              qx.rowScale(),
-              0,
+              tokenScaled ? null : qx.rowScale(),
+              tokenScaled ? 1 : 0,
               L.output().scales(),
               o.output());
       x =
           toFloat(
               Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
                   Int8ReferenceKernels.widen(f28),
-                  null,
+                  tokenScaled ? qx.rowScale() : null,
                   1,
                   Int8ReferenceKernels.steps(o.output()),
                   w.get(l, LayerParam.OUTPUT_BIAS),

@@ -195,6 +195,34 @@ class QuantizedReferenceTest {
       double k = out[i] / Int8.scale(ca[i % cols]);
       assertEquals(Math.rint(k), k, 1e-6, "out " + i);
     }
+    // ffn2_out per token and channel: unit = step_r of the same rows of ffn2_in (smoothed) · amax_c
+    assertTrue(scales.ffn2OutTokenScaled(), "the calibrator scales ffn2_out per token");
+    ActivationHook perToken =
+        QuantizedReference.hook(
+            scales, Precision.INT8_MODE_2, QuantizedReference.InputScaling.PER_TOKEN);
+    int inter = CONFIG.intermediateSize();
+    double[] ffn2In = new double[5 * inter];
+    for (int i = 0; i < ffn2In.length; i++) {
+      ffn2In[i] = r.nextGaussian() * (1 + i / inter); // rows of growing magnitude
+    }
+    double[] s2 = scales.smooth(0, Point.FFN2_IN);
+    double[] rowStep = new double[5];
+    for (int row = 0; row < 5; row++) {
+      double m = 0;
+      for (int c = 0; c < inter; c++) {
+        m = Math.max(m, Math.abs(ffn2In[row * inter + c] / s2[c]));
+      }
+      rowStep[row] = m / 127;
+    }
+    perToken.apply(0, Point.FFN2_IN, ffn2In, 5, inter);
+    double[] y = v.clone();
+    perToken.apply(0, Point.FFN2_OUT, y, 5, cols);
+    double[] ca2 = scales.channelAmax(0, Point.FFN2_OUT);
+    for (int i = 0; i < y.length; i++) {
+      double k = y[i] / (rowStep[i / cols] * ca2[i % cols] / 127);
+      assertEquals(Math.rint(k), k, 1e-6, "token-scaled ffn2_out " + i);
+      assertTrue(Math.abs(k) <= 127 + 1e-9);
+    }
     // mode 1 leaves GEMM outputs alone
     double[] untouched = v.clone();
     QuantizedReference.hook(scales, Precision.INT8_MODE_1)

@@ -36,7 +36,16 @@ class ScaleSetTest {
     double[][][] channel = new double[Point.values().length][][];
     channel[Point.FFN1_OUT.ordinal()] =
         new double[][] {{1, 2, 3, 4, 5, 6, 7, 8}, {8, 7, 6, 5, 4, 3, 2, 1}};
+    channel[Point.FFN2_OUT.ordinal()] = new double[][] {{2, 4, 6, 8}, {1, 3, 5, 7}};
     return new ScaleSet(LAYERS, HIDDEN, INTER, "mse", "a test", amax, smooth, channel);
+  }
+
+  static double[][] amaxOnly() {
+    double[][] amax = new double[Point.values().length][LAYERS];
+    for (double[] row : amax) {
+      java.util.Arrays.fill(row, 2.0);
+    }
+    return amax;
   }
 
   private static String text(ScaleSet s) {
@@ -60,7 +69,8 @@ class ScaleSetTest {
     assertArrayEquals(new double[] {3, 1, 1, 1}, back.smooth(1, Point.QKV_IN));
     assertNull(back.smooth(0, Point.FFN1_IN));
     assertArrayEquals(new double[] {8, 7, 6, 5, 4, 3, 2, 1}, back.channelAmax(1, Point.FFN1_OUT));
-    assertNull(back.channelAmax(0, Point.FFN2_OUT));
+    assertArrayEquals(new double[] {2, 4, 6, 8}, back.channelAmax(0, Point.FFN2_OUT));
+    assertNull(back.channelAmax(0, Point.ATTN_OUT_OUT));
     assertTrue(Files.readString(f).contains("\"format\" : \"ft4j-int8-scales 1\""));
   }
 
@@ -128,6 +138,25 @@ class ScaleSetTest {
         e.getMessage().contains("smooth.qkv_in[1] has 3 values, expected 4"), e.getMessage());
     e = rejected(good.replace("[ 3.0, 1.0, 1.0, 1.0 ]", "[ 3.0, 1.0, 0.0, 1.0 ]"));
     assertTrue(e.getMessage().contains("smooth.qkv_in[1][2] = 0.0"), e.getMessage());
+  }
+
+  @Test
+  void ffn2OutTokenScalingRoundTripsAndIsChecked() {
+    ScaleSet plain = full();
+    assertFalse(plain.ffn2OutTokenScaled());
+    ScaleSet token = plain.withFfn2OutTokenScaled(true);
+    assertTrue(token.ffn2OutTokenScaled());
+    assertTrue(ScaleSet.parse("mem", token.toJson()).ffn2OutTokenScaled());
+    assertFalse(ScaleSet.parse("mem", plain.toJson()).ffn2OutTokenScaled());
+    ScaleSetException other =
+        rejected(
+            token
+                .toJson()
+                .replace(
+                    "\"token_scaled\" : [ \"ffn2_out\" ]", "\"token_scaled\" : [ \"q_out\" ]"));
+    assertTrue(other.getMessage().contains("q_out"), other.getMessage());
+    ScaleSet noChannels = new ScaleSet(LAYERS, HIDDEN, INTER, "m", "s", amaxOnly());
+    assertThrows(IllegalArgumentException.class, () -> noChannels.withFfn2OutTokenScaled(true));
   }
 
   @Test
