@@ -187,6 +187,27 @@ class Int8EncoderGpuTest {
     }
   }
 
+  /** Scale sets without per-token ffn2_out (imported ones, older files) take the plain path. */
+  @Test
+  void mode2WithoutPerTokenFfn2OutMatchesItsOracleTightly() {
+    EncoderConfig c = EncoderConfig.of(2, 2, 64, Precision.INT8_MODE_2);
+    EncoderWeights w = EncoderWeights.random(c, 2L * 31 + 64);
+    ScaleSet scales = calibrate(w, 3, 24).withFfn2OutTokenScaled(false);
+    int batch = 5;
+    int seq = 9;
+    float[] input = hiddenStates(c, batch, seq, 7L * seq + batch);
+    int[] lengths = randomLengths(batch, seq, batch + 11L * seq);
+    Expected want =
+        expected(w, scales, input, lengths, batch, seq, DType.FP32, Precision.INT8_MODE_2);
+    float[] got;
+    try (BertEncoder e =
+        BertEncoder.createInt8(w, scales, BertEncoder.Options.defaults(), DType.FP32)) {
+      got = e.forward(input, lengths, batch, seq);
+    }
+    assertZeroPadding(got, lengths, seq, c.hidden());
+    assertTightlyOnTheOracle(want, got, lengths, seq, c.hidden());
+  }
+
   static Stream<Arguments> fp16Cases() {
     Object[][] runs = {
       {Precision.INT8_MODE_1, BertEncoder.Int8Gemm.AUTO},

@@ -31,21 +31,23 @@ class Int8LayerPipelineTest {
    * does it in the GEMM epilogue (q / (127 / amax) instead of q · amax / 127: the same up to one
    * float rounding).
    */
-  @ParameterizedTest(name = "{0}: {1} layers {2} heads x {3}, batch {4} seq {5}")
+  @ParameterizedTest(
+      name = "{0}: {1} layers {2} heads x {3}, batch {4} seq {5}, ffn2_out per token {6}")
   @CsvSource({
-    "INT8_MODE_1, 1, 4, 32, 6, 17",
-    "INT8_MODE_1, 2, 2, 64, 5, 9",
-    "INT8_MODE_1, 2, 2, 64, 4, 33",
-    "INT8_MODE_1, 1, 3, 32, 4, 1",
-    "INT8_MODE_2, 1, 4, 32, 6, 17",
-    "INT8_MODE_2, 2, 2, 64, 5, 9",
-    "INT8_MODE_2, 2, 2, 64, 4, 33"
+    "INT8_MODE_1, 1, 4, 32, 6, 17, true",
+    "INT8_MODE_1, 2, 2, 64, 5, 9, true",
+    "INT8_MODE_1, 2, 2, 64, 4, 33, true",
+    "INT8_MODE_1, 1, 3, 32, 4, 1, true",
+    "INT8_MODE_2, 1, 4, 32, 6, 17, true",
+    "INT8_MODE_2, 2, 2, 64, 5, 9, true",
+    "INT8_MODE_2, 2, 2, 64, 4, 33, true",
+    "INT8_MODE_2, 2, 2, 64, 5, 9, false"
   })
   void simulatedPipelineMatchesTheOracle(
-      Precision mode, int layers, int heads, int d, int batch, int seq) {
+      Precision mode, int layers, int heads, int d, int batch, int seq, boolean tokenScaled) {
     EncoderConfig c = EncoderConfig.of(layers, heads, d, mode);
     EncoderWeights w = EncoderWeights.random(c, 31L * heads + d);
-    ScaleSet scales = Int8EncoderGpuTest.calibrate(w, 3, 24);
+    ScaleSet scales = Int8EncoderGpuTest.calibrate(w, 3, 24).withFfn2OutTokenScaled(tokenScaled);
     float[] input = Int8EncoderGpuTest.hiddenStates(c, batch, seq, 7L * seq + batch);
     int[] lengths = GpuTesting.randomLengths(batch, seq, batch + 11L * seq);
     Int8EncoderGpuTest.Expected want =
