@@ -76,9 +76,12 @@ class Int8AccuracyTest {
     assertTrue(mode2.minCosine() >= 0.99, model + " int8-2 " + mode2);
     assertTrue(mode1.top1Agreement() >= 0.92, model + " int8-1 " + mode1);
     assertTrue(mode2.top1Agreement() >= 0.90, model + " int8-2 " + mode2);
-    // The shipped sets round the weights with GPTQ: measured 0.99940 / 0.99851 (MiniLM) and
-    // 0.99969 / 0.99919 (BGE-small); round-to-nearest weights give 0.99889 / 0.99802 on MiniLM.
+    // The shipped sets round the weights with GPTQ and scale ffn2_out per token: measured 0.99940 /
+    // 0.99896 (MiniLM) and 0.99969 / 0.99929 (BGE-small); round-to-nearest weights give 0.99889
+    // (MiniLM int8-1), ffn2_out per channel only 0.99851 (MiniLM int8-2).
     assertTrue(mode1.meanCosine() >= 0.9992, "GPTQ weights lost? " + model + " int8-1 " + mode1);
-    assertTrue(mode2.meanCosine() >= 0.9982, "GPTQ weights lost? " + model + " int8-2 " + mode2);
+    assertTrue(
+        mode2.meanCosine() >= 0.9987,
+        "GPTQ weights or per-token ffn2_out lost? " + model + " int8-2 " + mode2);
   }
 }
