@@ -69,6 +69,29 @@ class CalibrateCommandTest {
     assertEquals(1536, s.smooth(0, Point.FFN2_IN).length);
     assertEquals(null, s.smooth(0, Point.ATTN_OUT_IN));
     assertEquals(384, s.channelAmax(2, Point.FFN2_OUT).length);
+    assertTrue(s.ffn2OutTokenScaled());
+    assertEquals("gptq", s.weightRounding().method(), "GPTQ weights by default");
+    assertTrue(s.source().contains("GPTQ weights, damping 0.01"), s.source());
+
+    Path nearest = tmp.resolve("out/nearest.json");
+    r =
+        run(
+            "calibrate",
+            "--model",
+            "minilm",
+            "--data",
+            data.toString(),
+            "--max-texts",
+            "2",
+            "--weights",
+            "nearest",
+            "-o",
+            nearest.toString(),
+            "--no-progress");
+    assertEquals(0, r.exit(), r.err());
+    ScaleSet plain = ScaleSet.read(nearest);
+    assertEquals(null, plain.weightRounding());
+    assertTrue(plain.source().contains("weights rounded to nearest"), plain.source());
   }
 
   @Test
@@ -94,6 +117,14 @@ class CalibrateCommandTest {
     r = run("calibrate", "--data", one.toString(), "--smoothing", "1.5");
     assertEquals(2, r.exit(), r.err());
     assertTrue(r.err().contains("--smoothing = 1.5, must be in [0, 1]"), r.err());
+
+    r = run("calibrate", "--data", one.toString(), "--gptq-damping", "0");
+    assertEquals(2, r.exit(), r.err());
+    assertTrue(r.err().contains("--gptq-damping = 0.0, must be in (0, 10]"), r.err());
+
+    r = run("calibrate", "--data", one.toString(), "--weights", "round");
+    assertEquals(2, r.exit(), r.err());
+    assertTrue(r.err().contains("--weights"), r.err());
 
     r = run("calibrate", "--data", one.toString(), "--method", "entropy");
     assertEquals(2, r.exit(), r.err());
