@@ -8,8 +8,8 @@
 # Result: DIR/ft4j-<version>-linux-x86_64.tar.xz (default DIR: target), unpacking to ft4j/ with
 #   bin/ft4j, bin/encoder_sample, bin/encoder_gemm, bin/gpu-test.sh, lib/*.jar, jre/
 # --with-tests adds test-classes/ and the JUnit console launcher, for bin/gpu-test.sh.
-# --without-models leaves out the embedded default models (MiniLM, BGE-small: ~220 MB of jars);
-#   `ft4j embed` then needs --model DIR|FILE.
+# --without-models leaves out the embedded default models (MiniLM, BGE-small: ~220 MB of jars) and
+#   their shipped INT8 scale sets; `ft4j embed` then needs --model DIR|FILE.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -42,7 +42,22 @@ stage="$root/target/bundle/ft4j"
 rm -rf "$root/target/bundle"
 mkdir -p "$stage/bin" "$stage/lib"
 cp "target/ft4j-$version.jar" target/lib/*.jar "$stage/lib/"
-[ "$with_models" = 1 ] || rm -f "$stage"/lib/langchain4j-embeddings-*.jar
+if [ "$with_models" = 0 ]; then
+  rm -f "$stage"/lib/langchain4j-embeddings-*.jar
+  # the INT8 scale sets shipped for those models (5 MB with their GPTQ weight rounding) go too
+  if command -v python3 >/dev/null; then
+    python3 - "$stage/lib/ft4j-$version.jar" <<'PY'
+import os, sys, zipfile
+jar = sys.argv[1]
+tmp = jar + ".tmp"
+with zipfile.ZipFile(jar) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+    for item in src.infolist():
+        if not item.filename.startswith("int8-scales/"):
+            dst.writestr(item, src.read(item.filename))
+os.replace(tmp, jar)
+PY
+  fi
+fi
 cp scripts/ft4j scripts/encoder_sample scripts/encoder_gemm scripts/gpu-test.sh "$stage/bin/"
 
 jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One GPU session's checks in one command, for a machine without Java or network (see README,
 # "Checking on a GPU machine"). Copy this file and the bundle beside it:
-#   scripts/bundle.sh --with-tests --without-models --archs 90a   (H100/H200: sm_90a only keeps the
-#   tarball at 54 MB, 63 MiB with the working tree; all five architectures make it 60 MB: over 64 MiB)
+#   scripts/bundle.sh --with-tests --without-models --archs 90a   (H100/H200; measured 49 MB, 58 MiB
+#   with the working tree; all five architectures add 6 MB, the embedded models far more)
 #   mkdir -p device && cp target/ft4j-*-linux-x86_64.tar.xz device/ft4j.tar.xz
 #   cp scripts/gpu-session.sh device/run.sh && cp -r ../shared/anchors device/anchors
 # then run `bash device/run.sh` there with $OUT set to a folder for the results.
