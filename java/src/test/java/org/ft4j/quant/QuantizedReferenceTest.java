@@ -65,6 +65,14 @@ class QuantizedReferenceTest {
     return second;
   }
 
+  static double max(double[] v) {
+    double m = 0;
+    for (double x : v) {
+      m = Math.max(m, x);
+    }
+    return m;
+  }
+
   static double cosine(float[] a, float[] b) {
     double d = 0;
     double na = 0;
@@ -119,6 +127,38 @@ class QuantizedReferenceTest {
     assertTrue(in[7] > 10 * in[6], in[7] + " vs " + in[6]);
     assertNotNull(s.channelAmax(0, Point.FFN2_OUT));
     assertEquals(null, s.smooth(0, Point.QKV_IN));
+    // ffn2_out per token: channel amax = max |y / step_r|, step_r = ffn2_in row amax / 127
+    double[][] want = new double[2][CONFIG.hidden()];
+    double[][][] step = new double[1][2][];
+    ActivationHook watch =
+        new ActivationHook() {
+          @Override
+          public void apply(int layer, Point point, double[] v, int rows, int cols) {
+            if (point == Point.FFN2_IN) {
+              step[0][layer] = new double[rows];
+              for (int r = 0; r < rows; r++) {
+                double m = 0;
+                for (int c = 0; c < cols; c++) {
+                  m = Math.max(m, Math.abs(v[r * cols + c]));
+                }
+                step[0][layer][r] = m / 127;
+              }
+            } else if (point == Point.FFN2_OUT) {
+              for (int i = 0; i < v.length; i++) {
+                want[layer][i % cols] =
+                    Math.max(want[layer][i % cols], Math.abs(v[i]) / step[0][layer][i / cols]);
+              }
+            }
+          }
+        };
+    ReferenceEncoder observe = new ReferenceEncoder(WEIGHTS, watch);
+    for (long seed = 1; seed <= 3; seed++) {
+      observe.forward(input(seed), LENGTHS, BATCH, SEQ);
+    }
+    assertTrue(s.ffn2OutTokenScaled());
+    for (int l = 0; l < 2; l++) {
+      assertArrayEquals(want[l], s.channelAmax(l, Point.FFN2_OUT), 1e-12 * max(want[l]));
+    }
     assertThrows(
         IllegalStateException.class,
         () -> new Calibrator(CONFIG).scales(CalibrationMethod.max(), ""));
