@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * INT8 mode 1 on the GPU through the public API, real models with their shipped scales, on the 240
@@ -41,9 +41,14 @@ class Int8GpuAccuracyGpuTest {
     }
   }
 
-  @ParameterizedTest
-  @ValueSource(strings = {"minilm", "bge-small"})
-  void int8Mode1OnTheGpuStaysCloseToFp32(String model) throws IOException {
+  @ParameterizedTest(name = "{0} {1}")
+  @CsvSource({
+    "minilm, INT8_MODE_1",
+    "bge-small, INT8_MODE_1",
+    "minilm, INT8_MODE_2",
+    "bge-small, INT8_MODE_2"
+  })
+  void int8OnTheGpuStaysCloseToFp32(String model, Precision mode) throws IOException {
     // the device bundle may leave the model jars (~220 MB) and data/ out: then this test skips
     Assumptions.assumeTrue(
         java.nio.file.Files.isReadable(Int8AccuracyTest.EVAL),
@@ -55,18 +60,22 @@ class Int8GpuAccuracyGpuTest {
     }
     List<String> eval = Int8AccuracyTest.texts(Int8AccuracyTest.EVAL);
     float[][] fp32 = embed(model, Backend.GPU, Precision.FP32, eval);
-    float[][] int8 = embed(model, Backend.GPU, Precision.INT8_MODE_1, eval);
+    float[][] int8 = embed(model, Backend.GPU, mode, eval);
     Int8Calibration.Comparison toFp32 = Int8Calibration.compare(fp32, int8);
     List<String> some = eval.subList(0, 48);
     Int8Calibration.Comparison toOracle =
         Int8Calibration.compare(
-            Int8AccuracyTest.embed(model, Precision.INT8_MODE_1, some),
-            embed(model, Backend.GPU, Precision.INT8_MODE_1, some));
+            Int8AccuracyTest.embed(model, mode, some), embed(model, Backend.GPU, mode, some));
     System.out.printf(
-        "%s GPU int8-1 vs GPU fp32: %s; vs the CPU fake-quantized reference: %s%n",
-        model, toFp32, toOracle);
-    assertTrue(toFp32.meanCosine() >= 0.995, model + " " + toFp32);
-    assertTrue(toFp32.minCosine() >= 0.99, model + " " + toFp32);
-    assertTrue(toOracle.meanCosine() >= 0.999, model + " " + toOracle);
+        "%s GPU %s vs GPU fp32: %s; vs the CPU fake-quantized reference: %s%n",
+        model, mode.label(), toFp32, toOracle);
+    // the bars (mode 1: 0.995, mode 2: 0.99); the CPU reference reaches 0.9994 / 0.9990
+    double bar = mode == Precision.INT8_MODE_1 ? 0.995 : 0.99;
+    assertTrue(toFp32.meanCosine() >= bar, model + " " + toFp32);
+    assertTrue(toFp32.minCosine() >= bar - 0.005, model + " " + toFp32);
+    // FP16 activations move per-token int8 roundings (docs/int8.md), so the GPU sits about one
+    // quantization error from the oracle: estimates, 1 - cos of 1e-3 (mode 1) and 2e-3 (mode 2)
+    double oracleBar = mode == Precision.INT8_MODE_1 ? 0.999 : 0.998;
+    assertTrue(toOracle.meanCosine() >= oracleBar, model + " " + toOracle);
   }
 }
