@@ -51,13 +51,31 @@ public final class Hessians {
       upper[layer][point.ordinal()] = h;
     }
     double[] hh = h;
-    // Rows of the triangle are independent: split them across cores, longer rows first.
+    // Rows of the triangle are independent: split them across cores. Within one, tokens go in
+    // blocks of 4, so each H value is loaded and stored once per 4 multiply-adds.
     IntStream.range(0, cols)
         .parallel()
         .forEach(
             i -> {
               int base = packed(cols, i, i) - i;
-              for (int r = 0; r < rows; r++) {
+              int r = 0;
+              for (; r + 4 <= rows; r += 4) {
+                int a0 = r * cols;
+                int a1 = a0 + cols;
+                int a2 = a1 + cols;
+                int a3 = a2 + cols;
+                double x0 = x[a0 + i];
+                double x1 = x[a1 + i];
+                double x2 = x[a2 + i];
+                double x3 = x[a3 + i];
+                if (x0 == 0 && x1 == 0 && x2 == 0 && x3 == 0) {
+                  continue;
+                }
+                for (int j = i; j < cols; j++) {
+                  hh[base + j] += x0 * x[a0 + j] + x1 * x[a1 + j] + x2 * x[a2 + j] + x3 * x[a3 + j];
+                }
+              }
+              for (; r < rows; r++) {
                 int at = r * cols;
                 double xi = x[at + i];
                 if (xi != 0) {
