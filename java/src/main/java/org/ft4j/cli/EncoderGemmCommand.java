@@ -185,6 +185,13 @@ public final class EncoderGemmCommand implements Callable<Integer> {
         config.hidden(),
         config.intermediateSize(),
         configs.describe(type));
+    if (precision == Precision.INT8_MODE_2) {
+      out.printf(
+          "[INFO] note: the int8_mode 2 encoder runs its linear GEMMs on ft4j's own INT8 GEMM (its"
+              + " int8 outputs are scaled per token, which cuBLASLt cannot do); these cuBLASLt"
+              + " int8 -> int8 timings are written for comparison and the encoder does not use"
+              + " them%n");
+    }
     out.printf(
         "%-9s %-34s %10s %10s %7s  %s%n",
         "op", "GEMM", "heur. us", "tuned us", "gain", "algorithm (candidates timed / checked)");
