@@ -12,13 +12,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The INT8 mode-1 layer exactly as {@link BertEncoder} queues it (kernel by kernel, with the same
- * scale conventions and buffers: see {@code enqueueInt8Layer}), simulated with the kernels' CPU
- * references ({@link Int8ReferenceKernels}, float32 storage between kernels as with FP32
- * activations on the GPU), against the float64 fake-quantized oracle, under the FP32-activation
- * tolerance of {@link Int8EncoderGpuTest}. Runs on the CPU: it checks that the kernels compose into
- * the oracle's arithmetic, and that the GPU test's tolerance scheme holds where only float32
- * rounding differs.
+ * The INT8 layers exactly as {@link BertEncoder} queues them (kernel by kernel, with the same scale
+ * conventions and buffers: see {@code enqueueInt8Layer} and {@code enqueueInt8Mode2Layer}),
+ * simulated with the kernels' CPU references ({@link Int8ReferenceKernels}, float32 storage between
+ * kernels as with FP32 activations on the GPU), against the float64 fake-quantized oracle, under
+ * the FP32-activation tolerance of {@link Int8EncoderGpuTest}. Runs on the CPU: it checks that the
+ * kernels compose into the oracle's arithmetic, and that the GPU test's tolerance scheme holds
+ * where only float32 rounding differs.
  */
 class Int8LayerPipelineTest {
 
@@ -52,171 +52,78 @@ class Int8LayerPipelineTest {
     int[] lengths = GpuTesting.randomLengths(batch, seq, batch + 11L * seq);
     Int8EncoderGpuTest.Expected want =
         Int8EncoderGpuTest.expected(w, scales, input, lengths, batch, seq, DType.FP32, mode);
-    float[] got =
-        mode == Precision.INT8_MODE_1
-            ? simulate(w, Int8EncoderWeights.of(w, scales), input, lengths, batch, seq)
-            : simulateMode2(w, scales, input, lengths, batch, seq);
+    float[] got = simulate(w, scales, input, lengths, batch, seq);
     Int8EncoderGpuTest.assertTightlyOnTheOracle(want, got, lengths, seq, c.hidden());
   }
 
-  static float[] simulateMode2(
-      EncoderWeights w, ScaleSet scales, float[] input, int[] lengths, int batch, int seq) {
-    EncoderConfig c = w.config();
-    Int8EncoderWeights q = Int8EncoderWeights.of(w, scales);
-    int rows = batch * seq;
-    int h = c.hidden();
-    int inter = c.intermediateSize();
-    double eps = (float) c.layerNormEps();
-    float[] x = ReferenceKernels.zeroPaddedRows(input, lengths, batch, seq, h);
-    float[] smooth0 = q.layer(0).qkvInvSmooth();
-    Quantized qx = Int8ReferenceKernels.quantizeRows(x, rows, h, smooth0, true, 0);
-    float[] residual = Int8ReferenceKernels.dequantized(qx, rows, h, smooth0, 0);
-    for (int l = 0; l < c.layers(); l++) {
-      Int8EncoderWeights.Layer L = q.layer(l);
-      Int8EncoderWeights.Mode2Outputs o = Int8EncoderWeights.mode2Outputs(scales, c, l);
-      byte[] qkv8 =
-          Int8ReferenceKernels.gemmInt8ToInt8(
-              qx.values(),
-              L.qkv().values(),
-              rows,
-              3 * h,
-              h,
-              qx.rowScale(),
-              0,
-              L.qkv().scales(),
-              o.qkv());
-      float[] qkv =
-          toFloat(
-              Int8ReferenceKernels.dequantizeBiasAct(
-                  Int8ReferenceKernels.widen(qkv8),
-                  null,
-                  1,
-                  Int8ReferenceKernels.steps(o.qkv()),
-                  null,
-                  false,
-                  rows,
-                  3 * h));
-      float[] merged =
-          ReferenceKernels.attention(
-              qkv,
-              w.stacked(l, LayerParam.QUERY_BIAS, LayerParam.KEY_BIAS, LayerParam.VALUE_BIAS),
-              lengths,
-              batch,
-              seq,
-              c.heads(),
-              c.sizePerHead(),
-              (float) (1 / Math.sqrt(c.sizePerHead())));
-      float amax = L.attentionOutputAmax();
-      qx = Int8ReferenceKernels.quantizeRows(merged, rows, h, null, false, amax);
-      byte[] ao8 =
-          Int8ReferenceKernels.gemmInt8ToInt8(
-              qx.values(),
-              L.attentionOutput().values(),
-              rows,
-              h,
-              h,
-              null,
-              amax / Int8.QMAX,
-              L.attentionOutput().scales(),
-              o.attentionOutput());
-      float[] attention =
-          toFloat(
-              Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
-                  Int8ReferenceKernels.widen(ao8),
-                  null,
-                  1,
-                  Int8ReferenceKernels.steps(o.attentionOutput()),
-                  w.get(l, LayerParam.ATTENTION_OUTPUT_BIAS),
-                  residual,
-                  w.get(l, LayerParam.ATTENTION_LAYERNORM_WEIGHT),
-                  w.get(l, LayerParam.ATTENTION_LAYERNORM_BIAS),
-                  eps,
-                  rows,
-                  h));
-      qx = Int8ReferenceKernels.quantizeRows(attention, rows, h, L.ffn1InvSmooth(), true, 0);
-      residual = Int8ReferenceKernels.dequantized(qx, rows, h, L.ffn1InvSmooth(), 0);
-      byte[] f18 =
-          Int8ReferenceKernels.gemmInt8ToInt8(
-              qx.values(),
-              L.intermediate().values(),
-              rows,
-              inter,
-              h,
-              qx.rowScale(),
-              0,
-              L.intermediate().scales(),
-              o.intermediate());
-      double[] act =
-          Int8ReferenceKernels.dequantizeBiasAct(
-              Int8ReferenceKernels.widen(f18),
-              null,
-              1,
-              Int8ReferenceKernels.steps(o.intermediate()),
-              w.get(l, LayerParam.INTERMEDIATE_BIAS),
-              true,
-              rows,
-              inter);
-      qx = Int8ReferenceKernels.quantizeRows(act, rows, inter, L.ffn2InvSmooth(), true, 0);
-      // token-scaled ffn2_out: the epilogue leaves out the row scale, the layernorm applies it
-      boolean tokenScaled = o.outputTokenScaled();
-      byte[] f28 =
-          Int8ReferenceKernels.gemmInt8ToInt8(
-              qx.values(),
-              L.output().values(),
-              rows,
-              h,
-              inter,
-              tokenScaled ? null : qx.rowScale(),
-              tokenScaled ? 1 : 0,
-              L.output().scales(),
-              o.output());
-      x =
-          toFloat(
-              Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
-                  Int8ReferenceKernels.widen(f28),
-                  tokenScaled ? qx.rowScale() : null,
-                  1,
-                  Int8ReferenceKernels.steps(o.output()),
-                  w.get(l, LayerParam.OUTPUT_BIAS),
-                  residual,
-                  w.get(l, LayerParam.OUTPUT_LAYERNORM_WEIGHT),
-                  w.get(l, LayerParam.OUTPUT_LAYERNORM_BIAS),
-                  eps,
-                  rows,
-                  h));
-      if (l + 1 < c.layers()) {
-        float[] s = q.layer(l + 1).qkvInvSmooth();
-        qx = Int8ReferenceKernels.quantizeRows(x, rows, h, s, true, 0);
-        residual = Int8ReferenceKernels.dequantized(qx, rows, h, s, 0);
-      }
+  /**
+   * What a row kernel after a linear GEMM reads and how it dequantizes it: acc · a_r · wScale[c]
+   * with a_r = inScale[r], or inStatic when inScale is null.
+   */
+  record Dequantize(int[] acc, float[] inScale, float inStatic, float[] wScale) {}
+
+  /**
+   * One linear GEMM qx · weightᵀ as the encoder runs it. Mode 1: int32 accumulators, dequantized
+   * with the input's scale (per row, or static {@code aStatic}) and the weight's per-channel
+   * scales. Mode 2 ({@code outAmax} given): int8 outputs, per-column out amax, which the next
+   * kernel reads with in scale 1 (or, token-scaled, the input's row scales: the epilogue then left
+   * them out) and the steps outAmax / 127.
+   */
+  static Dequantize linear(
+      Quantized qx,
+      float aStatic,
+      Int8.QuantizedWeight weight,
+      int rows,
+      float[] outAmax,
+      boolean tokenScaled) {
+    int n = weight.out();
+    int k = weight.in();
+    if (outAmax == null) {
+      return new Dequantize(
+          Int8ReferenceKernels.gemmInt8(qx.values(), weight.values(), rows, n, k),
+          qx.rowScale(),
+          aStatic,
+          weight.scales());
     }
-    return ReferenceKernels.zeroPaddedRows(x, lengths, batch, seq, h);
+    float[] rowScale = tokenScaled ? null : qx.rowScale();
+    float inStatic = tokenScaled ? 1 : aStatic;
+    byte[] q8 =
+        Int8ReferenceKernels.gemmInt8ToInt8(
+            qx.values(), weight.values(), rows, n, k, rowScale, inStatic, weight.scales(), outAmax);
+    return new Dequantize(
+        Int8ReferenceKernels.widen(q8),
+        tokenScaled ? qx.rowScale() : null,
+        1,
+        Int8ReferenceKernels.steps(outAmax));
   }
 
-  /** The INT8 layers of BertEncoder (padded layout), kernel by kernel, float32 between kernels. */
+  /**
+   * The INT8 layers of BertEncoder (padded layout; {@code enqueueInt8Layer} and {@code
+   * enqueueInt8Mode2Layer}), kernel by kernel, float32 between kernels. Mode 2 differs in the GEMM
+   * outputs ({@link #linear}) and the residual: the dequantized int8 GEMM input, which the kernels
+   * that quantize it write beside it.
+   */
   static float[] simulate(
-      EncoderWeights w, Int8EncoderWeights q, float[] input, int[] lengths, int batch, int seq) {
+      EncoderWeights w, ScaleSet scales, float[] input, int[] lengths, int batch, int seq) {
     EncoderConfig c = w.config();
+    boolean mode2 = c.precision() == Precision.INT8_MODE_2;
+    Int8EncoderWeights q = Int8EncoderWeights.of(w, scales, c.precision());
     int rows = batch * seq;
     int h = c.hidden();
     int inter = c.intermediateSize();
     double eps = (float) c.layerNormEps();
     float[] x = ReferenceKernels.zeroPaddedRows(input, lengths, batch, seq, h);
-    Quantized qx =
-        Int8ReferenceKernels.quantizeRows(x, rows, h, q.layer(0).qkvInvSmooth(), true, 0);
+    float[] smooth = q.layer(0).qkvInvSmooth();
+    Quantized qx = Int8ReferenceKernels.quantizeRows(x, rows, h, smooth, true, 0);
+    float[] residual = mode2 ? Int8ReferenceKernels.dequantized(qx, rows, h, smooth, 0) : x;
     for (int l = 0; l < c.layers(); l++) {
       Int8EncoderWeights.Layer L = q.layer(l);
+      Int8EncoderWeights.Mode2Outputs o = L.mode2();
+      Dequantize d = linear(qx, 0, L.qkv(), rows, mode2 ? o.qkv() : null, false);
       float[] qkv =
           toFloat(
               Int8ReferenceKernels.dequantizeBiasAct(
-                  Int8ReferenceKernels.gemmInt8(qx.values(), L.qkv().values(), rows, 3 * h, h),
-                  qx.rowScale(),
-                  0,
-                  L.qkv().scales(),
-                  null,
-                  false,
-                  rows,
-                  3 * h));
+                  d.acc(), d.inScale(), d.inStatic(), d.wScale(), null, false, rows, 3 * h));
       float[] merged =
           ReferenceKernels.attention(
               qkv,
@@ -229,49 +136,67 @@ class Int8LayerPipelineTest {
               (float) (1 / Math.sqrt(c.sizePerHead())));
       float amax = L.attentionOutputAmax();
       qx = Int8ReferenceKernels.quantizeRows(merged, rows, h, null, false, amax);
+      d =
+          linear(
+              qx,
+              amax / Int8.QMAX,
+              L.attentionOutput(),
+              rows,
+              mode2 ? o.attentionOutput() : null,
+              false);
       float[] attention =
           toFloat(
               Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
-                  Int8ReferenceKernels.gemmInt8(
-                      qx.values(), L.attentionOutput().values(), rows, h, h),
-                  null,
-                  amax / Int8.QMAX,
-                  L.attentionOutput().scales(),
+                  d.acc(),
+                  d.inScale(),
+                  d.inStatic(),
+                  d.wScale(),
                   w.get(l, LayerParam.ATTENTION_OUTPUT_BIAS),
-                  x,
+                  residual,
                   w.get(l, LayerParam.ATTENTION_LAYERNORM_WEIGHT),
                   w.get(l, LayerParam.ATTENTION_LAYERNORM_BIAS),
                   eps,
                   rows,
                   h));
       qx = Int8ReferenceKernels.quantizeRows(attention, rows, h, L.ffn1InvSmooth(), true, 0);
+      residual =
+          mode2 ? Int8ReferenceKernels.dequantized(qx, rows, h, L.ffn1InvSmooth(), 0) : attention;
+      d = linear(qx, 0, L.intermediate(), rows, mode2 ? o.intermediate() : null, false);
       double[] act =
           Int8ReferenceKernels.dequantizeBiasAct(
-              Int8ReferenceKernels.gemmInt8(qx.values(), L.intermediate().values(), rows, inter, h),
-              qx.rowScale(),
-              0,
-              L.intermediate().scales(),
+              d.acc(),
+              d.inScale(),
+              d.inStatic(),
+              d.wScale(),
               w.get(l, LayerParam.INTERMEDIATE_BIAS),
               true,
               rows,
               inter);
       qx = Int8ReferenceKernels.quantizeRows(act, rows, inter, L.ffn2InvSmooth(), true, 0);
+      d =
+          linear(
+              qx, 0, L.output(), rows, mode2 ? o.output() : null, mode2 && o.outputTokenScaled());
       x =
           toFloat(
               Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
-                  Int8ReferenceKernels.gemmInt8(qx.values(), L.output().values(), rows, h, inter),
-                  qx.rowScale(),
-                  0,
-                  L.output().scales(),
+                  d.acc(),
+                  d.inScale(),
+                  d.inStatic(),
+                  d.wScale(),
                   w.get(l, LayerParam.OUTPUT_BIAS),
-                  attention,
+                  residual,
                   w.get(l, LayerParam.OUTPUT_LAYERNORM_WEIGHT),
                   w.get(l, LayerParam.OUTPUT_LAYERNORM_BIAS),
                   eps,
                   rows,
                   h));
+      residual = x;
       if (l + 1 < c.layers()) {
-        qx = Int8ReferenceKernels.quantizeRows(x, rows, h, q.layer(l + 1).qkvInvSmooth(), true, 0);
+        float[] next = q.layer(l + 1).qkvInvSmooth();
+        qx = Int8ReferenceKernels.quantizeRows(x, rows, h, next, true, 0);
+        if (mode2) {
+          residual = Int8ReferenceKernels.dequantized(qx, rows, h, next, 0);
+        }
       }
     }
     return ReferenceKernels.zeroPaddedRows(x, lengths, batch, seq, h);
