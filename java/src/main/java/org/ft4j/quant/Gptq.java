@@ -11,9 +11,10 @@ import java.util.stream.IntStream;
  * third). The int8 format, scales and kernels do not change: only which grid point each weight
  * gets.
  *
- * <p>With U the upper Cholesky factor of H⁻¹ (H⁻¹ = Uᵀ U), rounding column i of row w gives error e
- * = (w_i − q_i) / U_ii, and w_j −= e · U_ij for j &gt; i. H is damped first: H_ii += damping ·
- * mean(diag H); inputs never seen (H_ii = 0) get H_ii = 1 and their weights rounded as they are.
+ * <p>Columns go in {@link #activationOrder} (largest H_ii first). With U the upper Cholesky factor
+ * of H⁻¹ (H⁻¹ = Uᵀ U), rounding column i of row w gives error e = (w_i − q_i) / U_ii, and w_j −= e
+ * · U_ij for j &gt; i. H is damped first: H_ii += damping · mean(diag H); inputs never seen (H_ii =
+ * 0) get H_ii = 1 and their weights rounded as they are.
  */
 public final class Gptq {
   /** The default damping: 1 % of the mean diagonal. */
@@ -22,7 +23,8 @@ public final class Gptq {
   private Gptq() {}
 
   /**
-   * Rounds the row-major [out, in] weight {@code w} with scales amax(row) / 127.
+   * Rounds the row-major [out, in] weight {@code w} with scales amax(row) / 127, the columns in
+   * {@link #activationOrder}.
    *
    * @param h H = Σ x xᵀ of the inputs, [in][in], symmetric positive semi-definite
    * @param damping fraction of the mean diagonal added to the diagonal, &gt; 0
@@ -31,6 +33,47 @@ public final class Gptq {
    *     definite after damping (not a second-moment matrix)
    */
   public static byte[] round(float[] w, int out, int in, double[][] h, double damping) {
+    checkShapes(w, out, in, h, damping);
+    int[] order = activationOrder(h);
+    float[] wp = new float[w.length];
+    double[][] hp = new double[in][in];
+    for (int i = 0; i < in; i++) {
+      for (int o = 0; o < out; o++) {
+        wp[o * in + i] = w[o * in + order[i]];
+      }
+      for (int j = 0; j < in; j++) {
+        hp[i][j] = h[order[i]][order[j]];
+      }
+    }
+    byte[] qp = roundInOrder(wp, out, in, hp, damping);
+    byte[] q = new byte[qp.length];
+    for (int o = 0; o < out; o++) {
+      for (int i = 0; i < in; i++) {
+        q[o * in + order[i]] = qp[o * in + i];
+      }
+    }
+    return q;
+  }
+
+  /**
+   * The order the columns are rounded in: largest H_ii (the inputs with the most energy) first,
+   * ties by index ("act order"): their errors then have the most columns left to absorb them. On
+   * MiniLM it cuts the product error by a further 12 % (docs/int8.md).
+   */
+  static int[] activationOrder(double[][] h) {
+    Integer[] order = new Integer[h.length];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    java.util.Arrays.sort(order, (a, b) -> Double.compare(h[b][b], h[a][a]));
+    int[] o = new int[order.length];
+    for (int i = 0; i < o.length; i++) {
+      o[i] = order[i];
+    }
+    return o;
+  }
+
+  private static void checkShapes(float[] w, int out, int in, double[][] h, double damping) {
     if (w.length != (long) out * in || h.length != in) {
       throw new IllegalArgumentException(
           "weight of "
@@ -46,12 +89,18 @@ public final class Gptq {
     if (!(damping > 0) || Double.isInfinite(damping)) {
       throw new IllegalArgumentException("damping = " + damping + ", must be finite and > 0");
     }
+    for (double[] row : h) {
+      if (row.length != in) {
+        throw new IllegalArgumentException("H row has " + row.length + " values, expected " + in);
+      }
+    }
+  }
+
+  /** GPTQ over the columns in their given order. */
+  private static byte[] roundInOrder(float[] w, int out, int in, double[][] h, double damping) {
     double[][] a = new double[in][];
     double mean = 0;
     for (int i = 0; i < in; i++) {
-      if (h[i].length != in) {
-        throw new IllegalArgumentException("H row " + i + " has " + h[i].length + " values");
-      }
       a[i] = h[i].clone();
       mean += a[i][i];
     }

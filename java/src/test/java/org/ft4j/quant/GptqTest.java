@@ -112,7 +112,37 @@ class GptqTest {
     }
   }
 
+  /**
+   * The reference in the columns' rounding order (largest H_ii first, ties by index): the columns
+   * permuted, rounded in sequence, permuted back.
+   */
   static byte[] sequentialLeastSquares(float[] w, int out, int in, double[][] h0, double damping) {
+    Integer[] boxed = new Integer[in];
+    for (int i = 0; i < in; i++) {
+      boxed[i] = i;
+    }
+    java.util.Arrays.sort(boxed, (a, b) -> Double.compare(h0[b][b], h0[a][a]));
+    float[] wp = new float[w.length];
+    double[][] hp = new double[in][in];
+    for (int i = 0; i < in; i++) {
+      for (int o = 0; o < out; o++) {
+        wp[o * in + i] = w[o * in + boxed[i]];
+      }
+      for (int j = 0; j < in; j++) {
+        hp[i][j] = h0[boxed[i]][boxed[j]];
+      }
+    }
+    byte[] qp = sequentialInOrder(wp, out, in, hp, damping);
+    byte[] q = new byte[qp.length];
+    for (int o = 0; o < out; o++) {
+      for (int i = 0; i < in; i++) {
+        q[o * in + boxed[i]] = qp[o * in + i];
+      }
+    }
+    return q;
+  }
+
+  static byte[] sequentialInOrder(float[] w, int out, int in, double[][] h0, double damping) {
     double[][] h = new double[in][];
     double mean = 0;
     for (int i = 0; i < in; i++) {
