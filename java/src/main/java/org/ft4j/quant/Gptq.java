@@ -11,10 +11,11 @@ import java.util.stream.IntStream;
  * third). The int8 format, scales and kernels do not change: only which grid point each weight
  * gets.
  *
- * <p>Columns go in {@link #activationOrder} (largest H_ii first). With U the upper Cholesky factor
- * of H⁻¹ (H⁻¹ = Uᵀ U), rounding column i of row w gives error e = (w_i − q_i) / U_ii, and w_j −= e
- * · U_ij for j &gt; i. H is damped first: H_ii += damping · mean(diag H); inputs never seen (H_ii =
- * 0) get H_ii = 1 and their weights rounded as they are.
+ * <p>Columns go in their natural order, or optionally in {@link #activationOrder} (largest H_ii
+ * first). With U the upper Cholesky factor of H⁻¹ (H⁻¹ = Uᵀ U), rounding column i of row w gives
+ * error e = (w_i − q_i) / U_ii, and w_j −= e · U_ij for j &gt; i. H is damped first: H_ii +=
+ * damping · mean(diag H); inputs never seen (H_ii = 0) get H_ii = 1 and their weights rounded as
+ * they are.
  */
 public final class Gptq {
   /** The default damping: 1 % of the mean diagonal. */
@@ -23,8 +24,8 @@ public final class Gptq {
   private Gptq() {}
 
   /**
-   * Rounds the row-major [out, in] weight {@code w} with scales amax(row) / 127, the columns in
-   * {@link #activationOrder}.
+   * Rounds the row-major [out, in] weight {@code w} with scales amax(row) / 127, column by column
+   * in their natural order.
    *
    * @param h H = Σ x xᵀ of the inputs, [in][in], symmetric positive semi-definite
    * @param damping fraction of the mean diagonal added to the diagonal, &gt; 0
@@ -33,7 +34,19 @@ public final class Gptq {
    *     definite after damping (not a second-moment matrix)
    */
   public static byte[] round(float[] w, int out, int in, double[][] h, double damping) {
+    return round(w, out, in, h, damping, false);
+  }
+
+  /**
+   * {@link #round(float[], int, int, double[][], double)}, the columns in {@link #activationOrder}
+   * when {@code actOrder}, else in their natural order.
+   */
+  public static byte[] round(
+      float[] w, int out, int in, double[][] h, double damping, boolean actOrder) {
     checkShapes(w, out, in, h, damping);
+    if (!actOrder) {
+      return roundInOrder(w, out, in, h, damping);
+    }
     int[] order = activationOrder(h);
     float[] wp = new float[w.length];
     double[][] hp = new double[in][in];
@@ -58,7 +71,8 @@ public final class Gptq {
   /**
    * The order the columns are rounded in: largest H_ii (the inputs with the most energy) first,
    * ties by index ("act order"): their errors then have the most columns left to absorb them. On
-   * MiniLM it cuts the product error by a further 12 % (docs/int8.md).
+   * MiniLM it cuts the product error by a further 12 %, but the embeddings gain little and
+   * BGE-small none (docs/int8.md): an option, off by default.
    */
   static int[] activationOrder(double[][] h) {
     Integer[] order = new Integer[h.length];

@@ -50,11 +50,13 @@ public final class WeightRounding {
 
   private final String method;
   private final double damping;
+  private final boolean actOrder;
   private final Tensor[][] tensors; // [layer][MATRICES index]
 
-  WeightRounding(String method, double damping, Tensor[][] tensors) {
+  WeightRounding(String method, double damping, boolean actOrder, Tensor[][] tensors) {
     this.method = method;
     this.damping = damping;
+    this.actOrder = actOrder;
     this.tensors = tensors;
   }
 
@@ -65,6 +67,11 @@ public final class WeightRounding {
 
   public double damping() {
     return damping;
+  }
+
+  /** Whether GPTQ rounded the columns in activation order ({@link Gptq#activationOrder}). */
+  public boolean actOrder() {
+    return actOrder;
   }
 
   public int layers() {
@@ -82,6 +89,7 @@ public final class WeightRounding {
       ScaleSet scales,
       Hessians hessians,
       double damping,
+      boolean actOrder,
       IntConsumer progress) {
     EncoderConfig config = weights.config();
     Tensor[][] t = new Tensor[config.layers()][MATRICES.length];
@@ -99,7 +107,7 @@ public final class WeightRounding {
         float[] w = weights.get(l, p);
         QuantizedReference.smooth(w, shape[0], shape[1], scales.smooth(l, input));
         byte[] nearest = Int8.quantizeWeight(w, shape[0], shape[1], true).values();
-        byte[] rounded = Gptq.round(w, shape[0], shape[1], h, damping);
+        byte[] rounded = Gptq.round(w, shape[0], shape[1], h, damping, actOrder);
         byte[] delta = new byte[rounded.length];
         for (int i = 0; i < delta.length; i++) {
           delta[i] = (byte) (rounded[i] - nearest[i]);
@@ -110,7 +118,7 @@ public final class WeightRounding {
         }
       }
     }
-    return new WeightRounding("gptq", damping, t);
+    return new WeightRounding("gptq", damping, actOrder, t);
   }
 
   /**
@@ -187,6 +195,7 @@ public final class WeightRounding {
     ObjectNode node = root.putObject("weight_rounding");
     node.put("method", method);
     node.put("damping", damping);
+    node.put("act_order", actOrder);
     node.put(
         "encoding",
         "per weight: base64 of the deflated (zlib) int8 differences to round-to-nearest,"
@@ -254,7 +263,8 @@ public final class WeightRounding {
         t[l][m] = new Tensor(bytes, crc.asLong());
       }
     }
-    return new WeightRounding(method.asText(), d, t);
+    JsonNode order = node.get("act_order");
+    return new WeightRounding(method.asText(), d, order != null && order.asBoolean(), t);
   }
 
   private static int size(LayerParam p, int hidden, int intermediate) {

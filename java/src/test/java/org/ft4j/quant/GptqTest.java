@@ -107,14 +107,20 @@ class GptqTest {
       double[][] h = secondMoments(x, rows, in);
       float[] w = randomWeight(out, in, 200 + in);
       double damping = 0.01;
-      byte[] expected = sequentialLeastSquares(w, out, in, h, damping);
-      assertArrayEquals(expected, Gptq.round(w, out, in, h, damping), "in = " + in);
+      assertArrayEquals(
+          sequentialInOrder(w, out, in, h, damping),
+          Gptq.round(w, out, in, h, damping),
+          "natural order, in = " + in);
+      assertArrayEquals(
+          sequentialLeastSquares(w, out, in, h, damping),
+          Gptq.round(w, out, in, h, damping, true),
+          "act order, in = " + in);
     }
   }
 
   /**
-   * The reference in the columns' rounding order (largest H_ii first, ties by index): the columns
-   * permuted, rounded in sequence, permuted back.
+   * The reference in act order (largest H_ii first, ties by index): the columns permuted, rounded
+   * in sequence ({@link #sequentialInOrder}), permuted back.
    */
   static byte[] sequentialLeastSquares(float[] w, int out, int in, double[][] h0, double damping) {
     Integer[] boxed = new Integer[in];

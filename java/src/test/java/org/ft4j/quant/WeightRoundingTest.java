@@ -32,7 +32,7 @@ class WeightRoundingTest {
     gptq =
         nearest.withWeightRounding(
             WeightRounding.gptq(
-                WEIGHTS, nearest, calibrator.hessians(), Gptq.DEFAULT_DAMPING, null));
+                WEIGHTS, nearest, calibrator.hessians(), Gptq.DEFAULT_DAMPING, false, null));
   }
 
   /** Σ_o (w_o − q_o)ᵀ H (w_o − q_o) of one weight, with the smoothed float weight as w. */
@@ -67,6 +67,12 @@ class WeightRoundingTest {
     ScaleSet read = ScaleSet.parse("mem", gptq.toJson());
     assertNotNull(read.weightRounding());
     assertEquals("gptq", read.weightRounding().method());
+    assertEquals(false, read.weightRounding().actOrder());
+    ScaleSet actOrder =
+        nearest.withWeightRounding(
+            WeightRounding.gptq(
+                WEIGHTS, nearest, calibrator.hessians(), Gptq.DEFAULT_DAMPING, true, null));
+    assertEquals(true, ScaleSet.parse("mem", actOrder.toJson()).weightRounding().actOrder());
     assertNull(nearest.weightRounding());
     assertNull(ScaleSet.parse("mem", nearest.toJson()).weightRounding());
     EncoderWeights oracle = QuantizedReference.quantizeWeights(WEIGHTS, read);
