@@ -533,6 +533,18 @@ void require_quantized_output(const void* qout, const void* out_scale, const voi
             ", must be > 0 and finite for static quantization");
   }
 }
+
+// Checks of what a dequantizing row kernel reads from the GEMM before it: acc (int32, or int8 when
+// acc_int8), its input scale (per row or static), per-column w_scale, optional bias of `size` bytes.
+void require_gemm_output(const void* acc, int acc_int8, const void* in_scale,
+                         float in_static_scale, const void* w_scale, const void* bias,
+                         size_t size) {
+  require(acc_int8 == 0 || acc_int8 == 1, "acc_int8 = ", acc_int8, ", must be 0 or 1");
+  require_pointer(acc, "acc", acc_int8 ? 1 : 4);
+  require_scales(in_scale, "in_scale", in_static_scale, "in_static_scale");
+  require_pointer(w_scale, "w_scale", 4);
+  require_pointer(bias, "bias", size, true);
+}
 }  // namespace
 
 int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input,
@@ -573,11 +585,7 @@ int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
     require(out != nullptr || qout != nullptr, "out and qout are both NULL");
     require_pointer(out, "out", size, true);
     require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
-    require(acc_int8 == 0 || acc_int8 == 1, "acc_int8 = ", acc_int8, ", must be 0 or 1");
-    require_pointer(acc, "acc", acc_int8 ? 1 : 4);
-    require_scales(in_scale, "in_scale", in_static_scale, "in_static_scale");
-    require_pointer(w_scale, "w_scale", 4);
-    require_pointer(bias, "bias", size, true);
+    require_gemm_output(acc, acc_int8, in_scale, in_static_scale, w_scale, bias, size);
     require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
     require_positive(rows, "rows");
     require_positive(cols, "cols");
@@ -617,13 +625,9 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
     const size_t size = ft4j::dtype_size(dtype);
     require_pointer(out, "out", size);
     require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
-    require(acc_int8 == 0 || acc_int8 == 1, "acc_int8 = ", acc_int8, ", must be 0 or 1");
-    require_pointer(acc, "acc", acc_int8 ? 1 : 4);
+    require_gemm_output(acc, acc_int8, in_scale, in_static_scale, w_scale, bias, size);
     require(out_dequantized == 0 || (out_dequantized == 1 && qout != nullptr),
             "out_dequantized = ", out_dequantized, ", must be 0, or 1 with a qout");
-    require_scales(in_scale, "in_scale", in_static_scale, "in_static_scale");
-    require_pointer(w_scale, "w_scale", 4);
-    require_pointer(bias, "bias", size, true);
     require_pointer(residual, "residual", size);
     require_pointer(gamma, "gamma", size);
     require_pointer(beta, "beta", size);

@@ -563,6 +563,34 @@ public final class NativeApi {
     }
   }
 
+  /**
+   * What both dequantizing row kernels read beside their own tensors, checked: the GEMM output acc
+   * [rows, cols] of accType with its input scale (per row or static) and per-column wScale, the
+   * bias [cols] (may be null), and the int8 output qout (may be null).
+   */
+  private static void gemmOutputFits(
+      String op,
+      DType dtype,
+      Int8Output qout,
+      DeviceBuffer acc,
+      DType accType,
+      DeviceBuffer inScale,
+      float inStaticScale,
+      DeviceBuffer wScale,
+      DeviceBuffer bias,
+      int rows,
+      int cols) {
+    if (qout != null) {
+      qout.requireFits(rows, cols, op);
+    }
+    acc.requireFits(accType, (long) rows * cols, op + " acc [" + rows + ", " + cols + "]");
+    inputScale(inScale, inStaticScale, rows, op);
+    wScale.requireFits(DType.FP32, cols, op + " w_scale [" + cols + "]");
+    if (bias != null) {
+      bias.requireFits(dtype, cols, op + " bias [" + cols + "]");
+    }
+  }
+
   /** The element type of a dequantizing kernel's acc: INT32 or INT8. */
   private static void accType(DType accType, String op) {
     if (accType != DType.INT32 && accType != DType.INT8) {
@@ -658,15 +686,18 @@ public final class NativeApi {
     if (out != null) {
       out.requireFits(dtype, n, "dequantizeBiasAct out" + shape);
     }
-    if (qout != null) {
-      qout.requireFits(rows, cols, "dequantizeBiasAct");
-    }
-    acc.requireFits(accType, n, "dequantizeBiasAct acc" + shape);
-    inputScale(inScale, inStaticScale, rows, "dequantizeBiasAct");
-    wScale.requireFits(DType.FP32, cols, "dequantizeBiasAct w_scale [" + cols + "]");
-    if (bias != null) {
-      bias.requireFits(dtype, cols, "dequantizeBiasAct bias [" + cols + "]");
-    }
+    gemmOutputFits(
+        "dequantizeBiasAct",
+        dtype,
+        qout,
+        acc,
+        accType,
+        inScale,
+        inStaticScale,
+        wScale,
+        bias,
+        rows,
+        cols);
     ensureLoaded();
     check(
         Ft4jNative.ft4j_dequantize_bias_act(
@@ -725,15 +756,7 @@ public final class NativeApi {
     long n = (long) rows * cols;
     String op = "dequantizeBiasResidualLayerNorm";
     out.requireFits(dtype, n, op + " out" + shape);
-    if (qout != null) {
-      qout.requireFits(rows, cols, op);
-    }
-    acc.requireFits(accType, n, op + " acc" + shape);
-    inputScale(inScale, inStaticScale, rows, op);
-    wScale.requireFits(DType.FP32, cols, op + " w_scale [" + cols + "]");
-    if (bias != null) {
-      bias.requireFits(dtype, cols, op + " bias [" + cols + "]");
-    }
+    gemmOutputFits(op, dtype, qout, acc, accType, inScale, inStaticScale, wScale, bias, rows, cols);
     residual.requireFits(dtype, n, op + " residual" + shape);
     gamma.requireFits(dtype, cols, op + " gamma [" + cols + "]");
     beta.requireFits(dtype, cols, op + " beta [" + cols + "]");
