@@ -32,6 +32,14 @@ __device__ __forceinline__ __half from_float<__half>(float v) {
   return __float2half_rn(v);
 }
 
+// Symmetric int8 rounding of every INT8 kernel: clamp(rint(v * inv_step), -127, 127), half to
+// even (-128 is never produced).
+__device__ __forceinline__ int8_t quantize_int8(float v, float inv_step) {
+  int q = __float2int_rn(v * inv_step);
+  q = q > 127 ? 127 : (q < -127 ? -127 : q);
+  return static_cast<int8_t>(q);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);

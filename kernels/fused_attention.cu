@@ -11,8 +11,16 @@
 // simt path: a block = 4 warps = 16 queries (4 per warp, one at a time); 32 keys per step staged in
 // shared memory as float; lane j scores key j, the warp does the online softmax with shuffles, and
 // lane l accumulates output dims l, l+32, ...
+//
+// INT8 variant (both paths; AttentionArgs with int8 In/Out): the mma path stages K and V as int8
+// (cp.async, two stages) and widens each tile to one FP16 tile before the MMAs. K and V are widened
+// without their steps (integers <= 127 are exact in FP16): k_step is folded into the softmax scale
+// and v_step into the final 1 / rowsum, so the MMAs see the same magnitudes as in FP16 and no
+// extra rounding. Q is dequantized (q_step) when it is staged, its bias added as in FP16. The
+// output is quantized with 127 / out_amax as it is stored.
 #include <cuda_fp16.h>
 
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <type_traits>
@@ -25,6 +33,63 @@ namespace ft4j {
 namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
+
+// What a kernel reads and writes. In = T (FP32/FP16) or int8_t (the QKV GEMM's int8 output,
+// dequantized with q/k/v_step), Bias = T, Out = T or int8_t (quantized with out_inv).
+template <typename TIn, typename TBias, typename TOut>
+struct AttentionArgs {
+  using In = TIn;
+  using Bias = TBias;
+  using Out = TOut;
+  static constexpr bool kInt8 = std::is_same<TIn, int8_t>::value;
+  TOut* out;
+  const TIn* qkv;
+  const TBias* qkv_bias;
+  const int* offsets;
+  int batch;
+  int heads;
+  int size_per_head;
+  int padded_seq;
+  int max_seq;
+  float scale;
+  float q_step;   // int8 input only (else 1)
+  float k_step;
+  float v_step;
+  float out_inv;  // int8 output only: 127 / out_amax
+};
+
+template <typename T>
+AttentionArgs<T, T, T> args_of(const FusedAttentionParams<T>& p) {
+  return {p.out,          p.qkv,        p.qkv_bias, p.offsets, p.batch, p.heads,
+          p.size_per_head, p.padded_seq, p.max_seq, p.scale,   1.f,     1.f,
+          1.f,            1.f};
+}
+
+template <typename T>
+AttentionArgs<int8_t, T, int8_t> args_of(const Int8FusedAttentionParams<T>& p) {
+  return {p.out,          p.qkv,        p.qkv_bias, p.offsets, p.batch,  p.heads,
+          p.size_per_head, p.padded_seq, p.max_seq, p.scale,   p.q_step, p.k_step,
+          p.v_step,       127.f / p.out_amax};
+}
+
+// An input element as float: storage types as they are, int8 times its step.
+template <typename T>
+__device__ __forceinline__ float input_value(T v, float) {
+  return to_float(v);
+}
+__device__ __forceinline__ float input_value(int8_t v, float step) {
+  return static_cast<float>(v) * step;
+}
+
+// An output element from float: storage types rounded, int8 quantized with inv (127 / amax).
+template <typename T>
+__device__ __forceinline__ T output_value(float v, float) {
+  return from_float<T>(v);
+}
+template <>
+__device__ __forceinline__ int8_t output_value<int8_t>(float v, float inv) {
+  return quantize_int8(v, inv);
+}
 
 struct SeqBounds {
   int64_t base;  // row of query/key 0
@@ -80,27 +145,37 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* row)
 #endif
 }
 
-// Shared memory of the mma kernel: the block's Q rows, and K and V in two stages each, all rows
-// of D + 8 halves.
-inline size_t mma_shared_bytes(int d, int warps) {
-  return sizeof(__half) * (16 * warps + 4 * kMmaKeys) * (d + 8);
+// Shared memory of the mma kernel: the block's Q rows and K and V tiles as FP16 rows of D + 8
+// halves, two stages each for FP16 input; for int8 input one FP16 stage each plus two int8 stages
+// of K and V (rows of D bytes) that the async copies fill.
+inline size_t mma_shared_bytes(int d, int warps, bool int8) {
+  return sizeof(__half) * (16 * warps + (int8 ? 2 : 4) * kMmaKeys) * (d + 8) +
+         (int8 ? 4 * kMmaKeys * size_t(d) : 0);
+}
+
+// Row pitch (elements) of a staged K/V tile of TIn: FP16 rows padded for ldmatrix, int8 rows not
+// (they are only read row-wise, by widen_kv_tile).
+template <typename TIn, int D>
+__host__ __device__ constexpr int staged_ld() {
+  return sizeof(TIn) == 2 ? D + 8 : D;
 }
 
 // Starts the async copy of keys [k0, k0 + 64) of K and V into one stage; rows >= len are zeroed
 // (plain stores). K and V are copied without their bias: see the kernel for why that is exact.
-template <int D, int kThreads>
-__device__ __forceinline__ void issue_kv_tile(__half* ks, __half* vs, const __half* qkv,
-                                              int64_t base, int k0, int len, int hidden, int h) {
-  constexpr int kVecs = D / 8;
-  constexpr int kLd = D + 8;
+template <int D, int kThreads, typename TIn>
+__device__ __forceinline__ void issue_kv_tile(TIn* ks, TIn* vs, const TIn* qkv, int64_t base,
+                                              int k0, int len, int hidden, int h) {
+  constexpr int kElems = 16 / sizeof(TIn);  // elements per 16-byte copy
+  constexpr int kVecs = D / kElems;
+  constexpr int kLd = staged_ld<TIn, D>();
   const int64_t pitch = 3 * int64_t(hidden);
   for (int i = threadIdx.x; i < kMmaKeys * kVecs; i += kThreads) {
     const int r = i / kVecs;
-    const int c = (i - r * kVecs) * 8;
-    __half* kd = ks + r * kLd + c;
-    __half* vd = vs + r * kLd + c;
+    const int c = (i - r * kVecs) * kElems;
+    TIn* kd = ks + r * kLd + c;
+    TIn* vd = vs + r * kLd + c;
     if (k0 + r < len) {
-      const __half* src = qkv + (base + k0 + r) * pitch + h * D + c;
+      const TIn* src = qkv + (base + k0 + r) * pitch + h * D + c;
       cp_async_16(kd, src + hidden);
       cp_async_16(vd, src + 2 * hidden);
     } else {
@@ -111,21 +186,62 @@ __device__ __forceinline__ void issue_kv_tile(__half* ks, __half* vs, const __ha
   cp_async_commit();
 }
 
+// Eight int8 values (8-byte aligned) as eight halves of v * step (16-byte aligned destination).
+__device__ __forceinline__ void widen8(__half* dst, const int8_t* src, float step) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(src);
+  const int8_t* b = reinterpret_cast<const int8_t*>(&raw);
+  uint4 out;
+  out.x = pack_half2(b[0] * step, b[1] * step);
+  out.y = pack_half2(b[2] * step, b[3] * step);
+  out.z = pack_half2(b[4] * step, b[5] * step);
+  out.w = pack_half2(b[6] * step, b[7] * step);
+  *reinterpret_cast<uint4*>(dst) = out;
+}
+
+// The int8 K and V tiles of one stage as the FP16 tiles the MMAs read (integers, exact).
+template <int D, int kThreads>
+__device__ __forceinline__ void widen_kv_tile(__half* ks, __half* vs, const int8_t* k8,
+                                              const int8_t* v8) {
+  constexpr int kLd = D + 8;
+  for (int i = threadIdx.x; i < kMmaKeys * (D / 8); i += kThreads) {
+    const int r = i / (D / 8);
+    const int c = (i - r * (D / 8)) * 8;
+    widen8(ks + r * kLd + c, k8 + r * D + c, 1.f);
+    widen8(vs + r * kLd + c, v8 + r * D + c, 1.f);
+  }
+}
+
 // Biases: q gets its bias on load. The K bias is dropped: q . (k_j + bk) = q . k_j + q . bk, and
 // the second term is the same for every key j, which softmax cancels exactly. The V bias is added
 // to the output: sum_j p_j (v_j + bv) = sum_j p_j v_j + bv because the p_j sum to 1.
-template <int D, int kWarps>
-__global__ void __launch_bounds__(kWarps * 32)
-    fused_attention_mma_kernel(FusedAttentionParams<__half> p) {
+template <int D, int kWarps, typename A>
+__global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  static_assert(std::is_same<typename A::Bias, __half>::value, "the mma path is FP16");
+  constexpr bool kInt8 = A::kInt8;
+  using TIn = typename A::In;
+  using TOut = typename A::Out;
   constexpr int kMmaQueries = 16 * kWarps;
   constexpr int kMmaThreads = 32 * kWarps;
   constexpr int kLd = D + 8;  // halves; +16 bytes per row: conflict-free ldmatrix rows
   constexpr int kStage = kMmaKeys * kLd;
+  constexpr int kHalfStages = kInt8 ? 1 : 2;
+  constexpr int kStage8 = kMmaKeys * D;  // int8 stage (int8 input only)
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __half* qs = reinterpret_cast<__half*>(mma_smem);  // [kMmaQueries][kLd]
-  __half* ks = qs + kMmaQueries * kLd;                // [2][64][kLd]
-  __half* vs = ks + 2 * kStage;                       // [2][64][kLd]
+  __half* ks = qs + kMmaQueries * kLd;                // [kHalfStages][64][kLd]
+  __half* vs = ks + kHalfStages * kStage;             // [kHalfStages][64][kLd]
+  int8_t* k8 = reinterpret_cast<int8_t*>(vs + kHalfStages * kStage);  // [2][64][D] (int8 only)
+  int8_t* v8 = k8 + 2 * kStage8;                                       // [2][64][D]
+  // Where the async copies of one stage land: the FP16 tiles themselves, or the int8 stages.
+  auto k_stage = [&](int st) -> TIn* {
+    if constexpr (kInt8) return k8 + st * kStage8;
+    else return ks + st * kStage;
+  };
+  auto v_stage = [&](int st) -> TIn* {
+    if constexpr (kInt8) return v8 + st * kStage8;
+    else return vs + st * kStage;
+  };
 
   const int b = blockIdx.z;
   const int h = blockIdx.y;
@@ -140,9 +256,10 @@ __global__ void __launch_bounds__(kWarps * 32)
   if (q0 >= query_rows) return;
 
   if (q0 >= seq.len) {  // padded mode: a tile of padding queries only
-    for (int i = threadIdx.x; i < kMmaQueries * (D / 8); i += kMmaThreads) {
-      const int r = i / (D / 8);
-      const int c = (i - r * (D / 8)) * 8;
+    constexpr int kOutElems = 16 / sizeof(TOut);  // per 16-byte store
+    for (int i = threadIdx.x; i < kMmaQueries * (D / kOutElems); i += kMmaThreads) {
+      const int r = i / (D / kOutElems);
+      const int c = (i - r * (D / kOutElems)) * kOutElems;
       if (q0 + r < query_rows) {
         *reinterpret_cast<uint4*>(p.out + (seq.base + q0 + r) * hidden + h * D + c) =
             make_uint4(0, 0, 0, 0);
@@ -151,10 +268,23 @@ __global__ void __launch_bounds__(kWarps * 32)
     return;
   }
 
-  // Q rows and the first K/V tile load together (cp.async), so their latencies overlap; Q's
-  // bias is added while its fragments move to registers.
-  {
-    const int64_t pitch = 3 * int64_t(hidden);
+  // Q rows and the first K/V tile load together, so their latencies overlap: FP16 Q by cp.async,
+  // int8 Q by plain loads widened with q_step while K/V's copies fly. Q's bias is added while its
+  // fragments move to registers.
+  const int64_t pitch = 3 * int64_t(hidden);
+  if constexpr (kInt8) {
+    issue_kv_tile<D, kMmaThreads>(k_stage(0), v_stage(0), p.qkv, seq.base, 0, seq.len, hidden, h);
+    for (int i = threadIdx.x; i < kMmaQueries * (D / 8); i += kMmaThreads) {
+      const int r = i / (D / 8);
+      const int c = (i - r * (D / 8)) * 8;
+      __half* dst = qs + r * kLd + c;
+      if (q0 + r < seq.len) {
+        widen8(dst, p.qkv + (seq.base + q0 + r) * pitch + h * D + c, p.q_step);
+      } else {
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+      }
+    }
+  } else {
     for (int i = threadIdx.x; i < kMmaQueries * (D / 8); i += kMmaThreads) {
       const int r = i / (D / 8);
       const int c = (i - r * (D / 8)) * 8;
@@ -165,8 +295,9 @@ __global__ void __launch_bounds__(kWarps * 32)
         *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
       }
     }
+    // commits Q's copies with the tile's
+    issue_kv_tile<D, kMmaThreads>(k_stage(0), v_stage(0), p.qkv, seq.base, 0, seq.len, hidden, h);
   }
-  issue_kv_tile<D, kMmaThreads>(ks, vs, p.qkv, seq.base, 0, seq.len, hidden, h);  // commits both
   cp_async_wait<0>();
   __syncthreads();
   uint32_t qf[D / 16][4];
@@ -199,7 +330,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
   float m0 = -INFINITY, m1 = -INFINITY;  // running max (log2 domain) of rows g and g + 8
   float l0 = 0.f, l1 = 0.f;              // running sums (this thread's columns)
-  const float scale2 = p.scale * kLog2e;
+  // int8: the MMAs see K as integers, so k_step joins the scale
+  const float scale2 = (kInt8 ? p.scale * p.k_step : p.scale) * kLog2e;
   // ldmatrix row of this lane: matrix lane / 8, row lane % 8
   const int mi = lane >> 3;
   const int mr = lane & 7;
@@ -207,15 +339,23 @@ __global__ void __launch_bounds__(kWarps * 32)
   int stage = 0;
   for (int k0 = 0; k0 < seq.len; k0 += kMmaKeys) {
     if (k0 + kMmaKeys < seq.len) {  // prefetch the next tile into the other stage
-      issue_kv_tile<D, kMmaThreads>(ks + (stage ^ 1) * kStage, vs + (stage ^ 1) * kStage, p.qkv,
-                                    seq.base, k0 + kMmaKeys, seq.len, hidden, h);
+      issue_kv_tile<D, kMmaThreads>(k_stage(stage ^ 1), v_stage(stage ^ 1), p.qkv, seq.base,
+                                    k0 + kMmaKeys, seq.len, hidden, h);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
     }
     __syncthreads();
-    const __half* kt_base = ks + stage * kStage;
-    const __half* vt_base = vs + stage * kStage;
+    const __half* kt_base = ks;
+    const __half* vt_base = vs;
+    if constexpr (kInt8) {
+      // the previous step's MMAs are done with the FP16 tiles (the sync closing each step)
+      widen_kv_tile<D, kMmaThreads>(ks, vs, k_stage(stage), v_stage(stage));
+      __syncthreads();
+    } else {
+      kt_base = ks + stage * kStage;
+      vt_base = vs + stage * kStage;
+    }
 
     float s[kMmaKeys / 8][4];
 #pragma unroll
@@ -302,28 +442,32 @@ __global__ void __launch_bounds__(kWarps * 32)
   l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
   l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
   l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-  const float inv0 = 1.f / l0;
-  const float inv1 = 1.f / l1;
+  // int8: V was integers, v_step joins the normalisation
+  const float inv0 = (kInt8 ? p.v_step : 1.f) / l0;
+  const float inv1 = (kInt8 ? p.v_step : 1.f) / l1;
   const int row0 = q0 + warp * 16 + g;
   const int row1 = row0 + 8;
   const __half* vbias = p.qkv_bias == nullptr ? nullptr : p.qkv_bias + 2 * hidden;
+  // Stores two adjacent outputs of one row (zeros for padding queries).
+  auto store2 = [&](int row, int c, float x, float y) {
+    TOut* at = p.out + (seq.base + row) * hidden + c;
+    const bool valid = row < seq.len;
+    if constexpr (kInt8) {
+      *reinterpret_cast<char2*>(at) =
+          valid ? make_char2(quantize_int8(x, p.out_inv), quantize_int8(y, p.out_inv))
+                : make_char2(0, 0);
+    } else {
+      *reinterpret_cast<__half2*>(at) =
+          valid ? __floats2half2_rn(x, y) : __floats2half2_rn(0.f, 0.f);
+    }
+  };
 #pragma unroll
   for (int dn = 0; dn < D / 8; ++dn) {
     const int c = h * D + dn * 8 + tg * 2;
     float2 bv = make_float2(0.f, 0.f);
     if (vbias != nullptr) bv = __half22float2(*reinterpret_cast<const __half2*>(vbias + c));
-    if (row0 < query_rows) {
-      const bool valid = row0 < seq.len;
-      *reinterpret_cast<__half2*>(p.out + (seq.base + row0) * hidden + c) =
-          valid ? __floats2half2_rn(o[dn][0] * inv0 + bv.x, o[dn][1] * inv0 + bv.y)
-                : __floats2half2_rn(0.f, 0.f);
-    }
-    if (row1 < query_rows) {
-      const bool valid = row1 < seq.len;
-      *reinterpret_cast<__half2*>(p.out + (seq.base + row1) * hidden + c) =
-          valid ? __floats2half2_rn(o[dn][2] * inv1 + bv.x, o[dn][3] * inv1 + bv.y)
-                : __floats2half2_rn(0.f, 0.f);
-    }
+    if (row0 < query_rows) store2(row0, c, o[dn][0] * inv0 + bv.x, o[dn][1] * inv0 + bv.y);
+    if (row1 < query_rows) store2(row1, c, o[dn][2] * inv1 + bv.x, o[dn][3] * inv1 + bv.y);
   }
 #endif
 }
@@ -342,9 +486,8 @@ inline size_t simt_shared_bytes(int d) {
   return sizeof(float) * (2 * size_t(kSimtKeys) * (d + 1) + size_t(kSimtQueries) * d);
 }
 
-template <typename T, int kDimsPerLane>
-__global__ void __launch_bounds__(kSimtWarps * 32)
-    fused_attention_simt_kernel(FusedAttentionParams<T> p) {
+template <typename A, int kDimsPerLane>
+__global__ void __launch_bounds__(kSimtWarps * 32) fused_attention_simt_kernel(A p) {
   extern __shared__ float smem[];
   const int D = p.size_per_head;
   const int ld = D + 1;
@@ -363,8 +506,9 @@ __global__ void __launch_bounds__(kSimtWarps * 32)
   const int query_rows = p.padded_seq > 0 ? p.padded_seq : seq.len;
   if (q0 >= query_rows) return;
 
-  auto load = [&](int64_t row, int col) {
-    float x = to_float(p.qkv[row * pitch + col]);
+  // step: the int8 input's dequantization step of this part (ignored for FP32/FP16 input)
+  auto load = [&](int64_t row, int col, float step) {
+    float x = input_value(p.qkv[row * pitch + col], step);
     if (p.qkv_bias != nullptr) x += to_float(p.qkv_bias[col]);
     return x;
   };
@@ -372,7 +516,7 @@ __global__ void __launch_bounds__(kSimtWarps * 32)
   for (int i = threadIdx.x; i < kSimtQueries * D; i += blockDim.x) {
     const int r = i / D;
     const int c = i - r * D;
-    qs[i] = q0 + r < seq.len ? load(seq.base + q0 + r, h * D + c) : 0.f;
+    qs[i] = q0 + r < seq.len ? load(seq.base + q0 + r, h * D + c, p.q_step) : 0.f;
   }
 
   float o[kSimtQueriesPerWarp][kDimsPerLane];
@@ -392,8 +536,8 @@ __global__ void __launch_bounds__(kSimtWarps * 32)
       const int r = i / D;
       const int c = i - r * D;
       const bool valid = k0 + r < seq.len;
-      ks[r * ld + c] = valid ? load(seq.base + k0 + r, hidden + h * D + c) : 0.f;
-      vs[r * ld + c] = valid ? load(seq.base + k0 + r, 2 * hidden + h * D + c) : 0.f;
+      ks[r * ld + c] = valid ? load(seq.base + k0 + r, hidden + h * D + c, p.k_step) : 0.f;
+      vs[r * ld + c] = valid ? load(seq.base + k0 + r, 2 * hidden + h * D + c, p.v_step) : 0.f;
     }
     __syncthreads();
     const bool key_valid = k0 + lane < seq.len;
@@ -433,7 +577,10 @@ __global__ void __launch_bounds__(kSimtWarps * 32)
 #pragma unroll
     for (int i = 0; i < kDimsPerLane; ++i) {
       const int d = lane + 32 * i;
-      if (d < D) p.out[(seq.base + row) * hidden + h * D + d] = from_float<T>(valid ? o[q][i] * inv : 0.f);
+      if (d < D) {
+        p.out[(seq.base + row) * hidden + h * D + d] =
+            output_value<typename A::Out>(valid ? o[q][i] * inv : 0.f, p.out_inv);
+      }
     }
   }
 }
@@ -513,13 +660,19 @@ cudaError_t allow_shared(const void* kernel, size_t bytes, int key) {
   return e;
 }
 
-template <typename T, int kDimsPerLane>
-cudaError_t launch_simt(const FusedAttentionParams<T>& p, cudaStream_t stream) {
+// Keys of allow_shared: one per kernel instantiation.
+template <typename A>
+constexpr int shared_key_base() {
+  return (A::kInt8 ? 5000 : 0) + (sizeof(typename A::Bias) == 2 ? 1 : 0);
+}
+
+template <typename A, int kDimsPerLane>
+cudaError_t launch_simt(const A& p, cudaStream_t stream) {
   const size_t shared = simt_shared_bytes(p.size_per_head);
-  auto kernel = fused_attention_simt_kernel<T, kDimsPerLane>;
-  // keys 1000 + ...: distinct from the mma kernels' keys (their head sizes)
+  auto kernel = fused_attention_simt_kernel<A, kDimsPerLane>;
+  // keys 1000 + ...: distinct from the mma kernels' keys (10 * head size + warps)
   const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared,
-                                     1000 + 2 * kDimsPerLane + (sizeof(T) == 2 ? 1 : 0));
+                                     shared_key_base<A>() + 1000 + 2 * kDimsPerLane);
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, kSimtQueries)), p.heads, p.batch);
   kernel<<<grid, kSimtWarps * 32, shared, stream>>>(p);
@@ -530,33 +683,30 @@ cudaError_t launch_simt(const FusedAttentionParams<T>& p, cudaStream_t stream) {
 // are long enough to fill the GPU with such blocks, else 4 (64 queries).
 inline int mma_warps(int max_seq) { return max_seq >= 512 ? 8 : 4; }
 
-template <int D, int kWarps>
-cudaError_t launch_mma_with(const FusedAttentionParams<__half>& p, cudaStream_t stream) {
-  const size_t shared = mma_shared_bytes(D, kWarps);
-  const cudaError_t e = allow_shared(
-      reinterpret_cast<const void*>(fused_attention_mma_kernel<D, kWarps>), shared, D * 10 + kWarps);
+template <int D, int kWarps, typename A>
+cudaError_t launch_mma_with(const A& p, cudaStream_t stream) {
+  const size_t shared = mma_shared_bytes(D, kWarps, A::kInt8);
+  auto kernel = fused_attention_mma_kernel<D, kWarps, A>;
+  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared,
+                                     shared_key_base<A>() + D * 10 + kWarps);
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, 16 * kWarps)), p.heads, p.batch);
-  fused_attention_mma_kernel<D, kWarps><<<grid, 32 * kWarps, shared, stream>>>(p);
+  kernel<<<grid, 32 * kWarps, shared, stream>>>(p);
   return cudaGetLastError();
 }
 
-template <int D>
-cudaError_t launch_mma(const FusedAttentionParams<__half>& p, cudaStream_t stream) {
+template <int D, typename A>
+cudaError_t launch_mma(const A& p, cudaStream_t stream) {
   return mma_warps(p.max_seq) == 8 ? launch_mma_with<D, 8>(p, stream)
                                    : launch_mma_with<D, 4>(p, stream);
 }
 
-template <typename T>
-bool mma_head_size(int d) {
-  return d == 16 || d == 32 || d == 64 || d == 96 || d == 128;
-}
+bool mma_head_size(int d) { return d == 16 || d == 32 || d == 64 || d == 96 || d == 128; }
 
-}  // namespace
-
-template <typename T>
-FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
-                                               std::string* reason) {
+// The one place that picks a path: tensor cores for FP16 (bias, and FP16 or int8 I/O) on sm_80+
+// with a tensor-core head size and 16-byte aligned buffers, else CUDA cores.
+template <typename A>
+FusedAttentionPath select_path(const A& p, std::string* reason) {
   const int d = p.size_per_head;
   if (d < 1 || d > kMaxSimtHeadSize) {
     *reason = "size_per_head = " + std::to_string(d) +
@@ -570,10 +720,11 @@ FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
               " is not supported (sm_75 or newer)";
     return FusedAttentionPath::kNone;
   }
-  if constexpr (std::is_same<T, __half>::value) {
-    if (sm >= 80 && mma_head_size<T>(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 4) &&
+  if constexpr (std::is_same<typename A::Bias, __half>::value) {
+    if (sm >= 80 && mma_head_size(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 16) &&
         aligned_to(p.qkv_bias, 16) &&
-        mma_shared_bytes(d, mma_warps(p.max_seq)) <= static_cast<size_t>(facts.optin_shared)) {
+        mma_shared_bytes(d, mma_warps(p.max_seq), A::kInt8) <=
+            static_cast<size_t>(facts.optin_shared)) {
       return FusedAttentionPath::kMma;
     }
   }
@@ -586,23 +737,23 @@ FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
   return FusedAttentionPath::kSimt;
 }
 
-template <typename T>
-std::string check_fused_attention(const FusedAttentionParams<T>& p) {
+template <typename A>
+std::string check_args(const A& p) {
   if (p.batch < 1 || p.heads < 1 || p.max_seq < 1) return "batch, heads and max_seq must be >= 1";
   if (p.batch > 65535) return "batch = " + std::to_string(p.batch) + " exceeds 65535 sequences";
   if (p.heads > 65535) return "heads = " + std::to_string(p.heads) + " exceeds 65535";
   if (p.padded_seq < 0) return "padded_seq must be >= 0";
   if (p.padded_seq > 0 && p.max_seq != p.padded_seq) return "max_seq must equal padded_seq";
   std::string reason;
-  if (select_fused_attention_path(p, &reason) == FusedAttentionPath::kNone) return reason;
+  if (select_path(p, &reason) == FusedAttentionPath::kNone) return reason;
   return "";
 }
 
-template <typename T>
-cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_t stream) {
+template <typename A>
+cudaError_t launch_args(const A& p, cudaStream_t stream) {
   std::string reason;
-  const FusedAttentionPath path = select_fused_attention_path(p, &reason);
-  if constexpr (std::is_same<T, __half>::value) {
+  const FusedAttentionPath path = select_path(p, &reason);
+  if constexpr (std::is_same<typename A::Bias, __half>::value) {
     if (path == FusedAttentionPath::kMma) {
       switch (p.size_per_head) {
         case 16: return launch_mma<16>(p, stream);
@@ -616,15 +767,58 @@ cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_
   }
   if (path != FusedAttentionPath::kSimt) return cudaErrorInvalidValue;
   switch (ceil_div(p.size_per_head, 32)) {
-    case 1: return launch_simt<T, 1>(p, stream);
-    case 2: return launch_simt<T, 2>(p, stream);
-    case 3: return launch_simt<T, 3>(p, stream);
-    case 4: return launch_simt<T, 4>(p, stream);
-    case 5: return launch_simt<T, 5>(p, stream);
-    case 6: return launch_simt<T, 6>(p, stream);
-    case 7: return launch_simt<T, 7>(p, stream);
-    default: return launch_simt<T, 8>(p, stream);
+    case 1: return launch_simt<A, 1>(p, stream);
+    case 2: return launch_simt<A, 2>(p, stream);
+    case 3: return launch_simt<A, 3>(p, stream);
+    case 4: return launch_simt<A, 4>(p, stream);
+    case 5: return launch_simt<A, 5>(p, stream);
+    case 6: return launch_simt<A, 6>(p, stream);
+    case 7: return launch_simt<A, 7>(p, stream);
+    default: return launch_simt<A, 8>(p, stream);
   }
+}
+
+bool positive_finite(float v) { return std::isfinite(v) && v > 0.f; }
+
+}  // namespace
+
+template <typename T>
+FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
+                                               std::string* reason) {
+  return select_path(args_of(p), reason);
+}
+
+template <typename T>
+FusedAttentionPath select_fused_attention_path(const Int8FusedAttentionParams<T>& p,
+                                               std::string* reason) {
+  return select_path(args_of(p), reason);
+}
+
+template <typename T>
+std::string check_fused_attention(const FusedAttentionParams<T>& p) {
+  return check_args(args_of(p));
+}
+
+template <typename T>
+std::string check_fused_attention(const Int8FusedAttentionParams<T>& p) {
+  if (!positive_finite(p.q_step) || !positive_finite(p.k_step) || !positive_finite(p.v_step)) {
+    return "q/k/v steps = " + std::to_string(p.q_step) + ", " + std::to_string(p.k_step) + ", " +
+           std::to_string(p.v_step) + " must be finite and > 0";
+  }
+  if (!positive_finite(p.out_amax)) {
+    return "out_amax = " + std::to_string(p.out_amax) + " must be finite and > 0";
+  }
+  return check_args(args_of(p));
+}
+
+template <typename T>
+cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_t stream) {
+  return launch_args(args_of(p), stream);
+}
+
+template <typename T>
+cudaError_t launch_fused_attention(const Int8FusedAttentionParams<T>& p, cudaStream_t stream) {
+  return launch_args(args_of(p), stream);
 }
 
 cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,
@@ -633,14 +827,14 @@ cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offset
   return cudaGetLastError();
 }
 
-template FusedAttentionPath select_fused_attention_path<float>(const FusedAttentionParams<float>&,
-                                                               std::string*);
-template FusedAttentionPath select_fused_attention_path<__half>(
-    const FusedAttentionParams<__half>&, std::string*);
-template std::string check_fused_attention<float>(const FusedAttentionParams<float>&);
-template std::string check_fused_attention<__half>(const FusedAttentionParams<__half>&);
-template cudaError_t launch_fused_attention<float>(const FusedAttentionParams<float>&, cudaStream_t);
-template cudaError_t launch_fused_attention<__half>(const FusedAttentionParams<__half>&,
-                                                    cudaStream_t);
+#define FT4J_FUSED_ATTENTION_INSTANCES(P, T)                                                   \
+  template FusedAttentionPath select_fused_attention_path<T>(const P<T>&, std::string*);       \
+  template std::string check_fused_attention<T>(const P<T>&);                                  \
+  template cudaError_t launch_fused_attention<T>(const P<T>&, cudaStream_t);
+FT4J_FUSED_ATTENTION_INSTANCES(FusedAttentionParams, float)
+FT4J_FUSED_ATTENTION_INSTANCES(FusedAttentionParams, __half)
+FT4J_FUSED_ATTENTION_INSTANCES(Int8FusedAttentionParams, float)
+FT4J_FUSED_ATTENTION_INSTANCES(Int8FusedAttentionParams, __half)
+#undef FT4J_FUSED_ATTENTION_INSTANCES
 
 }  // namespace ft4j

@@ -11,6 +11,14 @@
 //    len_b <= i < padded_seq are written as zeros.
 // qkv: [rows, 3H], out: [rows, H] (the layout the attention-output GEMM reads), FP32 or FP16.
 //
+// INT8 variant (INT8 mode 2, docs/int8.md): qkv is the int8 output of the QKV GEMM before the
+// bias, Q, K and V each quantized per tensor, and out is int8 for the attention-output GEMM:
+//   q_i = q_step * qkv8[row(b, i), 0*H + h*D + :] + bias[...]   (k: k_step, v: v_step)
+//   out8 = clamp(rint(out * 127 / out_amax), -127, 127)           (padding query rows: 0)
+// The arithmetic inside is the FP16 (or FP32) kernel's: int8 only changes what is read and
+// written, halving the bytes of the QKV tensor and of the context, and replacing the separate
+// quantize kernel. bias is FP16 (tensor-core path) or FP32 (the FP32 encoder).
+//
 // Paths (chosen in select_fused_attention_path, the one place that decides):
 //  - "mma": FP16 on sm_80+, D in {16, 32, 64, 96, 128}: mma.sync m16n8k16 tensor cores, FP32
 //    accumulation and softmax, 64 queries x 64 keys per step;
@@ -20,6 +28,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <string>
 
 namespace ft4j {
@@ -38,6 +47,24 @@ struct FusedAttentionParams {
   float scale;     // usually 1 / sqrt(size_per_head)
 };
 
+template <typename T>
+struct Int8FusedAttentionParams {
+  int8_t* out;         // [rows, heads * size_per_head]
+  const int8_t* qkv;   // [rows, 3 * heads * size_per_head]
+  const T* qkv_bias;   // [3 * heads * size_per_head] or NULL
+  const int* offsets;  // device, [batch + 1], cumulative sequence lengths
+  int batch;
+  int heads;
+  int size_per_head;
+  int padded_seq;
+  int max_seq;
+  float scale;
+  float q_step;    // dequantization steps of the Q, K and V parts of qkv (amax / 127), > 0
+  float k_step;
+  float v_step;
+  float out_amax;  // static amax of the output (attn_out_in), > 0
+};
+
 enum class FusedAttentionPath { kNone, kMma, kSimt };
 
 // The path a launch on the current device takes, or kNone with `reason` set.
@@ -50,6 +77,16 @@ std::string check_fused_attention(const FusedAttentionParams<T>& p);
 
 template <typename T>
 cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_t stream);
+
+template <typename T>
+FusedAttentionPath select_fused_attention_path(const Int8FusedAttentionParams<T>& p,
+                                               std::string* reason);
+
+template <typename T>
+std::string check_fused_attention(const Int8FusedAttentionParams<T>& p);
+
+template <typename T>
+cudaError_t launch_fused_attention(const Int8FusedAttentionParams<T>& p, cudaStream_t stream);
 
 // offsets[0] = 0, offsets[b+1] = offsets[b] + lengths[b] (one block; any batch).
 cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,

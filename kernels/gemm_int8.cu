@@ -61,10 +61,9 @@ __device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, i
     static_cast<T*>(p.out)[at] = from_float<T>(y);
   } else {
     const float inv = p.out_inv_scale != nullptr ? p.out_inv_scale[col] : p.out_inv_static;
-    int q = __float2int_rn(y * inv);
-    q = q > 127 ? 127 : (q < -127 ? -127 : q);
+    const int8_t q = quantize_int8(y, inv);
     if (p.out_kind == GemmInt8Out::INT8) {
-      static_cast<int8_t*>(p.out)[at] = static_cast<int8_t>(q);
+      static_cast<int8_t*>(p.out)[at] = q;
     } else {
       static_cast<T*>(p.out)[at] = from_float<T>(static_cast<float>(q) / inv);
     }

@@ -14,12 +14,6 @@ __device__ __forceinline__ float gelu_exact(float x) {
   return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
 }
 
-__device__ __forceinline__ int8_t quantize_value(float v, float inv_step) {
-  int q = __float2int_rn(v * inv_step);
-  q = q > 127 ? 127 : (q < -127 ? -127 : q);
-  return static_cast<int8_t>(q);
-}
-
 // Quantizes the cached row v[0, cols) (already multiplied by inv_smooth) into qout_row: per token
 // when out_scale != NULL (writes out_scale[r]), else with static_amax. With deq_row, also writes
 // q * step / inv_smooth[c] there (step = amax / 127, as stored in out_scale). Ends synchronised.
@@ -38,7 +32,7 @@ __device__ void quantize_cached_row(const float* v, int cols, int8_t* qout_row, 
   const float inv_step = 127.f / amax;
   const float step = amax / 127.f;
   for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    const int8_t q = quantize_value(v[c], inv_step);
+    const int8_t q = quantize_int8(v[c], inv_step);
     qout_row[c] = q;
     if (deq_row != nullptr) {
       float d = static_cast<float>(q) * step;

@@ -118,6 +118,49 @@ using ft4j::require_pointer;
 using ft4j::require_positive;
 using ft4j::require_supported;
 
+namespace {
+
+// The argument checks both fused attention entry points share (element size of qkv and out:
+// io_size; of the bias: bias_size).
+void require_fused_attention_args(const void* out, const void* qkv, const void* qkv_bias,
+                                  const int* offsets, size_t io_size, size_t bias_size, int batch,
+                                  int heads, int size_per_head, int padded_seq, int max_seq,
+                                  float scale) {
+  require_pointer(out, "out", io_size);
+  require_pointer(qkv, "qkv", io_size);
+  require_pointer(qkv_bias, "qkv_bias", bias_size, true);
+  require_pointer(offsets, "offsets", sizeof(int));
+  require(out != qkv, "out and qkv are the same buffer (fused attention is not in place)");
+  require_positive(batch, "batch");
+  require_positive(heads, "heads");
+  require_positive(size_per_head, "size_per_head");
+  require_positive(max_seq, "max_seq");
+  require(padded_seq >= 0, "padded_seq = ", padded_seq, ", must be >= 0");
+  require(padded_seq == 0 || padded_seq == max_seq, "padded_seq = ", padded_seq,
+          " must equal max_seq = ", max_seq, " for a padded batch");
+  require(std::isfinite(scale), "scale = ", scale, ", must be finite");
+  const int hidden = ft4j::hidden_size(heads, size_per_head, 3);
+  ft4j::element_count({batch, max_seq, 3, hidden}, "qkv");
+}
+
+// The path a launch with 16-byte aligned stand-in buffers takes: 0 none, 1 mma, 2 simt.
+template <typename P>
+int fused_attention_path_code(P p) {
+  std::string reason;
+  switch (ft4j::select_fused_attention_path(p, &reason)) {
+    case ft4j::FusedAttentionPath::kMma: return 1;
+    case ft4j::FusedAttentionPath::kSimt: return 2;
+    default: return 0;
+  }
+}
+
+template <typename T>
+T* stand_in() {
+  return reinterpret_cast<T*>(uintptr_t(256));
+}
+
+}  // namespace
+
 extern "C" {
 
 const char* ft4j_last_error(void) { return ft4j::last_error.c_str(); }
@@ -357,21 +400,8 @@ int ft4j_fused_attention(int dtype, void* out, const void* qkv, const void* qkv_
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
     const size_t size = ft4j::dtype_size(dtype);
-    require_pointer(out, "out", size);
-    require_pointer(qkv, "qkv", size);
-    require_pointer(qkv_bias, "qkv_bias", size, true);
-    require_pointer(offsets, "offsets", sizeof(int));
-    require(out != qkv, "out and qkv are the same buffer (fused attention is not in place)");
-    require_positive(batch, "batch");
-    require_positive(heads, "heads");
-    require_positive(size_per_head, "size_per_head");
-    require_positive(max_seq, "max_seq");
-    require(padded_seq >= 0, "padded_seq = ", padded_seq, ", must be >= 0");
-    require(padded_seq == 0 || padded_seq == max_seq, "padded_seq = ", padded_seq,
-            " must equal max_seq = ", max_seq, " for a padded batch");
-    require(std::isfinite(scale), "scale = ", scale, ", must be finite");
-    const int hidden = ft4j::hidden_size(heads, size_per_head, 3);
-    ft4j::element_count({batch, max_seq, 3, hidden}, "qkv");
+    require_fused_attention_args(out, qkv, qkv_bias, offsets, size, size, batch, heads,
+                                 size_per_head, padded_seq, max_seq, scale);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::FusedAttentionParams<T> p{static_cast<T*>(out),
@@ -393,6 +423,33 @@ int ft4j_fused_attention(int dtype, void* out, const void* qkv, const void* qkv_
   });
 }
 
+int ft4j_fused_attention_int8(int bias_dtype, void* out, const void* qkv,
+                              const void* qkv_bias, const int* offsets, int batch, int heads,
+                              int size_per_head, int padded_seq, int max_seq, float scale,
+                              float q_step, float k_step, float v_step, float out_amax,
+                              struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(bias_dtype, "bias_dtype");
+    require_fused_attention_args(out, qkv, qkv_bias, offsets, 1, ft4j::dtype_size(bias_dtype),
+                                 batch, heads, size_per_head, padded_seq, max_seq, scale);
+    ft4j::with_dtype(bias_dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::Int8FusedAttentionParams<T> p{static_cast<int8_t*>(out),
+                                                static_cast<const int8_t*>(qkv),
+                                                static_cast<const T*>(qkv_bias),
+                                                offsets,    batch,   heads,
+                                                size_per_head, padded_seq, max_seq,
+                                                scale,      q_step,  k_step,
+                                                v_step,     out_amax};
+      require_supported(ft4j::check_fused_attention(p), "fused_attention_int8");
+      ft4j::check_launch(ft4j::launch_fused_attention(p, stream), "fused_attention_int8 ",
+                         ft4j::dtype_name(bias_dtype), " [batch=", batch, ", heads=", heads,
+                         ", size_per_head=", size_per_head, ", padded_seq=", padded_seq,
+                         ", max_seq=", max_seq, "]");
+    });
+  });
+}
+
 int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path) {
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
@@ -403,23 +460,27 @@ int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path
     *path = 0;
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
-      // 16-byte aligned stand-ins: only the alignment of the pointers matters to the choice.
-      const ft4j::FusedAttentionParams<T> p{reinterpret_cast<T*>(uintptr_t(256)),
-                                            reinterpret_cast<const T*>(uintptr_t(256)),
-                                            nullptr,
-                                            reinterpret_cast<const int*>(uintptr_t(256)),
-                                            1,
-                                            heads,
-                                            size_per_head,
-                                            0,
-                                            1,
-                                            1.f};
-      std::string reason;
-      switch (ft4j::select_fused_attention_path(p, &reason)) {
-        case ft4j::FusedAttentionPath::kMma: *path = 1; break;
-        case ft4j::FusedAttentionPath::kSimt: *path = 2; break;
-        default: *path = 0; break;
-      }
+      // Only the alignment of the pointers matters to the choice.
+      *path = fused_attention_path_code(ft4j::FusedAttentionParams<T>{
+          stand_in<T>(), stand_in<const T>(), nullptr, stand_in<const int>(), 1, heads,
+          size_per_head, 0, 1, 1.f});
+    });
+  });
+}
+
+int ft4j_fused_attention_int8_path(int bias_dtype, int heads, int size_per_head, int* path) {
+  return guarded(__func__, [&] {
+    require_dtype(bias_dtype, "bias_dtype");
+    require(path != nullptr, "path is NULL");
+    require_positive(heads, "heads");
+    require_positive(size_per_head, "size_per_head");
+    ft4j::hidden_size(heads, size_per_head, 3);
+    *path = 0;
+    ft4j::with_dtype(bias_dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      *path = fused_attention_path_code(ft4j::Int8FusedAttentionParams<T>{
+          stand_in<int8_t>(), stand_in<const int8_t>(), nullptr, stand_in<const int>(), 1, heads,
+          size_per_head, 0, 1, 1.f, 1.f, 1.f, 1.f, 1.f});
     });
   });
 }

@@ -856,9 +856,10 @@ public final class BertEncoder implements Encoder {
    *
    * <pre>
    *   qx, s0; x = deq(qx)   int8 per token of x / s_qkv (layer 0 here; later: the last layernorm)
-   *   qkv   = int8(qx Wqkv^T · s0 · w / o_qkv) · o_qkv  q, k, v each per tensor, dequantized in the
-   *                                                   GEMM epilogue (FP16); attention adds bias
-   *   qx    = int8 of attention(qkv), static amax
+   *   q8    = int8(qx Wqkv^T · s0 · w / o_qkv)        q, k, v each per tensor
+   *   qx    = int8 of attention(q8 · o_qkv + bqkv)     the int8 fused attention, static out amax
+   *   (unfused attention: the GEMM epilogue writes q8 · o_qkv (FP16) instead, the FP16 attention
+   *    runs on it and a quantize kernel makes qx)
    *   q8    = int8(qx Wo^T · a · w / o_ao)              per channel
    *   qx, s1; a = deq(qx) of LN(q8 · o_ao + bo + x)
    *   q8    = int8(qx Wi^T · s1 · w / o_f1)
@@ -889,28 +890,50 @@ public final class BertEncoder implements Encoder {
           hidden,
           stream);
     }
-    // Q, K, V rounded to int8 in the epilogue and written dequantized for the FP16 attention
-    NativeApi.gemmInt8(
-        Int8GemmOut.INT8_DEQUANTIZED,
-        h,
-        a.qkv,
-        a.qx,
-        q.qkv(),
-        a.qkvInScale,
-        0f,
-        q.qkvScale(),
-        null,
-        o.qkvInv(),
-        0f,
-        false,
-        rows,
-        3 * hidden,
-        hidden,
-        stream);
-    enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
     float attentionAmax = q.attentionOutputAmax();
-    NativeApi.quantizeRows(
-        h, Int8Output.ofStatic(a.qx, attentionAmax, null), a.merged, rows, hidden, stream);
+    if (fused) { // int8 Q, K, V in (acc), int8 context out (qx)
+      gemmToInt8(a, q.qkv(), a.qkvInScale, 0f, q.qkvScale(), o.qkvInv(), rows, 3 * hidden, hidden);
+      NativeApi.fusedAttentionInt8(
+          h,
+          a.qx,
+          a.acc,
+          w.qkvBias(),
+          a.offsets,
+          rows,
+          batch,
+          config.heads(),
+          config.sizePerHead(),
+          paddedSeq,
+          seq,
+          (float) (1 / Math.sqrt(config.sizePerHead())),
+          o.qStep(),
+          o.kStep(),
+          o.vStep(),
+          attentionAmax,
+          stream);
+    } else {
+      // Q, K, V rounded to int8 in the epilogue and written dequantized for the FP16 attention
+      NativeApi.gemmInt8(
+          Int8GemmOut.INT8_DEQUANTIZED,
+          h,
+          a.qkv,
+          a.qx,
+          q.qkv(),
+          a.qkvInScale,
+          0f,
+          q.qkvScale(),
+          null,
+          o.qkvInv(),
+          0f,
+          false,
+          rows,
+          3 * hidden,
+          hidden,
+          stream);
+      enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
+      NativeApi.quantizeRows(
+          h, Int8Output.ofStatic(a.qx, attentionAmax, null), a.merged, rows, hidden, stream);
+    }
     gemmToInt8(
         a,
         q.attentionOutput(),

@@ -131,6 +131,27 @@ public final class Ft4jNative {
   public static native int ft4j_fused_attention_path(
       int dtype, int heads, int sizePerHead, int[] path);
 
+  public static native int ft4j_fused_attention_int8(
+      int biasDtype,
+      Pointer out,
+      @Const Pointer qkv,
+      @Const Pointer qkvBias,
+      @Const IntPointer offsets,
+      int batch,
+      int heads,
+      int sizePerHead,
+      int paddedSeq,
+      int maxSeq,
+      float scale,
+      float qStep,
+      float kStep,
+      float vStep,
+      float outAmax,
+      CUstream_st stream);
+
+  public static native int ft4j_fused_attention_int8_path(
+      int biasDtype, int heads, int sizePerHead, int[] path);
+
   public static native int ft4j_lengths_to_offsets(
       @Const IntPointer lengths, int batch, IntPointer offsets, CUstream_st stream);
 

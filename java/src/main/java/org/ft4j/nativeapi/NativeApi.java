@@ -348,6 +348,20 @@ public final class NativeApi {
   }
 
   /**
+   * The path of {@link #fusedAttentionInt8} with a QKV bias of {@code biasType} on the current
+   * device.
+   */
+  public static AttentionPath fusedAttentionInt8Path(DType biasType, int heads, int sizePerHead) {
+    int t = floatType(biasType);
+    positive("heads", heads);
+    positive("sizePerHead", sizePerHead);
+    ensureLoaded();
+    int[] path = new int[1];
+    check(Ft4jNative.ft4j_fused_attention_int8_path(t, heads, sizePerHead, path));
+    return AttentionPath.values()[path[0]];
+  }
+
+  /**
    * Fused multi-head attention, one launch (see ft4j.h): out [rows, H] from qkv [rows, 3H] (+
    * qkvBias [3H], may be null) with per-sequence bounds from {@code offsets} (device int[batch +
    * 1], cumulative lengths). {@code paddedSeq > 0}: padded batch, rows = batch * paddedSeq and
@@ -369,6 +383,120 @@ public final class NativeApi {
       float scale,
       CudaStream stream) {
     int t = floatType(dtype);
+    checkAttention(
+        dtype,
+        dtype,
+        out,
+        qkv,
+        qkvBias,
+        offsets,
+        rows,
+        batch,
+        heads,
+        sizePerHead,
+        paddedSeq,
+        maxSeq,
+        scale);
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_fused_attention(
+            t,
+            out.pointer(),
+            qkv.pointer(),
+            qkvBias == null ? null : qkvBias.pointer(),
+            new IntPointer(offsets.pointer()),
+            batch,
+            heads,
+            sizePerHead,
+            paddedSeq,
+            maxSeq,
+            scale,
+            stream.handle()));
+  }
+
+  /**
+   * INT8 mode 2's fused attention (see ft4j.h): {@link #fusedAttention} with qkv the int8 QKV GEMM
+   * output before the bias [rows, 3H] (its Q, K and V parts dequantized with {@code qStep}, {@code
+   * kStep}, {@code vStep}) and out int8 [rows, H], quantized with {@code outAmax} (padding query
+   * rows 0). The bias has the encoder's type {@code biasType} (FP16 or FP32).
+   */
+  public static void fusedAttentionInt8(
+      DType biasType,
+      DeviceBuffer out,
+      DeviceBuffer qkv,
+      DeviceBuffer qkvBias,
+      DeviceBuffer offsets,
+      int rows,
+      int batch,
+      int heads,
+      int sizePerHead,
+      int paddedSeq,
+      int maxSeq,
+      float scale,
+      float qStep,
+      float kStep,
+      float vStep,
+      float outAmax,
+      CudaStream stream) {
+    int t = floatType(biasType);
+    float[] steps = {qStep, kStep, vStep, outAmax};
+    String[] names = {"qStep", "kStep", "vStep", "outAmax"};
+    for (int i = 0; i < steps.length; i++) {
+      if (!(Float.isFinite(steps[i]) && steps[i] > 0)) {
+        throw new IllegalArgumentException(
+            "int8 attention " + names[i] + " = " + steps[i] + ", must be finite and > 0");
+      }
+    }
+    checkAttention(
+        DType.INT8,
+        biasType,
+        out,
+        qkv,
+        qkvBias,
+        offsets,
+        rows,
+        batch,
+        heads,
+        sizePerHead,
+        paddedSeq,
+        maxSeq,
+        scale);
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_fused_attention_int8(
+            t,
+            out.pointer(),
+            qkv.pointer(),
+            qkvBias == null ? null : qkvBias.pointer(),
+            new IntPointer(offsets.pointer()),
+            batch,
+            heads,
+            sizePerHead,
+            paddedSeq,
+            maxSeq,
+            scale,
+            qStep,
+            kStep,
+            vStep,
+            outAmax,
+            stream.handle()));
+  }
+
+  /** The shape and buffer checks of both fused attention calls (io: qkv's and out's type). */
+  private static void checkAttention(
+      DType io,
+      DType biasType,
+      DeviceBuffer out,
+      DeviceBuffer qkv,
+      DeviceBuffer qkvBias,
+      DeviceBuffer offsets,
+      int rows,
+      int batch,
+      int heads,
+      int sizePerHead,
+      int paddedSeq,
+      int maxSeq,
+      float scale) {
     positive("batch", batch);
     positive("heads", heads);
     positive("sizePerHead", sizePerHead);
@@ -392,27 +520,12 @@ public final class NativeApi {
       throw new IllegalArgumentException("attention scale = " + scale + ", must be finite");
     }
     long hidden = (long) heads * sizePerHead;
-    qkv.requireFits(dtype, rows * 3 * hidden, "qkv [" + rows + ", " + 3 * hidden + "]");
-    out.requireFits(dtype, rows * hidden, "attention out [" + rows + ", " + hidden + "]");
+    qkv.requireFits(io, rows * 3 * hidden, "qkv [" + rows + ", " + 3 * hidden + "]");
+    out.requireFits(io, rows * hidden, "attention out [" + rows + ", " + hidden + "]");
     if (qkvBias != null) {
-      qkvBias.requireFits(dtype, 3 * hidden, "qkv bias [" + 3 * hidden + "]");
+      qkvBias.requireFits(biasType, 3 * hidden, "qkv bias [" + 3 * hidden + "]");
     }
     offsets.requireFits(DType.INT32, batch + 1L, "offsets [" + (batch + 1L) + "]");
-    ensureLoaded();
-    check(
-        Ft4jNative.ft4j_fused_attention(
-            t,
-            out.pointer(),
-            qkv.pointer(),
-            qkvBias == null ? null : qkvBias.pointer(),
-            new IntPointer(offsets.pointer()),
-            batch,
-            heads,
-            sizePerHead,
-            paddedSeq,
-            maxSeq,
-            scale,
-            stream.handle()));
   }
 
   /** offsets[0] = 0, offsets[b + 1] = offsets[b] + lengths[b], on the device. */

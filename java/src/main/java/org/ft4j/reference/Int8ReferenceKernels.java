@@ -161,6 +161,49 @@ public final class Int8ReferenceKernels {
     return q;
   }
 
+  /**
+   * INT8 mode 2's fused attention ({@code ft4j_fused_attention_int8}): {@link
+   * ReferenceKernels#attention} of qkv [batch·seq, 3·hidden] int8 dequantized per part (Q · qStep,
+   * K · kStep, V · vStep; hidden = heads · size) plus qkvBias (may be null), quantized with the
+   * static {@code outAmax}. Padded query rows come out as 0.
+   */
+  public static Quantized attentionInt8(
+      byte[] qkv,
+      float[] qkvBias,
+      int[] lengths,
+      int batch,
+      int seq,
+      int heads,
+      int size,
+      double scale,
+      float qStep,
+      float kStep,
+      float vStep,
+      float outAmax) {
+    int hidden = heads * size;
+    int rows = batch * seq;
+    if (qkv.length != (long) rows * 3 * hidden) {
+      throw new IllegalArgumentException(
+          "attentionInt8: qkv holds "
+              + qkv.length
+              + " values, expected ["
+              + rows
+              + ", "
+              + 3 * hidden
+              + "]");
+    }
+    float[] steps = {qStep, kStep, vStep};
+    float[] x = new float[qkv.length];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < 3 * hidden; c++) {
+        int i = r * 3 * hidden + c;
+        x[i] = (float) (qkv[i] * (double) steps[c / hidden]);
+      }
+    }
+    float[] out = ReferenceKernels.attention(x, qkvBias, lengths, batch, seq, heads, size, scale);
+    return quantizeRows(out, rows, hidden, null, false, outAmax);
+  }
+
   /** The values of {@code q} as ints (a dequantizing kernel reads int8 like int32). */
   public static int[] widen(byte[] q) {
     int[] v = new int[q.length];
