@@ -12,12 +12,12 @@
 // shared memory as float; lane j scores key j, the warp does the online softmax with shuffles, and
 // lane l accumulates output dims l, l+32, ...
 //
-// INT8 variant (both paths; AttentionArgs with int8 In/Out): the mma path stages K and V as int8
+// INT8 variants (both paths, through AttentionArgs): int8 output (modes 1 and 2) is quantized with
+// 127 / out_amax as it is stored. With int8 input (mode 2) the mma path stages K and V as int8
 // (cp.async, two stages) and widens each tile to one FP16 tile before the MMAs. K and V are widened
 // without their steps (integers <= 127 are exact in FP16): k_step is folded into the softmax scale
-// and v_step into the final 1 / rowsum, so the MMAs see the same magnitudes as in FP16 and no
-// extra rounding. Q is dequantized (q_step) when it is staged, its bias added as in FP16. The
-// output is quantized with 127 / out_amax as it is stored.
+// and v_step into the final 1 / rowsum, so the MMAs see no extra rounding. Q is dequantized
+// (q_step) when it is staged, its bias added as in FP16.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -41,7 +41,8 @@ struct AttentionArgs {
   using In = TIn;
   using Bias = TBias;
   using Out = TOut;
-  static constexpr bool kInt8 = std::is_same<TIn, int8_t>::value;
+  static constexpr bool kInt8In = std::is_same<TIn, int8_t>::value;
+  static constexpr bool kInt8Out = std::is_same<TOut, int8_t>::value;
   TOut* out;
   const TIn* qkv;
   const TBias* qkv_bias;
@@ -65,8 +66,8 @@ AttentionArgs<T, T, T> args_of(const FusedAttentionParams<T>& p) {
           1.f,            1.f};
 }
 
-template <typename T>
-AttentionArgs<int8_t, T, int8_t> args_of(const Int8FusedAttentionParams<T>& p) {
+template <typename TIn, typename T>
+AttentionArgs<TIn, T, int8_t> args_of(const Int8FusedAttentionParams<TIn, T>& p) {
   return {p.out,          p.qkv,        p.qkv_bias, p.offsets, p.batch,  p.heads,
           p.size_per_head, p.padded_seq, p.max_seq, p.scale,   p.q_step, p.k_step,
           p.v_step,       127.f / p.out_amax};
@@ -218,14 +219,14 @@ template <int D, int kWarps, typename A>
 __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   static_assert(std::is_same<typename A::Bias, __half>::value, "the mma path is FP16");
-  constexpr bool kInt8 = A::kInt8;
+  constexpr bool kInt8In = A::kInt8In;  // int8 staging and steps (the output: A::kInt8Out)
   using TIn = typename A::In;
   using TOut = typename A::Out;
   constexpr int kMmaQueries = 16 * kWarps;
   constexpr int kMmaThreads = 32 * kWarps;
   constexpr int kLd = D + 8;  // halves; +16 bytes per row: conflict-free ldmatrix rows
   constexpr int kStage = kMmaKeys * kLd;
-  constexpr int kHalfStages = kInt8 ? 1 : 2;
+  constexpr int kHalfStages = kInt8In ? 1 : 2;
   constexpr int kStage8 = kMmaKeys * D;  // int8 stage (int8 input only)
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __half* qs = reinterpret_cast<__half*>(mma_smem);  // [kMmaQueries][kLd]
@@ -235,11 +236,11 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   int8_t* v8 = k8 + 2 * kStage8;                                       // [2][64][D]
   // Where the async copies of one stage land: the FP16 tiles themselves, or the int8 stages.
   auto k_stage = [&](int st) -> TIn* {
-    if constexpr (kInt8) return k8 + st * kStage8;
+    if constexpr (kInt8In) return k8 + st * kStage8;
     else return ks + st * kStage;
   };
   auto v_stage = [&](int st) -> TIn* {
-    if constexpr (kInt8) return v8 + st * kStage8;
+    if constexpr (kInt8In) return v8 + st * kStage8;
     else return vs + st * kStage;
   };
 
@@ -272,7 +273,7 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   // int8 Q by plain loads widened with q_step while K/V's copies fly. Q's bias is added while its
   // fragments move to registers.
   const int64_t pitch = 3 * int64_t(hidden);
-  if constexpr (kInt8) {
+  if constexpr (kInt8In) {
     issue_kv_tile<D, kMmaThreads>(k_stage(0), v_stage(0), p.qkv, seq.base, 0, seq.len, hidden, h);
     for (int i = threadIdx.x; i < kMmaQueries * (D / 8); i += kMmaThreads) {
       const int r = i / (D / 8);
@@ -331,7 +332,7 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   float m0 = -INFINITY, m1 = -INFINITY;  // running max (log2 domain) of rows g and g + 8
   float l0 = 0.f, l1 = 0.f;              // running sums (this thread's columns)
   // int8: the MMAs see K as integers, so k_step joins the scale
-  const float scale2 = (kInt8 ? p.scale * p.k_step : p.scale) * kLog2e;
+  const float scale2 = (kInt8In ? p.scale * p.k_step : p.scale) * kLog2e;
   // ldmatrix row of this lane: matrix lane / 8, row lane % 8
   const int mi = lane >> 3;
   const int mr = lane & 7;
@@ -348,7 +349,7 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
     __syncthreads();
     const __half* kt_base = ks;
     const __half* vt_base = vs;
-    if constexpr (kInt8) {
+    if constexpr (kInt8In) {
       // the previous step's MMAs are done with the FP16 tiles (the sync closing each step)
       widen_kv_tile<D, kMmaThreads>(ks, vs, k_stage(stage), v_stage(stage));
       __syncthreads();
@@ -443,8 +444,8 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
   l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
   // int8: V was integers, v_step joins the normalisation
-  const float inv0 = (kInt8 ? p.v_step : 1.f) / l0;
-  const float inv1 = (kInt8 ? p.v_step : 1.f) / l1;
+  const float inv0 = (kInt8In ? p.v_step : 1.f) / l0;
+  const float inv1 = (kInt8In ? p.v_step : 1.f) / l1;
   const int row0 = q0 + warp * 16 + g;
   const int row1 = row0 + 8;
   const __half* vbias = p.qkv_bias == nullptr ? nullptr : p.qkv_bias + 2 * hidden;
@@ -452,7 +453,7 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   auto store2 = [&](int row, int c, float x, float y) {
     TOut* at = p.out + (seq.base + row) * hidden + c;
     const bool valid = row < seq.len;
-    if constexpr (kInt8) {
+    if constexpr (A::kInt8Out) {
       *reinterpret_cast<char2*>(at) =
           valid ? make_char2(quantize_int8(x, p.out_inv), quantize_int8(y, p.out_inv))
                 : make_char2(0, 0);
@@ -663,7 +664,8 @@ cudaError_t allow_shared(const void* kernel, size_t bytes, int key) {
 // Keys of allow_shared: one per kernel instantiation.
 template <typename A>
 constexpr int shared_key_base() {
-  return (A::kInt8 ? 5000 : 0) + (sizeof(typename A::Bias) == 2 ? 1 : 0);
+  return (A::kInt8In ? 5000 : 0) + (A::kInt8Out ? 10000 : 0) +
+         (sizeof(typename A::Bias) == 2 ? 1 : 0);
 }
 
 template <typename A, int kDimsPerLane>
@@ -685,7 +687,7 @@ inline int mma_warps(int max_seq) { return max_seq >= 512 ? 8 : 4; }
 
 template <int D, int kWarps, typename A>
 cudaError_t launch_mma_with(const A& p, cudaStream_t stream) {
-  const size_t shared = mma_shared_bytes(D, kWarps, A::kInt8);
+  const size_t shared = mma_shared_bytes(D, kWarps, A::kInt8In);
   auto kernel = fused_attention_mma_kernel<D, kWarps, A>;
   const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared,
                                      shared_key_base<A>() + D * 10 + kWarps);
@@ -723,7 +725,7 @@ FusedAttentionPath select_path(const A& p, std::string* reason) {
   if constexpr (std::is_same<typename A::Bias, __half>::value) {
     if (sm >= 80 && mma_head_size(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 16) &&
         aligned_to(p.qkv_bias, 16) &&
-        mma_shared_bytes(d, mma_warps(p.max_seq), A::kInt8) <=
+        mma_shared_bytes(d, mma_warps(p.max_seq), A::kInt8In) <=
             static_cast<size_t>(facts.optin_shared)) {
       return FusedAttentionPath::kMma;
     }
@@ -788,8 +790,8 @@ FusedAttentionPath select_fused_attention_path(const FusedAttentionParams<T>& p,
   return select_path(args_of(p), reason);
 }
 
-template <typename T>
-FusedAttentionPath select_fused_attention_path(const Int8FusedAttentionParams<T>& p,
+template <typename TIn, typename T>
+FusedAttentionPath select_fused_attention_path(const Int8FusedAttentionParams<TIn, T>& p,
                                                std::string* reason) {
   return select_path(args_of(p), reason);
 }
@@ -799,8 +801,8 @@ std::string check_fused_attention(const FusedAttentionParams<T>& p) {
   return check_args(args_of(p));
 }
 
-template <typename T>
-std::string check_fused_attention(const Int8FusedAttentionParams<T>& p) {
+template <typename TIn, typename T>
+std::string check_fused_attention(const Int8FusedAttentionParams<TIn, T>& p) {
   if (!positive_finite(p.q_step) || !positive_finite(p.k_step) || !positive_finite(p.v_step)) {
     return "q/k/v steps = " + std::to_string(p.q_step) + ", " + std::to_string(p.k_step) + ", " +
            std::to_string(p.v_step) + " must be finite and > 0";
@@ -816,8 +818,9 @@ cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_
   return launch_args(args_of(p), stream);
 }
 
-template <typename T>
-cudaError_t launch_fused_attention(const Int8FusedAttentionParams<T>& p, cudaStream_t stream) {
+template <typename TIn, typename T>
+cudaError_t launch_fused_attention(const Int8FusedAttentionParams<TIn, T>& p,
+                                   cudaStream_t stream) {
   return launch_args(args_of(p), stream);
 }
 
@@ -827,14 +830,20 @@ cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offset
   return cudaGetLastError();
 }
 
-#define FT4J_FUSED_ATTENTION_INSTANCES(P, T)                                                   \
-  template FusedAttentionPath select_fused_attention_path<T>(const P<T>&, std::string*);       \
-  template std::string check_fused_attention<T>(const P<T>&);                                  \
-  template cudaError_t launch_fused_attention<T>(const P<T>&, cudaStream_t);
-FT4J_FUSED_ATTENTION_INSTANCES(FusedAttentionParams, float)
-FT4J_FUSED_ATTENTION_INSTANCES(FusedAttentionParams, __half)
-FT4J_FUSED_ATTENTION_INSTANCES(Int8FusedAttentionParams, float)
-FT4J_FUSED_ATTENTION_INSTANCES(Int8FusedAttentionParams, __half)
+#define FT4J_FUSED_ATTENTION_INSTANCES(P)                                                      \
+  template FusedAttentionPath select_fused_attention_path(const P&, std::string*);             \
+  template std::string check_fused_attention(const P&);                                        \
+  template cudaError_t launch_fused_attention(const P&, cudaStream_t);
+FT4J_FUSED_ATTENTION_INSTANCES(FusedAttentionParams<float>)
+FT4J_FUSED_ATTENTION_INSTANCES(FusedAttentionParams<__half>)
+using Int8InFp32 = Int8FusedAttentionParams<int8_t, float>;
+using Int8InFp16 = Int8FusedAttentionParams<int8_t, __half>;
+using Fp32InInt8Out = Int8FusedAttentionParams<float, float>;
+using Fp16InInt8Out = Int8FusedAttentionParams<__half, __half>;
+FT4J_FUSED_ATTENTION_INSTANCES(Int8InFp32)
+FT4J_FUSED_ATTENTION_INSTANCES(Int8InFp16)
+FT4J_FUSED_ATTENTION_INSTANCES(Fp32InInt8Out)
+FT4J_FUSED_ATTENTION_INSTANCES(Fp16InInt8Out)
 #undef FT4J_FUSED_ATTENTION_INSTANCES
 
 }  // namespace ft4j

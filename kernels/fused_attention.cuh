@@ -11,13 +11,14 @@
 //    len_b <= i < padded_seq are written as zeros.
 // qkv: [rows, 3H], out: [rows, H] (the layout the attention-output GEMM reads), FP32 or FP16.
 //
-// INT8 variant (INT8 mode 2, docs/int8.md): qkv is the int8 output of the QKV GEMM before the
-// bias, Q, K and V each quantized per tensor, and out is int8 for the attention-output GEMM:
-//   q_i = q_step * qkv8[row(b, i), 0*H + h*D + :] + bias[...]   (k: k_step, v: v_step)
+// INT8 variants (docs/int8.md): out is int8 for the attention-output GEMM,
 //   out8 = clamp(rint(out * 127 / out_amax), -127, 127)           (padding query rows: 0)
+// and qkv is either the encoder's type T (INT8 mode 1: the QKV GEMM's dequantized output) or, in
+// mode 2, the int8 output of the QKV GEMM before the bias, Q, K and V each quantized per tensor:
+//   q_i = q_step * qkv8[row(b, i), 0*H + h*D + :] + bias[...]   (k: k_step, v: v_step)
 // The arithmetic inside is the FP16 (or FP32) kernel's: int8 only changes what is read and
-// written, halving the bytes of the QKV tensor and of the context, and replacing the separate
-// quantize kernel. bias is FP16 (tensor-core path) or FP32 (the FP32 encoder).
+// written, halving the bytes of the QKV tensor (mode 2) and of the context, and replacing the
+// separate quantize kernel. T (the bias) is FP16 (tensor-core path) or FP32 (the FP32 encoder).
 //
 // Paths (chosen in select_fused_attention_path, the one place that decides):
 //  - "mma": FP16 on sm_80+, D in {16, 32, 64, 96, 128}: mma.sync m16n8k16 tensor cores, FP32
@@ -47,10 +48,11 @@ struct FusedAttentionParams {
   float scale;     // usually 1 / sqrt(size_per_head)
 };
 
-template <typename T>
+// TIn: int8_t (mode 2) or T (mode 1).
+template <typename TIn, typename T>
 struct Int8FusedAttentionParams {
   int8_t* out;         // [rows, heads * size_per_head]
-  const int8_t* qkv;   // [rows, 3 * heads * size_per_head]
+  const TIn* qkv;      // [rows, 3 * heads * size_per_head]
   const T* qkv_bias;   // [3 * heads * size_per_head] or NULL
   const int* offsets;  // device, [batch + 1], cumulative sequence lengths
   int batch;
@@ -59,7 +61,8 @@ struct Int8FusedAttentionParams {
   int padded_seq;
   int max_seq;
   float scale;
-  float q_step;    // dequantization steps of the Q, K and V parts of qkv (amax / 127), > 0
+  float q_step;    // int8 qkv: dequantization steps of its Q, K and V parts (amax / 127), > 0;
+                   // else 1 (ignored)
   float k_step;
   float v_step;
   float out_amax;  // static amax of the output (attn_out_in), > 0
@@ -78,15 +81,16 @@ std::string check_fused_attention(const FusedAttentionParams<T>& p);
 template <typename T>
 cudaError_t launch_fused_attention(const FusedAttentionParams<T>& p, cudaStream_t stream);
 
-template <typename T>
-FusedAttentionPath select_fused_attention_path(const Int8FusedAttentionParams<T>& p,
+template <typename TIn, typename T>
+FusedAttentionPath select_fused_attention_path(const Int8FusedAttentionParams<TIn, T>& p,
                                                std::string* reason);
 
-template <typename T>
-std::string check_fused_attention(const Int8FusedAttentionParams<T>& p);
+template <typename TIn, typename T>
+std::string check_fused_attention(const Int8FusedAttentionParams<TIn, T>& p);
 
-template <typename T>
-cudaError_t launch_fused_attention(const Int8FusedAttentionParams<T>& p, cudaStream_t stream);
+template <typename TIn, typename T>
+cudaError_t launch_fused_attention(const Int8FusedAttentionParams<TIn, T>& p,
+                                   cudaStream_t stream);
 
 // offsets[0] = 0, offsets[b+1] = offsets[b] + lengths[b] (one block; any batch).
 cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,

@@ -66,13 +66,16 @@ run_sanitizer() {
 if [ "${SANITIZE:-1}" != "0" ]; then
   sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)"
   if [ -n "$sanitizer" ]; then
-    # memcheck: every kernel test; racecheck (shared-memory hazards, slow): the fused attention on
-    # both of its paths and the offsets scan.
+    # memcheck: every kernel test (FP and INT8); racecheck (shared-memory hazards, slow): both
+    # fused attentions (FP and int8) on both of their paths, and the offsets scan.
     run_sanitizer memcheck memcheck.log \
-      --select-class org.ft4j.nativeapi.KernelGpuTest --select-class org.ft4j.nativeapi.FusedAttentionGpuTest
+      --select-class org.ft4j.nativeapi.KernelGpuTest --select-class org.ft4j.nativeapi.FusedAttentionGpuTest \
+      --select-class org.ft4j.nativeapi.Int8KernelGpuTest --select-class org.ft4j.nativeapi.Int8GemmGpuTest \
+      --select-class org.ft4j.nativeapi.Int8AttentionGpuTest
     run_sanitizer racecheck racecheck.log \
       --select-method 'org.ft4j.nativeapi.FusedAttentionGpuTest#withoutBiasAndWithAnotherScale' \
-      --select-method 'org.ft4j.nativeapi.FusedAttentionGpuTest#lengthsToOffsetsScansAnyBatch'
+      --select-method 'org.ft4j.nativeapi.FusedAttentionGpuTest#lengthsToOffsetsScansAnyBatch' \
+      --select-method 'org.ft4j.nativeapi.Int8AttentionGpuTest#withoutBias'
   else
     sanitizer_lines+=("compute-sanitizer not found")
     sanitizer_status=3

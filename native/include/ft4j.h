@@ -45,6 +45,7 @@ struct CUstream_st;
 /* Storage types. */
 #define FT4J_DTYPE_FP32 0
 #define FT4J_DTYPE_FP16 1
+#define FT4J_DTYPE_INT8 2 /* only where a function says so */
 
 /* Message of the last failed call on this thread ("" if none). Never NULL. */
 FT4J_API const char* ft4j_last_error(void);
@@ -130,21 +131,24 @@ FT4J_API int ft4j_fused_attention(int dtype, void* out, const void* qkv, const v
  * *path = 0 (unsupported), 1 (tensor cores), 2 (CUDA cores). */
 FT4J_API int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path);
 
-/* INT8 mode 2's fused attention: ft4j_fused_attention's formula and rows, with qkv the int8 output
- * of the QKV GEMM before the bias (Q, K and V parts dequantized with q_step, k_step, v_step, each
- * amax / 127 of its part) and out int8: clamp(rint(o * 127 / out_amax), -127, 127), padding
- * query rows 0. qkv_bias [3*H] (may be NULL) has type bias_dtype (FT4J_FP16: tensor cores on
- * sm_80+ for D in {16, 32, 64, 96, 128}; FT4J_FP32 and other cases: CUDA cores); the arithmetic
- * inside is the FP16/FP32 kernel's. */
-FT4J_API int ft4j_fused_attention_int8(int bias_dtype, void* out, const void* qkv,
+/* The fused attention of the INT8 modes: ft4j_fused_attention's formula and rows with out int8,
+ * clamp(rint(o * 127 / out_amax), -127, 127) (padding query rows 0), for the attention-output
+ * GEMM. dtype: the encoder's type (FT4J_DTYPE_FP32 or _FP16), that of qkv_bias [3*H] (may be
+ * NULL). qkv_dtype:
+ *   dtype (mode 1): qkv holds the QKV GEMM's dequantized output; the steps are ignored;
+ *   FT4J_DTYPE_INT8 (mode 2): qkv is the int8 QKV GEMM output before the bias, its Q, K and V
+ *     parts dequantized with q_step, k_step, v_step (each amax / 127 of its part, > 0).
+ * FP16 runs on tensor cores on sm_80+ for D in {16, 32, 64, 96, 128}, the rest on CUDA cores; the
+ * arithmetic inside is the FP16/FP32 kernel's. */
+FT4J_API int ft4j_fused_attention_int8(int dtype, int qkv_dtype, void* out, const void* qkv,
                                        const void* qkv_bias, const int* offsets, int batch,
                                        int heads, int size_per_head, int padded_seq, int max_seq,
                                        float scale, float q_step, float k_step, float v_step,
                                        float out_amax, struct CUstream_st* stream);
 
 /* Which path ft4j_fused_attention_int8 takes (as ft4j_fused_attention_path). */
-FT4J_API int ft4j_fused_attention_int8_path(int bias_dtype, int heads, int size_per_head,
-                                            int* path);
+FT4J_API int ft4j_fused_attention_int8_path(int dtype, int qkv_dtype, int heads,
+                                            int size_per_head, int* path);
 
 /* offsets[0] = 0, offsets[b + 1] = offsets[b] + lengths[b] on the device (lengths, offsets:
  * device int[batch], int[batch + 1]). */

@@ -154,6 +154,12 @@ int fused_attention_path_code(P p) {
   }
 }
 
+// qkv_dtype of ft4j_fused_attention_int8: int8, or the encoder's dtype.
+void require_int8_attention_input(int dtype, int qkv_dtype) {
+  require(qkv_dtype == FT4J_DTYPE_INT8 || qkv_dtype == dtype, "qkv_dtype = ", qkv_dtype,
+          " must be FT4J_DTYPE_INT8 (", FT4J_DTYPE_INT8, ") or dtype (", dtype, ")");
+}
+
 template <typename T>
 T* stand_in() {
   return reinterpret_cast<T*>(uintptr_t(256));
@@ -423,29 +429,48 @@ int ft4j_fused_attention(int dtype, void* out, const void* qkv, const void* qkv_
   });
 }
 
-int ft4j_fused_attention_int8(int bias_dtype, void* out, const void* qkv,
+int ft4j_fused_attention_int8(int dtype, int qkv_dtype, void* out, const void* qkv,
                               const void* qkv_bias, const int* offsets, int batch, int heads,
                               int size_per_head, int padded_seq, int max_seq, float scale,
                               float q_step, float k_step, float v_step, float out_amax,
                               struct CUstream_st* stream) {
   return guarded(__func__, [&] {
-    require_dtype(bias_dtype, "bias_dtype");
-    require_fused_attention_args(out, qkv, qkv_bias, offsets, 1, ft4j::dtype_size(bias_dtype),
+    require_dtype(dtype, "dtype");
+    require_int8_attention_input(dtype, qkv_dtype);
+    const bool int8_in = qkv_dtype == FT4J_DTYPE_INT8;
+    const size_t bias_size = ft4j::dtype_size(dtype);
+    require_fused_attention_args(out, qkv, qkv_bias, offsets, int8_in ? 1 : bias_size, bias_size,
                                  batch, heads, size_per_head, padded_seq, max_seq, scale);
-    ft4j::with_dtype(bias_dtype, [&](auto type) {
+    if (!int8_in) q_step = k_step = v_step = 1.f;
+    ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
-      const ft4j::Int8FusedAttentionParams<T> p{static_cast<int8_t*>(out),
-                                                static_cast<const int8_t*>(qkv),
-                                                static_cast<const T*>(qkv_bias),
-                                                offsets,    batch,   heads,
-                                                size_per_head, padded_seq, max_seq,
-                                                scale,      q_step,  k_step,
-                                                v_step,     out_amax};
-      require_supported(ft4j::check_fused_attention(p), "fused_attention_int8");
-      ft4j::check_launch(ft4j::launch_fused_attention(p, stream), "fused_attention_int8 ",
-                         ft4j::dtype_name(bias_dtype), " [batch=", batch, ", heads=", heads,
-                         ", size_per_head=", size_per_head, ", padded_seq=", padded_seq,
-                         ", max_seq=", max_seq, "]");
+      auto run = [&](auto input) {
+        using TIn = typename decltype(input)::type;
+        const ft4j::Int8FusedAttentionParams<TIn, T> p{static_cast<int8_t*>(out),
+                                                       static_cast<const TIn*>(qkv),
+                                                       static_cast<const T*>(qkv_bias),
+                                                       offsets,
+                                                       batch,
+                                                       heads,
+                                                       size_per_head,
+                                                       padded_seq,
+                                                       max_seq,
+                                                       scale,
+                                                       q_step,
+                                                       k_step,
+                                                       v_step,
+                                                       out_amax};
+        require_supported(ft4j::check_fused_attention(p), "fused_attention_int8");
+        ft4j::check_launch(ft4j::launch_fused_attention(p, stream), "fused_attention_int8 ",
+                           ft4j::dtype_name(dtype), int8_in ? " int8 qkv" : "",
+                           " [batch=", batch, ", heads=", heads, ", size_per_head=", size_per_head,
+                           ", padded_seq=", padded_seq, ", max_seq=", max_seq, "]");
+      };
+      if (int8_in) {
+        run(ft4j::Type<int8_t>{});
+      } else {
+        run(ft4j::Type<T>{});
+      }
     });
   });
 }
@@ -468,19 +493,29 @@ int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path
   });
 }
 
-int ft4j_fused_attention_int8_path(int bias_dtype, int heads, int size_per_head, int* path) {
+int ft4j_fused_attention_int8_path(int dtype, int qkv_dtype, int heads, int size_per_head,
+                                   int* path) {
   return guarded(__func__, [&] {
-    require_dtype(bias_dtype, "bias_dtype");
+    require_dtype(dtype, "dtype");
+    require_int8_attention_input(dtype, qkv_dtype);
     require(path != nullptr, "path is NULL");
     require_positive(heads, "heads");
     require_positive(size_per_head, "size_per_head");
     ft4j::hidden_size(heads, size_per_head, 3);
     *path = 0;
-    ft4j::with_dtype(bias_dtype, [&](auto type) {
+    ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
-      *path = fused_attention_path_code(ft4j::Int8FusedAttentionParams<T>{
-          stand_in<int8_t>(), stand_in<const int8_t>(), nullptr, stand_in<const int>(), 1, heads,
-          size_per_head, 0, 1, 1.f, 1.f, 1.f, 1.f, 1.f});
+      auto query = [&](auto input) {
+        using TIn = typename decltype(input)::type;
+        *path = fused_attention_path_code(ft4j::Int8FusedAttentionParams<TIn, T>{
+            stand_in<int8_t>(), stand_in<const TIn>(), nullptr, stand_in<const int>(), 1, heads,
+            size_per_head, 0, 1, 1.f, 1.f, 1.f, 1.f, 1.f});
+      };
+      if (qkv_dtype == FT4J_DTYPE_INT8) {
+        query(ft4j::Type<int8_t>{});
+      } else {
+        query(ft4j::Type<T>{});
+      }
     });
   });
 }

@@ -13,7 +13,9 @@ import org.ft4j.nativeapi.NativeApi;
 /**
  * Attention time per layer, fused kernel against the unfused path (QKV split + two batched cuBLASLt
  * GEMMs + masked softmax + merge), all tokens valid, from the QKV GEMM output to the [tokens,
- * hidden] context. Compare with the "sdpa_attention_only_us_per_layer" column of
+ * hidden] context; and the INT8 modes' fused attention, int8 context out, the bias of the row's
+ * type: mode 1 (QKV of the row's type in) in the int8_out_us column, mode 2 (int8 QKV in) in
+ * int8_us. Compare with the "sdpa_attention_only_us_per_layer" column of
  * ../shared/anchors/pytorch_encoder.py run on the same GPU.
  *
  * <pre>java -cp 'lib/*' org.ft4j.bench.AttentionBench [32x128,32x384,8x1024,4x4096] [heads] [d]
@@ -27,7 +29,8 @@ public final class AttentionBench {
     int heads = args.length > 1 ? Integer.parseInt(args[1]) : 12;
     int d = args.length > 2 ? Integer.parseInt(args[2]) : 64;
     int hidden = heads * d;
-    System.out.println("dtype,batch,seq,heads,d,fused_path,fused_us,unfused_us");
+    System.out.println(
+        "dtype,batch,seq,heads,d,fused_path,fused_us,unfused_us,int8_out_us,int8_us");
     try (CublasLt lt = CublasLt.create();
         CudaStream stream = CudaStream.create();
         DeviceBuffer workspace = DeviceBuffer.allocate(32L << 20)) {
@@ -50,6 +53,8 @@ public final class AttentionBench {
               DeviceBuffer v = DeviceBuffer.allocate(t, tokens * hidden);
               DeviceBuffer ctx = DeviceBuffer.allocate(t, tokens * hidden);
               DeviceBuffer s = DeviceBuffer.allocate(t, scores);
+              DeviceBuffer qkv8 = DeviceBuffer.allocate(DType.INT8, tokens * 3 * hidden);
+              DeviceBuffer out8 = DeviceBuffer.allocate(DType.INT8, tokens * hidden);
               MatmulPlan qk =
                   new MatmulPlan(
                       lt,
@@ -79,6 +84,37 @@ public final class AttentionBench {
                         NativeApi.fusedAttention(
                             t, out, qkv, bias, off, rows, batch, heads, d, seq, seq, scale,
                             stream));
+            qkv8.fillBytes(0x05);
+            double int8Out =
+                GraphTimer.micros(
+                    stream,
+                    () ->
+                        NativeApi.fusedAttentionInt8(
+                            t, t, out8, qkv, bias, off, rows, batch, heads, d, seq, seq, scale, 1f,
+                            1f, 1f, 1f, stream));
+            double int8 =
+                GraphTimer.micros(
+                    stream,
+                    () ->
+                        NativeApi.fusedAttentionInt8(
+                            t,
+                            DType.INT8,
+                            out8,
+                            qkv8,
+                            bias,
+                            off,
+                            rows,
+                            batch,
+                            heads,
+                            d,
+                            seq,
+                            seq,
+                            scale,
+                            0.01f,
+                            0.01f,
+                            0.01f,
+                            1f,
+                            stream));
             double unfused =
                 GraphTimer.micros(
                     stream,
@@ -92,7 +128,7 @@ public final class AttentionBench {
                     });
             System.out.printf(
                 Locale.ROOT,
-                "%s,%d,%d,%d,%d,%s,%.2f,%.2f%n",
+                "%s,%d,%d,%d,%d,%s,%.2f,%.2f,%.2f,%.2f%n",
                 t,
                 batch,
                 seq,
@@ -100,7 +136,9 @@ public final class AttentionBench {
                 d,
                 NativeApi.fusedAttentionPath(t, heads, d),
                 fused,
-                unfused);
+                unfused,
+                int8Out,
+                int8);
           }
         }
       }

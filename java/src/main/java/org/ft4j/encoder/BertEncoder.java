@@ -717,6 +717,49 @@ public final class BertEncoder implements Encoder {
   }
 
   /**
+   * Attention of an INT8 layer into {@code a.qx}: int8 with the static amax of attn_out_in. With
+   * the fused attention one kernel does it all: mode 1 ({@code mode2 == null}) reads the
+   * dequantized QKV GEMM output {@code a.qkv}, mode 2 the int8 one in {@code a.acc} (its Q, K, V
+   * steps in {@code mode2}). Unfused: the FP attention on {@code a.qkv}, then a quantize kernel.
+   */
+  private void enqueueInt8Attention(
+      Activations a,
+      ShapeState s,
+      LayerWeights w,
+      Int8DeviceWeights.Mode2 mode2,
+      float amax,
+      int batch,
+      int seq,
+      int rows,
+      int paddedSeq) {
+    if (!fused) {
+      enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
+      NativeApi.quantizeRows(
+          dtype, Int8Output.ofStatic(a.qx, amax, null), a.merged, rows, config.hidden(), stream);
+      return;
+    }
+    NativeApi.fusedAttentionInt8(
+        dtype,
+        mode2 != null ? DType.INT8 : dtype,
+        a.qx,
+        mode2 != null ? a.acc : a.qkv,
+        w.qkvBias(),
+        a.offsets,
+        rows,
+        batch,
+        config.heads(),
+        config.sizePerHead(),
+        paddedSeq,
+        seq,
+        (float) (1 / Math.sqrt(config.sizePerHead())),
+        mode2 != null ? mode2.qStep() : 1f,
+        mode2 != null ? mode2.kStep() : 1f,
+        mode2 != null ? mode2.vStep() : 1f,
+        amax,
+        stream);
+  }
+
+  /**
    * One INT8 mode-1 layer, x [rows, hidden] FP16 (FP32 in tests) in and out of {@code a.x}
    * (docs/int8.md):
    *
@@ -724,8 +767,8 @@ public final class BertEncoder implements Encoder {
    *   qx, s0  = int8 per token of x / s_qkv          (layer 0 here; later layers: the previous
    *                                                   layer's last layernorm writes them)
    *   qkv     = qx Wqkv^T · s0 · w                    INT8 GEMM, FP16 out, bias in attention
-   *   merged  = attention(qkv + bqkv)                 FP16, fused or unfused as in FP16
-   *   qx      = int8 of merged, static amax           quantize kernel
+   *   qx      = int8 of attention(qkv + bqkv)        static amax; the fused attention writes
+   *                                                   int8 (unfused: FP16, then a quantize kernel)
    *   acc     = qx Wo^T                               INT8 GEMM, int32 out
    *   a, qx, s1 = LN(acc · a · w + bo + x), int8 per token of a / s_ffn1
    *   acc     = qx Wi^T                               int32
@@ -785,10 +828,8 @@ public final class BertEncoder implements Encoder {
           3 * hidden,
           stream);
     }
-    enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
     float attentionAmax = q.attentionOutputAmax();
-    NativeApi.quantizeRows(
-        h, Int8Output.ofStatic(a.qx, attentionAmax, null), a.merged, rows, hidden, stream);
+    enqueueInt8Attention(a, s, w, null, attentionAmax, batch, seq, rows, paddedSeq);
     linearInt8(s.attentionOutput, q.attentionOutput(), a, rows, hidden, hidden);
     NativeApi.dequantizeBiasResidualLayerNorm(
         h,
@@ -890,27 +931,8 @@ public final class BertEncoder implements Encoder {
           hidden,
           stream);
     }
-    float attentionAmax = q.attentionOutputAmax();
-    if (fused) { // int8 Q, K, V in (acc), int8 context out (qx)
+    if (fused) { // int8 Q, K, V into acc for the int8 attention
       gemmToInt8(a, q.qkv(), a.qkvInScale, 0f, q.qkvScale(), o.qkvInv(), rows, 3 * hidden, hidden);
-      NativeApi.fusedAttentionInt8(
-          h,
-          a.qx,
-          a.acc,
-          w.qkvBias(),
-          a.offsets,
-          rows,
-          batch,
-          config.heads(),
-          config.sizePerHead(),
-          paddedSeq,
-          seq,
-          (float) (1 / Math.sqrt(config.sizePerHead())),
-          o.qStep(),
-          o.kStep(),
-          o.vStep(),
-          attentionAmax,
-          stream);
     } else {
       // Q, K, V rounded to int8 in the epilogue and written dequantized for the FP16 attention
       NativeApi.gemmInt8(
@@ -930,10 +952,9 @@ public final class BertEncoder implements Encoder {
           3 * hidden,
           hidden,
           stream);
-      enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
-      NativeApi.quantizeRows(
-          h, Int8Output.ofStatic(a.qx, attentionAmax, null), a.merged, rows, hidden, stream);
     }
+    float attentionAmax = q.attentionOutputAmax();
+    enqueueInt8Attention(a, s, w, o, attentionAmax, batch, seq, rows, paddedSeq);
     gemmToInt8(
         a,
         q.attentionOutput(),

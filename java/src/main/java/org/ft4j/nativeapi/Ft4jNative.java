@@ -35,6 +35,7 @@ public final class Ft4jNative {
   static final int FT4J_ERR_INTERNAL = 4;
   static final int FT4J_DTYPE_FP32 = 0;
   static final int FT4J_DTYPE_FP16 = 1;
+  static final int FT4J_DTYPE_INT8 = 2; // only where a function says so
 
   public static native @Cast("const char*") BytePointer ft4j_last_error();
 
@@ -132,7 +133,8 @@ public final class Ft4jNative {
       int dtype, int heads, int sizePerHead, int[] path);
 
   public static native int ft4j_fused_attention_int8(
-      int biasDtype,
+      int dtype,
+      int qkvDtype,
       Pointer out,
       @Const Pointer qkv,
       @Const Pointer qkvBias,
@@ -150,7 +152,7 @@ public final class Ft4jNative {
       CUstream_st stream);
 
   public static native int ft4j_fused_attention_int8_path(
-      int biasDtype, int heads, int sizePerHead, int[] path);
+      int dtype, int qkvDtype, int heads, int sizePerHead, int[] path);
 
   public static native int ft4j_lengths_to_offsets(
       @Const IntPointer lengths, int batch, IntPointer offsets, CUstream_st stream);

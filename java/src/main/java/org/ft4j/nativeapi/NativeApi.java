@@ -348,17 +348,31 @@ public final class NativeApi {
   }
 
   /**
-   * The path of {@link #fusedAttentionInt8} with a QKV bias of {@code biasType} on the current
-   * device.
+   * The path of {@link #fusedAttentionInt8} for an encoder of type {@code dtype} and Q/K/V of
+   * {@code qkvType} (INT8 or dtype) on the current device.
    */
-  public static AttentionPath fusedAttentionInt8Path(DType biasType, int heads, int sizePerHead) {
-    int t = floatType(biasType);
+  public static AttentionPath fusedAttentionInt8Path(
+      DType dtype, DType qkvType, int heads, int sizePerHead) {
+    int t = floatType(dtype);
+    int in = int8AttentionInput(dtype, qkvType);
     positive("heads", heads);
     positive("sizePerHead", sizePerHead);
     ensureLoaded();
     int[] path = new int[1];
-    check(Ft4jNative.ft4j_fused_attention_int8_path(t, heads, sizePerHead, path));
+    check(Ft4jNative.ft4j_fused_attention_int8_path(t, in, heads, sizePerHead, path));
     return AttentionPath.values()[path[0]];
+  }
+
+  /** The C code of qkvType for the int8 attention (INT8, or the encoder's dtype). */
+  private static int int8AttentionInput(DType dtype, DType qkvType) {
+    if (qkvType == DType.INT8) {
+      return Ft4jNative.FT4J_DTYPE_INT8;
+    }
+    if (qkvType != dtype) {
+      throw new IllegalArgumentException(
+          "int8 attention input " + qkvType + ": must be INT8 or the encoder's " + dtype);
+    }
+    return floatType(dtype);
   }
 
   /**
@@ -384,6 +398,7 @@ public final class NativeApi {
       CudaStream stream) {
     int t = floatType(dtype);
     checkAttention(
+        dtype,
         dtype,
         dtype,
         out,
@@ -415,13 +430,16 @@ public final class NativeApi {
   }
 
   /**
-   * INT8 mode 2's fused attention (see ft4j.h): {@link #fusedAttention} with qkv the int8 QKV GEMM
-   * output before the bias [rows, 3H] (its Q, K and V parts dequantized with {@code qStep}, {@code
-   * kStep}, {@code vStep}) and out int8 [rows, H], quantized with {@code outAmax} (padding query
-   * rows 0). The bias has the encoder's type {@code biasType} (FP16 or FP32).
+   * The INT8 modes' fused attention (see ft4j.h): {@link #fusedAttention} with out int8 [rows, H],
+   * quantized with {@code outAmax} (padding query rows 0), for the attention-output GEMM. {@code
+   * dtype} is the encoder's type (and the bias's); qkv [rows, 3H] is of {@code qkvType}: dtype
+   * (mode 1, the QKV GEMM's dequantized output; the steps are ignored) or INT8 (mode 2, the int8
+   * QKV GEMM output before the bias, its Q, K and V parts dequantized with {@code qStep}, {@code
+   * kStep}, {@code vStep}).
    */
   public static void fusedAttentionInt8(
-      DType biasType,
+      DType dtype,
+      DType qkvType,
       DeviceBuffer out,
       DeviceBuffer qkv,
       DeviceBuffer qkvBias,
@@ -438,18 +456,20 @@ public final class NativeApi {
       float vStep,
       float outAmax,
       CudaStream stream) {
-    int t = floatType(biasType);
-    float[] steps = {qStep, kStep, vStep, outAmax};
+    int t = floatType(dtype);
+    int in = int8AttentionInput(dtype, qkvType);
+    float[] values = {qStep, kStep, vStep, outAmax};
     String[] names = {"qStep", "kStep", "vStep", "outAmax"};
-    for (int i = 0; i < steps.length; i++) {
-      if (!(Float.isFinite(steps[i]) && steps[i] > 0)) {
+    for (int i = qkvType == DType.INT8 ? 0 : 3; i < values.length; i++) {
+      if (!(Float.isFinite(values[i]) && values[i] > 0)) {
         throw new IllegalArgumentException(
-            "int8 attention " + names[i] + " = " + steps[i] + ", must be finite and > 0");
+            "int8 attention " + names[i] + " = " + values[i] + ", must be finite and > 0");
       }
     }
     checkAttention(
+        qkvType,
         DType.INT8,
-        biasType,
+        dtype,
         out,
         qkv,
         qkvBias,
@@ -465,6 +485,7 @@ public final class NativeApi {
     check(
         Ft4jNative.ft4j_fused_attention_int8(
             t,
+            in,
             out.pointer(),
             qkv.pointer(),
             qkvBias == null ? null : qkvBias.pointer(),
@@ -482,9 +503,10 @@ public final class NativeApi {
             stream.handle()));
   }
 
-  /** The shape and buffer checks of both fused attention calls (io: qkv's and out's type). */
+  /** The shape and buffer checks of the fused attention calls. */
   private static void checkAttention(
-      DType io,
+      DType qkvType,
+      DType outType,
       DType biasType,
       DeviceBuffer out,
       DeviceBuffer qkv,
@@ -520,8 +542,8 @@ public final class NativeApi {
       throw new IllegalArgumentException("attention scale = " + scale + ", must be finite");
     }
     long hidden = (long) heads * sizePerHead;
-    qkv.requireFits(io, rows * 3 * hidden, "qkv [" + rows + ", " + 3 * hidden + "]");
-    out.requireFits(io, rows * hidden, "attention out [" + rows + ", " + hidden + "]");
+    qkv.requireFits(qkvType, rows * 3 * hidden, "qkv [" + rows + ", " + 3 * hidden + "]");
+    out.requireFits(outType, rows * hidden, "attention out [" + rows + ", " + hidden + "]");
     if (qkvBias != null) {
       qkvBias.requireFits(biasType, 3 * hidden, "qkv bias [" + 3 * hidden + "]");
     }
