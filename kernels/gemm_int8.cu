@@ -6,6 +6,10 @@
 // path computes exactly those accumulators with __dp4a, so the epilogue is shared.
 #include <cuda_fp16.h>
 
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
 #include "common.cuh"
 #include "gemm_int8.cuh"
 
@@ -158,75 +162,132 @@ __global__ void __launch_bounds__(kThreads) gemm_int8_kernel(GemmInt8Params<T> p
 }
 
 // ---------------------------------------------------------------------------------------------
-// The pipelined kernel (sm_80+, 16-byte loads): 128 x 128 tiles, 256 threads as 2 x 4 warps of
-// 64 x 32, k-steps of 32, a 4-stage cp.async pipeline (4 x 12 KiB of shared memory), the same
-// fragments, accumulators and epilogue as the kernel above. Chosen where its tiles fill the GPU
-// (pick_pipelined); the simple kernel keeps small problems and the unaligned / sm_75 cases.
-constexpr int kPBM = 128;
-constexpr int kPBN = 128;
+// The pipelined kernel (sm_80+, 16-byte loads): tiles of kBMt x kBNt per block, kWM x kWN warps,
+// k-steps of 32 through a 4-stage cp.async pipeline, the same fragments, accumulators and epilogue
+// as the kernel above. Two tile configurations (Tile128, Tile64) and split-K (gridDim.z > 1: each
+// z adds its share of the k-steps into an int32 buffer with atomics, exact, then the epilogue runs
+// as a separate kernel); plan_gemm_int8 picks among them and the simple kernel.
 constexpr int kPStages = 4;
-constexpr int kPThreads = 256;
 constexpr int kPPitch = kBK + kPad;  // 48 bytes: the LDS.32 fragment reads are conflict-free
 
-// Issues the copy of one 128 x 32 tile (rows row0.., k0..k0+31) of a [rows, k] row-major int8
-// matrix (k % 16 == 0): each of the 256 threads moves 16 bytes.
+template <int kBMt, int kBNt, int kWMt, int kWNt>
+struct PipeTile {
+  static constexpr int kBM = kBMt;
+  static constexpr int kBN = kBNt;
+  static constexpr int kWM = kWMt;
+  static constexpr int kWN = kWNt;
+  static constexpr int kThreads = 32 * kWM * kWN;
+  static constexpr int kWarpRows = kBM / kWM;
+  static constexpr int kWarpCols = kBN / kWN;
+  static constexpr int kI = kWarpRows / 16;  // m16 tiles per warp
+  static constexpr int kJ = kWarpCols / 8;   // n8 tiles per warp
+};
+using Tile128 = PipeTile<128, 128, 2, 4>;  // 256 threads, warps of 64 x 32; 48 KiB of stages
+using Tile64 = PipeTile<64, 64, 2, 2>;     // 128 threads, warps of 32 x 32; 24 KiB
+
+// Issues the copy of one kRows x 32 tile (rows row0.., k0..k0+31) of a [rows, k] row-major int8
+// matrix (k % 16 == 0), zero-filled at or past k_end (k_end: a multiple of 16).
+template <int kRows, int kThreadsT>
 __device__ __forceinline__ void issue_tile(int8_t (*tile)[kPPitch], const int8_t* src, int rows,
-                                           int k, int row0, int k0) {
-  const int r = threadIdx.x >> 1;
-  const int c = (threadIdx.x & 1) * 16;
-  const int gr = row0 + r;
-  const int gk = k0 + c;
-  const bool valid = gr < rows && gk < k;
-  cp_async_16_zfill(&tile[r][c], valid ? src + int64_t(gr) * k + gk : src, valid);
+                                           int k, int k_end, int row0, int k0) {
+  for (int i = threadIdx.x; i < kRows * 2; i += kThreadsT) {
+    const int r = i >> 1;
+    const int c = (i & 1) * 16;
+    const int gr = row0 + r;
+    const int gk = k0 + c;
+    const bool valid = gr < rows && gk < k_end;
+    cp_async_16_zfill(&tile[r][c], valid ? src + int64_t(gr) * k + gk : src, valid);
+  }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kPThreads) gemm_int8_pipelined_kernel(GemmInt8Params<T> p) {
-  // Launched on sm_80+ only (pick_pipelined): below that cp.async and the mma compile to nothing.
-  __shared__ __align__(16) int8_t as[kPStages][kPBM][kPPitch];
-  __shared__ __align__(16) int8_t bs[kPStages][kPBN][kPPitch];
+// Adds a warp's accumulators (kI x kJ tiles of 16 x 8 from row0, col0) into partial [m, n].
+template <int kI, int kJ>
+__device__ __forceinline__ void add_fragments(int32_t* partial, int m, int n,
+                                              const int (&acc)[kI][kJ][4], int row0, int col0) {
+  const int g = (threadIdx.x & 31) >> 2;
+  const int t = threadIdx.x & 3;
+  auto add = [&](int row, int col, int v) {
+    if (row < m && col < n) atomicAdd(partial + int64_t(row) * n + col, v);
+  };
+#pragma unroll
+  for (int i = 0; i < kI; ++i) {
+    const int row = row0 + i * 16 + g;
+#pragma unroll
+    for (int j = 0; j < kJ; ++j) {
+      const int col = col0 + j * 8 + 2 * t;
+      add(row, col, acc[i][j][0]);
+      add(row, col + 1, acc[i][j][1]);
+      add(row + 8, col, acc[i][j][2]);
+      add(row + 8, col + 1, acc[i][j][3]);
+    }
+  }
+}
+
+// The k-steps of split blockIdx.z: [kt0, kt1) of ceil(k / 32), shared out evenly.
+struct KRange {
+  int kt0;
+  int kt1;
+};
+__device__ __forceinline__ KRange split_range(int k) {
+  const int ktiles = (k + kBK - 1) / kBK;
+  const int per = (ktiles + gridDim.z - 1) / gridDim.z;
+  const int kt0 = blockIdx.z * per;
+  return {kt0, min(ktiles, kt0 + per)};
+}
+
+// partial == NULL: one split, the epilogue stores the output. Else: this split's sums are added
+// into partial [M, N] (zeroed before the launch).
+template <typename T, typename Tile>
+__global__ void __launch_bounds__(Tile::kThreads)
+    gemm_int8_pipelined_kernel(GemmInt8Params<T> p, int32_t* partial) {
+  // Launched on sm_80+ only (plan_gemm_int8): below that cp.async and the mma compile to nothing.
+  constexpr int kI = Tile::kI;
+  constexpr int kJ = Tile::kJ;
+  __shared__ __align__(16) int8_t as[kPStages][Tile::kBM][kPPitch];
+  __shared__ __align__(16) int8_t bs[kPStages][Tile::kBN][kPPitch];
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int g = lane >> 2;
   const int t = lane & 3;
-  const int warp_m = (warp >> 2) * 64;
-  const int warp_n = (warp & 3) * 32;
-  const int block_m = blockIdx.y * kPBM;
-  const int block_n = blockIdx.x * kPBN;
-  const int ktiles = (p.k + kBK - 1) / kBK;
+  const int warp_m = (warp / Tile::kWN) * Tile::kWarpRows;
+  const int warp_n = (warp % Tile::kWN) * Tile::kWarpCols;
+  const int block_m = blockIdx.y * Tile::kBM;
+  const int block_n = blockIdx.x * Tile::kBN;
+  const KRange range = split_range(p.k);
+  if (range.kt0 >= range.kt1) return;  // an empty split (whole block)
+  const int ktiles = range.kt1 - range.kt0;
+  const int k_end = min(p.k, range.kt1 * kBK);
+  auto issue = [&](int stage, int kt) {  // kt: relative to this split
+    const int k0 = (range.kt0 + kt) * kBK;
+    issue_tile<Tile::kBM, Tile::kThreads>(as[stage], p.a, p.m, p.k, k_end, block_m, k0);
+    issue_tile<Tile::kBN, Tile::kThreads>(bs[stage], p.b, p.n, p.k, k_end, block_n, k0);
+  };
 
-  int acc[4][4][4];  // [m16 tile][n8 tile][fragment]
+  int acc[kI][kJ][4];  // [m16 tile][n8 tile][fragment]
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < kI; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < kJ; ++j)
 #pragma unroll
       for (int f = 0; f < 4; ++f) acc[i][j][f] = 0;
 
   // Prologue: stages 0 .. kPStages - 2 in flight (one commit group each, empty past the end).
 #pragma unroll
   for (int s = 0; s < kPStages - 1; ++s) {
-    if (s < ktiles) {
-      issue_tile(as[s], p.a, p.m, p.k, block_m, s * kBK);
-      issue_tile(bs[s], p.b, p.n, p.k, block_n, s * kBK);
-    }
+    if (s < ktiles) issue(s, s);
     cp_async_commit();
   }
   for (int kt = 0; kt < ktiles; ++kt) {
     cp_async_wait<kPStages - 2>();  // the group of tile kt has landed (for this thread)
-    __syncthreads();                      // ... for every thread; and tile kt - 1 is consumed
+    __syncthreads();                // ... for every thread; and tile kt - 1 is consumed
     const int next = kt + kPStages - 1;
-    if (next < ktiles) {
-      const int s = next % kPStages;  // the buffer of tile kt - 1
-      issue_tile(as[s], p.a, p.m, p.k, block_m, next * kBK);
-      issue_tile(bs[s], p.b, p.n, p.k, block_n, next * kBK);
-    }
+    if (next < ktiles) issue(next % kPStages, next);  // into the buffer of tile kt - 1
     cp_async_commit();
     const int s = kt % kPStages;
-    int af[4][4];
-    int bf[4][2];
+    int af[kI][4];
+    int bf[kJ][2];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kI; ++i) {
       const int r = warp_m + i * 16 + g;
       af[i][0] = load_s32(&as[s][r][4 * t]);
       af[i][1] = load_s32(&as[s][r + 8][4 * t]);
@@ -234,15 +295,15 @@ __global__ void __launch_bounds__(kPThreads) gemm_int8_pipelined_kernel(GemmInt8
       af[i][3] = load_s32(&as[s][r + 8][16 + 4 * t]);
     }
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < kJ; ++j) {
       const int c = warp_n + j * 8 + g;
       bf[j][0] = load_s32(&bs[s][c][4 * t]);
       bf[j][1] = load_s32(&bs[s][c][16 + 4 * t]);
     }
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kI; ++i) {
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < kJ; ++j) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
         asm volatile(
             "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
@@ -256,23 +317,101 @@ __global__ void __launch_bounds__(kPThreads) gemm_int8_pipelined_kernel(GemmInt8
   }
   cp_async_wait<0>();
 
-  store_fragments(p, acc, block_m + warp_m, block_n + warp_n);
+  if (partial != nullptr) {
+    add_fragments(partial, p.m, p.n, acc, block_m + warp_m, block_n + warp_n);
+  } else {
+    store_fragments(p, acc, block_m + warp_m, block_n + warp_n);
+  }
 }
 
-// Whether the pipelined kernel runs p: 16-byte loads possible, sm_80 or newer, and at least one
-// 128 x 128 tile per SM (below that the 64 x 64 kernel spreads the work over more SMs).
+// The epilogue of a split-K GEMM over its summed accumulators.
 template <typename T>
-bool pick_pipelined(const GemmInt8Params<T>& p, bool vector) {
-  if (!vector) return false;
-  int device = 0;
+__global__ void gemm_int8_epilogue_kernel(GemmInt8Params<T> p, const int32_t* partial) {
+  const int64_t total = int64_t(p.m) * p.n;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    store_out(p, static_cast<int>(i / p.n), static_cast<int>(i % p.n), partial[i]);
+  }
+}
+
+// SM count and compute capability major of the current device, cached per device.
+struct GemmDevice {
   int major = 0;
   int sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    return false;
+};
+GemmDevice gemm_device() {
+  static std::mutex mutex;
+  static std::vector<GemmDevice> cache;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    return {};
   }
-  return major >= 8 && ceil_div(p.m, kPBM) * ceil_div(p.n, kPBN) >= sms;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (device >= static_cast<int>(cache.size())) cache.resize(device + 1);
+  if (cache[device].sms == 0) {
+    GemmDevice d;
+    if (cudaDeviceGetAttribute(&d.major, cudaDevAttrComputeCapabilityMajor, device) !=
+            cudaSuccess ||
+        cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+      cudaGetLastError();
+      return {};
+    }
+    cache[device] = d;
+  }
+  return cache[device];
+}
+
+// Fewest k-steps (of 32) a split keeps: below that the atomics and the extra launches outweigh
+// the parallelism gained.
+constexpr int kMinSplitSteps = 8;
+
+}  // namespace
+
+// The one place that chooses how a GEMM runs: the 128 x 128 pipelined kernel where its tiles give
+// every SM one; else the 64 x 64 pipelined kernel, split along K while its tiles fill fewer than
+// all SMs, as far as the workspace (M x N int32, unless the output is INT32 itself) and
+// kMinSplitSteps allow; the simple kernel without 16-byte loads or below sm_80.
+template <typename T>
+GemmInt8Plan plan_gemm_int8(const GemmInt8Params<T>& p) {
+  const bool vector = p.k % 16 == 0 && aligned_to(p.a, 16) && aligned_to(p.b, 16);
+  const GemmDevice d = gemm_device();
+  if (!vector || d.major < 8) return {GemmInt8Kernel::SIMPLE, 1};
+  if (ceil_div(p.m, Tile128::kBM) * ceil_div(p.n, Tile128::kBN) >= d.sms) {
+    return {GemmInt8Kernel::TILE128, 1};
+  }
+  const int64_t tiles = ceil_div(p.m, Tile64::kBM) * ceil_div(p.n, Tile64::kBN);
+  int64_t splits = std::min<int64_t>(d.sms / tiles, ceil_div(p.k, kBK) / kMinSplitSteps);
+  const bool room = p.out_kind == GemmInt8Out::INT32 ||
+                    (p.workspace != nullptr &&
+                     p.workspace_bytes >= sizeof(int32_t) * size_t(p.m) * size_t(p.n));
+  if (splits < 2 || !room) splits = 1;
+  return {GemmInt8Kernel::TILE64, static_cast<int>(std::min<int64_t>(splits, 65535))};
+}
+
+namespace {
+
+template <typename T, typename Tile>
+cudaError_t launch_pipelined(const GemmInt8Params<T>& p, int splits, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.n, Tile::kBN)),
+                  static_cast<unsigned>(ceil_div(p.m, Tile::kBM)), static_cast<unsigned>(splits));
+  if (splits == 1) {
+    gemm_int8_pipelined_kernel<T, Tile><<<grid, Tile::kThreads, 0, stream>>>(p, nullptr);
+    return cudaGetLastError();
+  }
+  // INT32 output: the splits add straight into it; else into the workspace, then the epilogue.
+  const bool direct = p.out_kind == GemmInt8Out::INT32;
+  int32_t* partial = static_cast<int32_t*>(direct ? p.out : p.workspace);
+  const size_t bytes = sizeof(int32_t) * size_t(p.m) * size_t(p.n);
+  cudaError_t e = cudaMemsetAsync(partial, 0, bytes, stream);
+  if (e != cudaSuccess) return e;
+  gemm_int8_pipelined_kernel<T, Tile><<<grid, Tile::kThreads, 0, stream>>>(p, partial);
+  e = cudaGetLastError();
+  if (e != cudaSuccess || direct) return e;
+  const int threads = 256;
+  gemm_int8_epilogue_kernel<T><<<elementwise_blocks(int64_t(p.m) * p.n, threads), threads, 0,
+                                 stream>>>(p, partial);
+  return cudaGetLastError();
 }
 
 }  // namespace
@@ -292,14 +431,15 @@ std::string check_gemm_int8(const GemmInt8Params<T>& p) {
 
 template <typename T>
 cudaError_t launch_gemm_int8(const GemmInt8Params<T>& p, cudaStream_t stream) {
+  const GemmInt8Plan plan = plan_gemm_int8(p);
+  switch (plan.kernel) {
+    case GemmInt8Kernel::TILE128: return launch_pipelined<T, Tile128>(p, plan.splits, stream);
+    case GemmInt8Kernel::TILE64: return launch_pipelined<T, Tile64>(p, plan.splits, stream);
+    default: break;
+  }
   const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kBN)),
                   static_cast<unsigned>(ceil_div(p.m, kBM)));
-  const bool vector = p.k % 16 == 0 && aligned_to(p.a, 16) && aligned_to(p.b, 16);
-  if (pick_pipelined(p, vector)) {
-    const dim3 big(static_cast<unsigned>(ceil_div(p.n, kPBN)),
-                   static_cast<unsigned>(ceil_div(p.m, kPBM)));
-    gemm_int8_pipelined_kernel<T><<<big, kPThreads, 0, stream>>>(p);
-  } else if (vector) {
+  if (p.k % 16 == 0 && aligned_to(p.a, 16) && aligned_to(p.b, 16)) {
     gemm_int8_kernel<T, true><<<grid, kThreads, 0, stream>>>(p);
   } else {
     gemm_int8_kernel<T, false><<<grid, kThreads, 0, stream>>>(p);
@@ -311,5 +451,7 @@ template std::string check_gemm_int8<float>(const GemmInt8Params<float>&);
 template std::string check_gemm_int8<__half>(const GemmInt8Params<__half>&);
 template cudaError_t launch_gemm_int8<float>(const GemmInt8Params<float>&, cudaStream_t);
 template cudaError_t launch_gemm_int8<__half>(const GemmInt8Params<__half>&, cudaStream_t);
+template GemmInt8Plan plan_gemm_int8<float>(const GemmInt8Params<float>&);
+template GemmInt8Plan plan_gemm_int8<__half>(const GemmInt8Params<__half>&);
 
 }  // namespace ft4j

@@ -16,8 +16,12 @@
 //    compute. sm_80 and newer multiply with mma.sync m16n8k32 (s8 in, s32 accumulate); sm_75
 //    computes the same fragments with __dp4a. Any M, N, K >= 1: edges are zero-filled; 16-byte
 //    loads when K % 16 == 0 and A, B are 16-byte aligned, byte loads otherwise.
-//  - pipelined (sm_80+, 16-byte loads only): 128 x 128 per block of 256 threads (2 x 4 warps of
-//    64 x 32), a 4-stage cp.async pipeline; used when its tiles are at least one per SM.
+//  - pipelined (sm_80+, 16-byte loads only), a 4-stage cp.async pipeline: 128 x 128 per block of
+//    256 threads (2 x 4 warps of 64 x 32) when its tiles are at least one per SM; else 64 x 64 per
+//    block of 128 threads (2 x 2 warps of 32 x 32), split along K (grid z) while its tiles leave
+//    SMs idle (small M: batch 1, short sequences), each split adding its int32 sums into the
+//    workspace with atomics (exact) and a second kernel applying the epilogue. INT32 outputs are
+//    summed in place and need no workspace. plan_gemm_int8 makes the choice.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -45,7 +49,20 @@ struct GemmInt8Params {
   int m;
   int n;
   int k;
+  int32_t* workspace;      // split-K partial sums, or NULL (then no split unless INT32 output)
+  size_t workspace_bytes;  // a split needs M * N * 4 (not for INT32 output)
 };
+
+enum class GemmInt8Kernel : int { SIMPLE = 0, TILE128 = 1, TILE64 = 2 };
+
+struct GemmInt8Plan {
+  GemmInt8Kernel kernel;
+  int splits;  // K splits (grid z); 1: none
+};
+
+// How launch_gemm_int8 runs p on the current device.
+template <typename T>
+GemmInt8Plan plan_gemm_int8(const GemmInt8Params<T>& p);
 
 template <typename T>
 std::string check_gemm_int8(const GemmInt8Params<T>& p);

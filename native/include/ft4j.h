@@ -222,11 +222,21 @@ FT4J_API int ft4j_dequantize_bias_residual_layernorm(
  *              Q/K/V: the attention reads the dequantized int8 GEMM output). 
  * a_m = a_scale[m] (float[M]) or a_static when a_scale is NULL; inv_n = out_inv_scale[n]
  * (float[N]) or out_inv_static when NULL. bias: dtype[N] or NULL. dtype: type of FLOAT outputs
- * and of bias. */
+ * and of bias. workspace (device, may be NULL) of workspace_bytes: where too few tiles would fill
+ * the GPU (small M), K is split across blocks that sum into M * N int32 of it (exact) before the
+ * epilogue; without room (or with an INT32 output, summed in place) that needs nothing. The
+ * workspace is used in stream order: it may be shared with other work on the same stream. */
 FT4J_API int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void* b,
                             const void* a_scale, float a_static, const void* w_scale,
                             const void* bias, const void* out_inv_scale, float out_inv_static,
-                            int gelu, int m, int n, int k, struct CUstream_st* stream);
+                            int gelu, int m, int n, int k, void* workspace,
+                            size_t workspace_bytes, struct CUstream_st* stream);
+
+/* How ft4j_gemm_int8 runs an [M, N, K] GEMM with out_kind on the current device for 16-byte
+ * aligned operands and workspace_bytes of workspace: *kernel = 0 (simple 64 x 64), 1 (pipelined
+ * 128 x 128), 2 (pipelined 64 x 64); *splits = the K splits (1: none). */
+FT4J_API int ft4j_gemm_int8_plan(int out_kind, int m, int n, int k, size_t workspace_bytes,
+                                 int* kernel, int* splits);
 
 #ifdef __cplusplus
 }

@@ -763,7 +763,7 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
 int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void* b,
                    const void* a_scale, float a_static, const void* w_scale, const void* bias,
                    const void* out_inv_scale, float out_inv_static, int gelu, int m, int n, int k,
-                   struct CUstream_st* stream) {
+                   void* workspace, size_t workspace_bytes, struct CUstream_st* stream) {
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
     require(out_kind >= 0 && out_kind <= 3, "out_kind = ", out_kind,
@@ -800,11 +800,37 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
                                       static_cast<ft4j::GemmInt8Out>(out_kind),
                                       m,
                                       n,
-                                      k};
+                                      k,
+                                      static_cast<int32_t*>(workspace),
+                                      workspace == nullptr ? 0 : workspace_bytes};
       require_supported(ft4j::check_gemm_int8(p), "gemm_int8");
       ft4j::check_launch(ft4j::launch_gemm_int8(p, stream), "gemm_int8 out_kind=", out_kind,
                          " [M=", m, ", N=", n, ", K=", k, "]");
     });
+  });
+}
+
+int ft4j_gemm_int8_plan(int out_kind, int m, int n, int k, size_t workspace_bytes, int* kernel,
+                        int* splits) {
+  return guarded(__func__, [&] {
+    require(out_kind >= 0 && out_kind <= 3, "out_kind = ", out_kind, ", must be 0..3");
+    require(kernel != nullptr && splits != nullptr, "kernel or splits is NULL");
+    require_positive(m, "M");
+    require_positive(n, "N");
+    require_positive(k, "K");
+    // 16-byte aligned stand-ins: only the alignment of the pointers matters to the choice.
+    ft4j::GemmInt8Params<float> p{};
+    p.a = p.b = reinterpret_cast<const int8_t*>(uintptr_t(256));
+    p.out = reinterpret_cast<void*>(uintptr_t(256));
+    p.out_kind = static_cast<ft4j::GemmInt8Out>(out_kind);
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    p.workspace = workspace_bytes > 0 ? reinterpret_cast<int32_t*>(uintptr_t(256)) : nullptr;
+    p.workspace_bytes = workspace_bytes;
+    const ft4j::GemmInt8Plan plan = ft4j::plan_gemm_int8(p);
+    *kernel = static_cast<int>(plan.kernel);
+    *splits = plan.splits;
   });
 }
 

@@ -810,6 +810,7 @@ public final class BertEncoder implements Encoder {
           rows,
           3 * hidden,
           hidden,
+          workspace,
           stream);
     } else { // cuBLASLt: int32, then dequantized to qkv
       s.qkv.run(stream, a.qx, q.qkv(), a.acc, null, workspace);
@@ -951,6 +952,7 @@ public final class BertEncoder implements Encoder {
           rows,
           3 * hidden,
           hidden,
+          workspace,
           stream);
     }
     float attentionAmax = q.attentionOutputAmax();
@@ -1071,6 +1073,7 @@ public final class BertEncoder implements Encoder {
         m,
         n,
         k,
+        workspace,
         stream);
   }
 

@@ -253,5 +253,16 @@ public final class Ft4jNative {
       int m,
       int n,
       int k,
+      Pointer workspace,
+      @Cast("size_t") long workspaceBytes,
       CUstream_st stream);
+
+  public static native int ft4j_gemm_int8_plan(
+      int outKind,
+      int m,
+      int n,
+      int k,
+      @Cast("size_t") long workspaceBytes,
+      int[] kernel,
+      int[] splits);
 }

@@ -936,10 +936,9 @@ public final class NativeApi {
   }
 
   /**
-   * ft4j's INT8 GEMM: acc = a [m, k] · b [n, k]ᵀ (int8, row-major, exact int32 sums) with the
-   * epilogue {@code kind} (native/include/ft4j.h): aScale [m] per-token input scales (or {@code
-   * aStatic}), wScale [n], bias [n] (dtype, may be null), outInvScale [n] (or {@code outInvStatic})
-   * for INT8 output. Scale arguments are ignored for INT32 output and may be null there.
+   * {@link #gemmInt8(Int8GemmOut, DType, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer,
+   * float, DeviceBuffer, DeviceBuffer, DeviceBuffer, float, boolean, int, int, int, DeviceBuffer,
+   * CudaStream)} without a workspace (no split-K except for INT32 output).
    */
   public static void gemmInt8(
       Int8GemmOut kind,
@@ -957,6 +956,52 @@ public final class NativeApi {
       int m,
       int n,
       int k,
+      CudaStream stream) {
+    gemmInt8(
+        kind,
+        dtype,
+        out,
+        a,
+        b,
+        aScale,
+        aStatic,
+        wScale,
+        bias,
+        outInvScale,
+        outInvStatic,
+        gelu,
+        m,
+        n,
+        k,
+        null,
+        stream);
+  }
+
+  /**
+   * ft4j's INT8 GEMM: acc = a [m, k] · b [n, k]ᵀ (int8, row-major, exact int32 sums) with the
+   * epilogue {@code kind} (native/include/ft4j.h): aScale [m] per-token input scales (or {@code
+   * aStatic}), wScale [n], bias [n] (dtype, may be null), outInvScale [n] (or {@code outInvStatic})
+   * for INT8 output. Scale arguments are ignored for INT32 output and may be null there. {@code
+   * workspace} (may be null; used in stream order) lets a GEMM with too few tiles for the GPU split
+   * K across blocks (it needs m · n int32; see {@link #gemmInt8Plan}).
+   */
+  public static void gemmInt8(
+      Int8GemmOut kind,
+      DType dtype,
+      DeviceBuffer out,
+      DeviceBuffer a,
+      DeviceBuffer b,
+      DeviceBuffer aScale,
+      float aStatic,
+      DeviceBuffer wScale,
+      DeviceBuffer bias,
+      DeviceBuffer outInvScale,
+      float outInvStatic,
+      boolean gelu,
+      int m,
+      int n,
+      int k,
+      DeviceBuffer workspace,
       CudaStream stream) {
     if (kind == null) {
       throw new IllegalArgumentException("gemmInt8 output kind is null");
@@ -1014,7 +1059,41 @@ public final class NativeApi {
             m,
             n,
             k,
+            workspace == null ? null : workspace.pointer(),
+            workspace == null ? 0 : workspace.bytes(),
             stream.handle()));
+  }
+
+  /** The kernels of {@link #gemmInt8}: see {@link #gemmInt8Plan}. */
+  public enum Int8GemmKernel {
+    /** 64 x 64 tiles, load then compute (sm_75, unaligned operands, K % 16 != 0). */
+    SIMPLE,
+    /** 128 x 128 tiles, 4-stage cp.async pipeline (sm_80+, at least one tile per SM). */
+    PIPELINED_128,
+    /** 64 x 64 tiles, the same pipeline, split along K when its tiles leave SMs idle. */
+    PIPELINED_64
+  }
+
+  /** How {@link #gemmInt8} runs a shape: its kernel and how many K splits (1: none). */
+  public record Int8GemmPlan(Int8GemmKernel kernel, int splits) {}
+
+  /**
+   * How {@link #gemmInt8} runs an [m, n, k] GEMM with output {@code kind} on the current device,
+   * for 16-byte aligned operands and {@code workspaceBytes} of workspace.
+   */
+  public static Int8GemmPlan gemmInt8Plan(
+      Int8GemmOut kind, int m, int n, int k, long workspaceBytes) {
+    positive("M", m);
+    positive("N", n);
+    positive("K", k);
+    if (workspaceBytes < 0) {
+      throw new IllegalArgumentException("workspaceBytes = " + workspaceBytes + ", must be >= 0");
+    }
+    ensureLoaded();
+    int[] kernel = new int[1];
+    int[] splits = new int[1];
+    check(Ft4jNative.ft4j_gemm_int8_plan(kind.ordinal(), m, n, k, workspaceBytes, kernel, splits));
+    return new Int8GemmPlan(Int8GemmKernel.values()[kernel[0]], splits[0]);
   }
 
   /**

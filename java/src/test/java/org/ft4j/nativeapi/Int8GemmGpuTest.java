@@ -27,10 +27,12 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * ft4j's own INT8 GEMM (both kernels: the simple one and, from one 128 x 128 tile per SM on, the
- * pipelined one): exact int32 results on random int8 data for awkward M, N, K (edges, K not a
+ * ft4j's own INT8 GEMM (every kernel: the simple one for unaligned or K % 16 != 0 operands, the
+ * pipelined 128 x 128 one from one tile per SM on, the pipelined 64 x 64 one below that, split
+ * along K for small M): exact int32 results on random int8 data for awkward M, N, K (edges, K not a
  * multiple of 16 or 32, unaligned second operand), and its FLOAT / INT8 epilogues against the
- * float64 reference. Outputs are poisoned before each launch.
+ * float64 reference, bit-identical with and without a split-K workspace. Outputs are poisoned
+ * before each launch.
  */
 @Tag(GpuTesting.GPU)
 class Int8GemmGpuTest {
@@ -130,7 +132,10 @@ class Int8GemmGpuTest {
                     Arguments.of(t, 33, 3072, 768, true, true),
                     Arguments.of(t, 7, 100, 45, true, false),
                     Arguments.of(t, 1300, 1601, 96, true, true), // pipelined kernel
-                    Arguments.of(t, 2000, 1500, 48, false, false)));
+                    Arguments.of(t, 2000, 1500, 48, false, false),
+                    // batch 1: few 64 x 64 tiles, long K: split-K with a workspace
+                    Arguments.of(t, 17, 768, 3072, true, true),
+                    Arguments.of(t, 128, 768, 3072, false, false)));
   }
 
   @ParameterizedTest(name = "{0} [{1}, {2}, {3}] gelu={4} perToken={5}")
@@ -155,7 +160,10 @@ class Int8GemmGpuTest {
         DeviceBuffer bs = upload(bias, t);
         DeviceBuffer inv = upload(outInv, DType.FP32);
         DeviceBuffer out = poisoned(t, (long) m * n);
-        DeviceBuffer q = DeviceBuffer.allocate(DType.INT8, (long) m * n)) {
+        DeviceBuffer q = DeviceBuffer.allocate(DType.INT8, (long) m * n);
+        DeviceBuffer split = poisoned(t, (long) m * n);
+        DeviceBuffer workspace = int32Poisoned((long) m * n)) {
+      DeviceBuffer[] withWorkspace = {null}; // the workspace the next run passes (null: none)
       BiConsumer<Int8GemmOut, DeviceBuffer> run =
           (kind, dst) -> {
             NativeApi.gemmInt8(
@@ -174,10 +182,30 @@ class Int8GemmGpuTest {
                 m,
                 n,
                 k,
+                withWorkspace[0],
                 STREAM.get());
             STREAM.get().synchronize();
           };
+      // Each output again with the workspace (split-K where the plan splits): bit-identical.
+      BiConsumer<Int8GemmOut, DeviceBuffer> sameWithWorkspace =
+          (kind, first) -> {
+            DeviceBuffer dst = kind == Int8GemmOut.INT8 ? q : split;
+            DType type = kind == Int8GemmOut.INT8 ? DType.INT8 : t;
+            byte[] before = first.toByteArray((int) ((long) m * n * type.bytes()));
+            dst.fillBytes(kind == Int8GemmOut.INT8 ? 0x80 : 0xFF);
+            withWorkspace[0] = workspace;
+            run.accept(kind, dst);
+            withWorkspace[0] = null;
+            assertArrayEquals(
+                before,
+                dst.toByteArray(before.length),
+                kind
+                    + " with a workspace ("
+                    + NativeApi.gemmInt8Plan(kind, m, n, k, 4L * m * n)
+                    + ")");
+          };
       run.accept(Int8GemmOut.FLOAT, out);
+      sameWithWorkspace.accept(Int8GemmOut.FLOAT, out);
       float[] expected = new float[y.length];
       for (int i = 0; i < y.length; i++) {
         expected[i] = (float) y[i];
@@ -190,6 +218,9 @@ class Int8GemmGpuTest {
       for (int i = 0; i < got.length; i++) {
         GpuTesting.assertInt8Rounding(got[i], y[i] * outInv[i % n], "INT8 at " + i);
       }
+      try (DeviceBuffer firstInt8 = bytes(got)) {
+        sameWithWorkspace.accept(Int8GemmOut.INT8, firstInt8);
+      }
 
       out.fillBytes(0xFF); // NaN in both FP32 and FP16
       run.accept(Int8GemmOut.INT8_DEQUANTIZED, out);
@@ -200,7 +231,33 @@ class Int8GemmGpuTest {
       }
       assertClose(
           dequantized, download(out, t, m * n), t == DType.FP32 ? 1e-6 : 1e-3, "INT8_DEQUANTIZED");
+      sameWithWorkspace.accept(Int8GemmOut.INT8_DEQUANTIZED, out);
     }
+  }
+
+  /** Which kernel runs where (see plan_gemm_int8), on the device at hand. */
+  @Test
+  void plansSplitSmallGemmsAlongK() {
+    long ws = 32L << 20;
+    boolean tensorCores = org.ft4j.cuda.CudaDevice.open(0).smMajor() >= 8;
+    NativeApi.Int8GemmPlan batchOne = NativeApi.gemmInt8Plan(Int8GemmOut.INT8, 128, 768, 3072, ws);
+    NativeApi.Int8GemmPlan noRoom = NativeApi.gemmInt8Plan(Int8GemmOut.INT8, 128, 768, 3072, 0);
+    NativeApi.Int8GemmPlan int32 = NativeApi.gemmInt8Plan(Int8GemmOut.INT32, 128, 768, 3072, 0);
+    NativeApi.Int8GemmPlan large = NativeApi.gemmInt8Plan(Int8GemmOut.INT8, 4096, 3072, 768, ws);
+    NativeApi.Int8GemmPlan oddK = NativeApi.gemmInt8Plan(Int8GemmOut.INT8, 128, 768, 1001, ws);
+    if (!tensorCores) {
+      for (NativeApi.Int8GemmPlan p : new NativeApi.Int8GemmPlan[] {batchOne, large, oddK}) {
+        assertTrue(p.kernel() == NativeApi.Int8GemmKernel.SIMPLE && p.splits() == 1, p::toString);
+      }
+      return;
+    }
+    assertTrue(
+        batchOne.kernel() == NativeApi.Int8GemmKernel.PIPELINED_64 && batchOne.splits() >= 2,
+        batchOne::toString);
+    assertTrue(noRoom.splits() == 1, noRoom::toString);
+    assertTrue(int32.splits() == batchOne.splits(), int32::toString); // sums in place
+    assertTrue(large.kernel() == NativeApi.Int8GemmKernel.PIPELINED_128, large::toString);
+    assertTrue(oddK.kernel() == NativeApi.Int8GemmKernel.SIMPLE, oddK::toString);
   }
 
   @Test
