@@ -74,10 +74,11 @@ __device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, i
   }
 }
 
-// Stores a warp's accumulators, kI x kJ tiles of 16 x 8 from (row0, col0), through the epilogue.
-template <typename T, int kI, int kJ>
-__device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p,
-                                                const int (&acc)[kI][kJ][4], int row0, int col0) {
+// Calls f(row, col, value) for each of a warp's accumulators: kI x kJ tiles of 16 x 8 from
+// (row0, col0), in the fragment layout above.
+template <int kI, int kJ, typename F>
+__device__ __forceinline__ void for_each_fragment(const int (&acc)[kI][kJ][4], int row0, int col0,
+                                                  F&& f) {
   const int g = (threadIdx.x & 31) >> 2;
   const int t = threadIdx.x & 3;
 #pragma unroll
@@ -86,12 +87,19 @@ __device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p,
 #pragma unroll
     for (int j = 0; j < kJ; ++j) {
       const int col = col0 + j * 8 + 2 * t;
-      store_out(p, row, col, acc[i][j][0]);
-      store_out(p, row, col + 1, acc[i][j][1]);
-      store_out(p, row + 8, col, acc[i][j][2]);
-      store_out(p, row + 8, col + 1, acc[i][j][3]);
+      f(row, col, acc[i][j][0]);
+      f(row, col + 1, acc[i][j][1]);
+      f(row + 8, col, acc[i][j][2]);
+      f(row + 8, col + 1, acc[i][j][3]);
     }
   }
+}
+
+// Stores a warp's accumulators through the epilogue.
+template <typename T, int kI, int kJ>
+__device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p,
+                                                const int (&acc)[kI][kJ][4], int row0, int col0) {
+  for_each_fragment(acc, row0, col0, [&](int row, int col, int v) { store_out(p, row, col, v); });
 }
 
 template <typename T, bool kVector>
@@ -200,27 +208,13 @@ __device__ __forceinline__ void issue_tile(int8_t (*tile)[kPPitch], const int8_t
   }
 }
 
-// Adds a warp's accumulators (kI x kJ tiles of 16 x 8 from row0, col0) into partial [m, n].
+// Adds a warp's accumulators into partial [m, n].
 template <int kI, int kJ>
 __device__ __forceinline__ void add_fragments(int32_t* partial, int m, int n,
                                               const int (&acc)[kI][kJ][4], int row0, int col0) {
-  const int g = (threadIdx.x & 31) >> 2;
-  const int t = threadIdx.x & 3;
-  auto add = [&](int row, int col, int v) {
+  for_each_fragment(acc, row0, col0, [&](int row, int col, int v) {
     if (row < m && col < n) atomicAdd(partial + int64_t(row) * n + col, v);
-  };
-#pragma unroll
-  for (int i = 0; i < kI; ++i) {
-    const int row = row0 + i * 16 + g;
-#pragma unroll
-    for (int j = 0; j < kJ; ++j) {
-      const int col = col0 + j * 8 + 2 * t;
-      add(row, col, acc[i][j][0]);
-      add(row, col + 1, acc[i][j][1]);
-      add(row + 8, col, acc[i][j][2]);
-      add(row + 8, col + 1, acc[i][j][3]);
-    }
-  }
+  });
 }
 
 // The k-steps of split blockIdx.z: [kt0, kt1) of ceil(k / 32), shared out evenly.

@@ -123,11 +123,11 @@ namespace {
 // The argument checks both fused attention entry points share (element size of qkv and out:
 // io_size; of the bias: bias_size).
 void require_fused_attention_args(const void* out, const void* qkv, const void* qkv_bias,
-                                  const int* offsets, size_t io_size, size_t bias_size, int batch,
-                                  int heads, int size_per_head, int padded_seq, int max_seq,
-                                  float scale) {
-  require_pointer(out, "out", io_size);
-  require_pointer(qkv, "qkv", io_size);
+                                  const int* offsets, size_t out_size, size_t qkv_size,
+                                  size_t bias_size, int batch, int heads, int size_per_head,
+                                  int padded_seq, int max_seq, float scale) {
+  require_pointer(out, "out", out_size);
+  require_pointer(qkv, "qkv", qkv_size);
   require_pointer(qkv_bias, "qkv_bias", bias_size, true);
   require_pointer(offsets, "offsets", sizeof(int));
   require(out != qkv, "out and qkv are the same buffer (fused attention is not in place)");
@@ -141,6 +141,16 @@ void require_fused_attention_args(const void* out, const void* qkv, const void* 
   require(std::isfinite(scale), "scale = ", scale, ", must be finite");
   const int hidden = ft4j::hidden_size(heads, size_per_head, 3);
   ft4j::element_count({batch, max_seq, 3, hidden}, "qkv");
+}
+
+// Checks and launches a fused attention (FusedAttentionParams or Int8FusedAttentionParams).
+template <typename P>
+void launch_attention(const P& p, const char* name, const char* types, cudaStream_t stream) {
+  require_supported(ft4j::check_fused_attention(p), name);
+  ft4j::check_launch(ft4j::launch_fused_attention(p, stream), name, " ", types,
+                     " [batch=", p.batch, ", heads=", p.heads,
+                     ", size_per_head=", p.size_per_head, ", padded_seq=", p.padded_seq,
+                     ", max_seq=", p.max_seq, "]");
 }
 
 // The path a launch with 16-byte aligned stand-in buffers takes: 0 none, 1 mma, 2 simt.
@@ -406,7 +416,7 @@ int ft4j_fused_attention(int dtype, void* out, const void* qkv, const void* qkv_
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
     const size_t size = ft4j::dtype_size(dtype);
-    require_fused_attention_args(out, qkv, qkv_bias, offsets, size, size, batch, heads,
+    require_fused_attention_args(out, qkv, qkv_bias, offsets, size, size, size, batch, heads,
                                  size_per_head, padded_seq, max_seq, scale);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
@@ -420,11 +430,7 @@ int ft4j_fused_attention(int dtype, void* out, const void* qkv, const void* qkv_
                                             padded_seq,
                                             max_seq,
                                             scale};
-      require_supported(ft4j::check_fused_attention(p), "fused_attention");
-      ft4j::check_launch(ft4j::launch_fused_attention(p, stream), "fused_attention ",
-                         ft4j::dtype_name(dtype), " [batch=", batch, ", heads=", heads,
-                         ", size_per_head=", size_per_head, ", padded_seq=", padded_seq,
-                         ", max_seq=", max_seq, "]");
+      launch_attention(p, "fused_attention", ft4j::dtype_name(dtype), stream);
     });
   });
 }
@@ -439,8 +445,9 @@ int ft4j_fused_attention_int8(int dtype, int qkv_dtype, void* out, const void* q
     require_int8_attention_input(dtype, qkv_dtype);
     const bool int8_in = qkv_dtype == FT4J_DTYPE_INT8;
     const size_t bias_size = ft4j::dtype_size(dtype);
-    require_fused_attention_args(out, qkv, qkv_bias, offsets, int8_in ? 1 : bias_size, bias_size,
-                                 batch, heads, size_per_head, padded_seq, max_seq, scale);
+    require_fused_attention_args(out, qkv, qkv_bias, offsets, 1, int8_in ? 1 : bias_size,
+                                 bias_size, batch, heads, size_per_head, padded_seq, max_seq,
+                                 scale);
     if (!int8_in) q_step = k_step = v_step = 1.f;
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
@@ -460,11 +467,9 @@ int ft4j_fused_attention_int8(int dtype, int qkv_dtype, void* out, const void* q
                                                        k_step,
                                                        v_step,
                                                        out_amax};
-        require_supported(ft4j::check_fused_attention(p), "fused_attention_int8");
-        ft4j::check_launch(ft4j::launch_fused_attention(p, stream), "fused_attention_int8 ",
-                           ft4j::dtype_name(dtype), int8_in ? " int8 qkv" : "",
-                           " [batch=", batch, ", heads=", heads, ", size_per_head=", size_per_head,
-                           ", padded_seq=", padded_seq, ", max_seq=", max_seq, "]");
+        const std::string types =
+            std::string(ft4j::dtype_name(dtype)) + (int8_in ? ", int8 qkv" : "");
+        launch_attention(p, "fused_attention_int8", types.c_str(), stream);
       };
       if (int8_in) {
         run(ft4j::Type<int8_t>{});

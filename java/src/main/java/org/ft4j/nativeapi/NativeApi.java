@@ -936,48 +936,6 @@ public final class NativeApi {
   }
 
   /**
-   * {@link #gemmInt8(Int8GemmOut, DType, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer,
-   * float, DeviceBuffer, DeviceBuffer, DeviceBuffer, float, boolean, int, int, int, DeviceBuffer,
-   * CudaStream)} without a workspace (no split-K except for INT32 output).
-   */
-  public static void gemmInt8(
-      Int8GemmOut kind,
-      DType dtype,
-      DeviceBuffer out,
-      DeviceBuffer a,
-      DeviceBuffer b,
-      DeviceBuffer aScale,
-      float aStatic,
-      DeviceBuffer wScale,
-      DeviceBuffer bias,
-      DeviceBuffer outInvScale,
-      float outInvStatic,
-      boolean gelu,
-      int m,
-      int n,
-      int k,
-      CudaStream stream) {
-    gemmInt8(
-        kind,
-        dtype,
-        out,
-        a,
-        b,
-        aScale,
-        aStatic,
-        wScale,
-        bias,
-        outInvScale,
-        outInvStatic,
-        gelu,
-        m,
-        n,
-        k,
-        null,
-        stream);
-  }
-
-  /**
    * ft4j's INT8 GEMM: acc = a [m, k] · b [n, k]ᵀ (int8, row-major, exact int32 sums) with the
    * epilogue {@code kind} (native/include/ft4j.h): aScale [m] per-token input scales (or {@code
    * aStatic}), wScale [n], bias [n] (dtype, may be null), outInvScale [n] (or {@code outInvStatic})
@@ -1118,6 +1076,7 @@ public final class NativeApi {
         m,
         n,
         k,
+        null,
         stream);
   }
 

@@ -107,8 +107,8 @@ class FusedAttentionGpuTest {
 
     // The same sequences as a packed token STREAM.get(): rows offsets[b] + i.
     int tokens = offsets[batch];
-    float[] packedQkv = pack(qkv, lengths, seq, 3 * hidden, tokens);
-    float[] packedExpected = pack(expected, lengths, seq, hidden, tokens);
+    float[] packedQkv = GpuTesting.packRows(qkv, lengths, seq, 3 * hidden);
+    float[] packedExpected = GpuTesting.packRows(expected, lengths, seq, hidden);
     try (DeviceBuffer in = upload(packedQkv, t);
         DeviceBuffer b = upload(bias, t);
         DeviceBuffer off = DeviceBuffer.of(offsets);
@@ -194,16 +194,6 @@ class FusedAttentionGpuTest {
                       DType.FP16, out, qkv, null, off, 2, 1, 2, 257, 0, 1, 0.1f, STREAM.get()));
       assertTrue(bad.getMessage().contains("qkv"), bad.getMessage());
     }
-  }
-
-  private static float[] pack(float[] padded, int[] lengths, int seq, int width, int tokens) {
-    float[] out = new float[tokens * width];
-    int at = 0;
-    for (int b = 0; b < lengths.length; b++) {
-      System.arraycopy(padded, b * seq * width, out, at * width, lengths[b] * width);
-      at += lengths[b];
-    }
-    return out;
   }
 
   private static DeviceBuffer poisonedInts(int n) {

@@ -114,7 +114,7 @@ class Int8AttentionGpuTest {
     for (int b = 0; b < batch; b++) {
       offsets[b + 1] = offsets[b] + lengths[b];
     }
-    try (DeviceBuffer in = int8In ? bytes(qkv8) : upload(qkvFloat, t);
+    try (DeviceBuffer in = int8In ? Int8GemmGpuTest.bytes(qkv8) : upload(qkvFloat, t);
         DeviceBuffer b = upload(bias, t);
         DeviceBuffer off = DeviceBuffer.of(offsets);
         DeviceBuffer out = Int8KernelGpuTest.int8Poisoned(rows * hidden)) {
@@ -151,17 +151,11 @@ class Int8AttentionGpuTest {
 
     // The same sequences packed: rows offsets[b] + i.
     int tokens = offsets[batch];
-    double[] packedScaled = new double[tokens * hidden];
-    int at = 0;
-    for (int bb = 0; bb < batch; bb++) {
-      System.arraycopy(
-          expected.scaled(), bb * seq * hidden, packedScaled, at * hidden, lengths[bb] * hidden);
-      at += lengths[bb];
-    }
+    double[] packedScaled = GpuTesting.packRows(expected.scaled(), lengths, seq, hidden);
     try (DeviceBuffer in =
             int8In
-                ? bytes(pack(qkv8, lengths, seq, 3 * hidden, tokens))
-                : upload(pack(qkvFloat, lengths, seq, 3 * hidden, tokens), t);
+                ? Int8GemmGpuTest.bytes(GpuTesting.packRows(qkv8, lengths, seq, 3 * hidden))
+                : upload(GpuTesting.packRows(qkvFloat, lengths, seq, 3 * hidden), t);
         DeviceBuffer b = upload(bias, t);
         DeviceBuffer off = DeviceBuffer.of(offsets);
         DeviceBuffer out = Int8KernelGpuTest.int8Poisoned(tokens * hidden)) {
@@ -207,7 +201,7 @@ class Int8AttentionGpuTest {
       Quantized expected =
           Int8ReferenceKernels.attentionInt8(
               qkv, null, lengths, batch, seq, heads, d, 0.3, 0.01f, 0.02f, 0.005f, 0.5f);
-      try (DeviceBuffer in = bytes(qkv);
+      try (DeviceBuffer in = Int8GemmGpuTest.bytes(qkv);
           DeviceBuffer off = DeviceBuffer.of(new int[] {0, 70, 103, 104});
           DeviceBuffer out = Int8KernelGpuTest.int8Poisoned(rows * hidden)) {
         NativeApi.fusedAttentionInt8(
@@ -325,31 +319,5 @@ class Int8AttentionGpuTest {
     assertTrue(
         share >= (t == DType.FP32 ? 0.999 : 0.8),
         what + ": only " + share + " of the values equal the reference exactly");
-  }
-
-  private static DeviceBuffer bytes(byte[] values) {
-    DeviceBuffer b = DeviceBuffer.allocate(DType.INT8, values.length);
-    b.copyFrom(values);
-    return b;
-  }
-
-  private static float[] pack(float[] padded, int[] lengths, int seq, int width, int tokens) {
-    float[] out = new float[tokens * width];
-    int at = 0;
-    for (int b = 0; b < lengths.length; b++) {
-      System.arraycopy(padded, b * seq * width, out, at * width, lengths[b] * width);
-      at += lengths[b];
-    }
-    return out;
-  }
-
-  private static byte[] pack(byte[] padded, int[] lengths, int seq, int width, int tokens) {
-    byte[] out = new byte[tokens * width];
-    int at = 0;
-    for (int b = 0; b < lengths.length; b++) {
-      System.arraycopy(padded, b * seq * width, out, at * width, lengths[b] * width);
-      at += lengths[b];
-    }
-    return out;
   }
 }

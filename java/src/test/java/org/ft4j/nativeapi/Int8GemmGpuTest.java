@@ -289,6 +289,7 @@ class Int8GemmGpuTest {
                       2,
                       2,
                       2,
+                      null,
                       STREAM.get()));
       assertTrue(e.getMessage().contains("needs w_scale"), e.getMessage());
     }

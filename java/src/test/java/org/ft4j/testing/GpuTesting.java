@@ -143,4 +143,26 @@ public final class GpuTesting {
         () -> what + ": " + got + ", expected " + want + " (unrounded " + scaled + ")");
     return d != 0;
   }
+
+  /**
+   * The valid rows of a padded batch [batch · seq, width] (any primitive array type), packed one
+   * sequence after another: [sum(lengths), width].
+   */
+  @SuppressWarnings("unchecked")
+  public static <A> A packRows(A padded, int[] lengths, int seq, int width) {
+    int tokens = 0;
+    for (int len : lengths) {
+      tokens += len;
+    }
+    A out =
+        (A)
+            java.lang.reflect.Array.newInstance(
+                padded.getClass().getComponentType(), tokens * width);
+    int at = 0;
+    for (int b = 0; b < lengths.length; b++) {
+      System.arraycopy(padded, b * seq * width, out, at * width, lengths[b] * width);
+      at += lengths[b];
+    }
+    return out;
+  }
 }
