@@ -248,53 +248,34 @@ class Int8AttentionGpuTest {
     try (DeviceBuffer qkv = DeviceBuffer.allocate(DType.INT8, 3 * 2 * 64);
         DeviceBuffer off = DeviceBuffer.of(new int[] {0, 1});
         DeviceBuffer out = DeviceBuffer.allocate(DType.INT8, 2 * 64)) {
-      IllegalArgumentException step =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  NativeApi.fusedAttentionInt8(
-                      DType.FP16,
-                      DType.INT8,
-                      out,
-                      qkv,
-                      null,
-                      off,
-                      1,
-                      1,
-                      2,
-                      64,
-                      1,
-                      1,
-                      0.1f,
-                      0.01f,
-                      0f,
-                      0.01f,
-                      1f,
-                      STREAM.get()));
+      // rows, paddedSeq, kStep: one bad at a time
+      java.util.function.BiFunction<int[], Float, IllegalArgumentException> bad =
+          (shape, kStep) ->
+              assertThrows(
+                  IllegalArgumentException.class,
+                  () ->
+                      NativeApi.fusedAttentionInt8(
+                          DType.FP16,
+                          DType.INT8,
+                          out,
+                          qkv,
+                          null,
+                          off,
+                          shape[0],
+                          1,
+                          2,
+                          64,
+                          shape[1],
+                          1,
+                          0.1f,
+                          0.01f,
+                          kStep,
+                          0.01f,
+                          1f,
+                          STREAM.get()));
+      IllegalArgumentException step = bad.apply(new int[] {1, 1}, 0f);
       assertTrue(step.getMessage().contains("kStep"), step.getMessage());
-      IllegalArgumentException small =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  NativeApi.fusedAttentionInt8(
-                      DType.FP16,
-                      DType.INT8,
-                      out,
-                      qkv,
-                      null,
-                      off,
-                      2,
-                      1,
-                      2,
-                      64,
-                      0,
-                      1,
-                      0.1f,
-                      0.01f,
-                      0.01f,
-                      0.01f,
-                      1f,
-                      STREAM.get()));
+      IllegalArgumentException small = bad.apply(new int[] {2, 0}, 0.01f);
       assertTrue(small.getMessage().contains("qkv"), small.getMessage());
     }
   }
