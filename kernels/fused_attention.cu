@@ -20,6 +20,7 @@
 // (q_step) when it is staged, its bias added as in FP16.
 #include <cuda_fp16.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <mutex>
@@ -682,8 +683,14 @@ cudaError_t launch_simt(const A& p, cudaStream_t stream) {
 }
 
 // Launch parameters of the mma path, in one place: 8 warps (128 queries) per block once sequences
-// are long enough to fill the GPU with such blocks, else 4 (64 queries).
-inline int mma_warps(int max_seq) { return max_seq >= 512 ? 8 : 4; }
+// are long enough to fill the GPU with such blocks, else 4 (64 queries); a benchmark may force
+// either (set_fused_attention_warps).
+std::atomic<int> g_warps_override{0};
+inline int mma_warps(int max_seq) {
+  const int forced = g_warps_override.load(std::memory_order_relaxed);
+  if (forced != 0) return forced;
+  return max_seq >= 512 ? 8 : 4;
+}
 
 template <int D, int kWarps, typename A>
 cudaError_t launch_mma_with(const A& p, cudaStream_t stream) {
@@ -822,6 +829,12 @@ template <typename TIn, typename T>
 cudaError_t launch_fused_attention(const Int8FusedAttentionParams<TIn, T>& p,
                                    cudaStream_t stream) {
   return launch_args(args_of(p), stream);
+}
+
+bool set_fused_attention_warps(int warps) {
+  if (warps != 0 && warps != 4 && warps != 8) return false;
+  g_warps_override.store(warps, std::memory_order_relaxed);
+  return true;
 }
 
 cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,

@@ -92,6 +92,10 @@ template <typename TIn, typename T>
 cudaError_t launch_fused_attention(const Int8FusedAttentionParams<TIn, T>& p,
                                    cudaStream_t stream);
 
+// Warps per block of the tensor-core path for every later launch: 4 or 8, or 0 for the automatic
+// choice (the default). For benchmarks; false for other values.
+bool set_fused_attention_warps(int warps);
+
 // offsets[0] = 0, offsets[b+1] = offsets[b] + lengths[b] (one block; any batch).
 cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,
                                       cudaStream_t stream);

@@ -146,6 +146,11 @@ FT4J_API int ft4j_fused_attention_int8(int dtype, int qkv_dtype, void* out, cons
                                        float scale, float q_step, float k_step, float v_step,
                                        float out_amax, struct CUstream_st* stream);
 
+/* Benchmarking knob: warps per block (queries = 16 x warps) of the fused attentions' tensor-core
+ * path for all later launches in this process: 4, 8, or 0 = automatic (default: 8 from max_seq
+ * 512 on, else 4). */
+FT4J_API int ft4j_set_fused_attention_warps(int warps);
+
 /* Which path ft4j_fused_attention_int8 takes (as ft4j_fused_attention_path). */
 FT4J_API int ft4j_fused_attention_int8_path(int dtype, int qkv_dtype, int heads,
                                             int size_per_head, int* path);

@@ -498,6 +498,12 @@ int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path
   });
 }
 
+int ft4j_set_fused_attention_warps(int warps) {
+  return guarded(__func__, [&] {
+    require(ft4j::set_fused_attention_warps(warps), "warps = ", warps, ", must be 0, 4 or 8");
+  });
+}
+
 int ft4j_fused_attention_int8_path(int dtype, int qkv_dtype, int heads, int size_per_head,
                                    int* path) {
   return guarded(__func__, [&] {

@@ -15,8 +15,10 @@ import org.ft4j.nativeapi.NativeApi;
  * GEMMs + masked softmax + merge), all tokens valid, from the QKV GEMM output to the [tokens,
  * hidden] context; and the INT8 modes' fused attention, int8 context out, the bias of the row's
  * type: mode 1 (QKV of the row's type in) in the int8_out_us column, mode 2 (int8 QKV in) in
- * int8_us. Compare with the "sdpa_attention_only_us_per_layer" column of
- * ../shared/anchors/pytorch_encoder.py run on the same GPU.
+ * int8_us. fused_4warps_us / fused_8warps_us: the tensor-core path with 4 or 8 warps (64 or 128
+ * queries) per block forced, to check the automatic choice. Compare with the
+ * "sdpa_attention_only_us_per_layer" column of ../shared/anchors/pytorch_encoder.py run on the same
+ * GPU.
  *
  * <pre>java -cp 'lib/*' org.ft4j.bench.AttentionBench [32x128,32x384,8x1024,4x4096] [heads] [d]
  * </pre>
@@ -30,7 +32,7 @@ public final class AttentionBench {
     int d = args.length > 2 ? Integer.parseInt(args[2]) : 64;
     int hidden = heads * d;
     System.out.println(
-        "dtype,batch,seq,heads,d,fused_path,fused_us,unfused_us,int8_out_us,int8_us");
+        "dtype,batch,seq,heads,d,fused_path,fused_us,fused_4warps_us,fused_8warps_us,unfused_us,int8_out_us,int8_us");
     try (CublasLt lt = CublasLt.create();
         CudaStream stream = CudaStream.create();
         DeviceBuffer workspace = DeviceBuffer.allocate(32L << 20)) {
@@ -77,13 +79,26 @@ public final class AttentionBench {
             bias.fillBytes(0x2C);
             NativeApi.lengthsToOffsets(len, batch, off, stream);
             int rows = (int) tokens;
-            double fused =
-                GraphTimer.micros(
-                    stream,
-                    () ->
-                        NativeApi.fusedAttention(
-                            t, out, qkv, bias, off, rows, batch, heads, d, seq, seq, scale,
-                            stream));
+            Runnable fusedCall =
+                () ->
+                    NativeApi.fusedAttention(
+                        t, out, qkv, bias, off, rows, batch, heads, d, seq, seq, scale, stream);
+            double fused = GraphTimer.micros(stream, fusedCall);
+            // the tensor-core path with 4 and with 8 warps per block forced (the automatic
+            // choice is one of them)
+            String forced = "-,-";
+            if (NativeApi.fusedAttentionPath(t, heads, d) == NativeApi.AttentionPath.TENSOR_CORES) {
+              double[] us = new double[2];
+              for (int i = 0; i < 2; i++) {
+                NativeApi.setFusedAttentionWarps(4 * (i + 1));
+                try {
+                  us[i] = GraphTimer.micros(stream, fusedCall);
+                } finally {
+                  NativeApi.setFusedAttentionWarps(0);
+                }
+              }
+              forced = String.format(Locale.ROOT, "%.2f,%.2f", us[0], us[1]);
+            }
             qkv8.fillBytes(0x05);
             double int8Out =
                 GraphTimer.micros(
@@ -128,7 +143,7 @@ public final class AttentionBench {
                     });
             System.out.printf(
                 Locale.ROOT,
-                "%s,%d,%d,%d,%d,%s,%.2f,%.2f,%.2f,%.2f%n",
+                "%s,%d,%d,%d,%d,%s,%.2f,%s,%.2f,%.2f,%.2f%n",
                 t,
                 batch,
                 seq,
@@ -136,6 +151,7 @@ public final class AttentionBench {
                 d,
                 NativeApi.fusedAttentionPath(t, heads, d),
                 fused,
+                forced,
                 unfused,
                 int8Out,
                 int8);

@@ -363,6 +363,18 @@ public final class NativeApi {
     return AttentionPath.values()[path[0]];
   }
 
+  /**
+   * Benchmarking knob: warps per block of the fused attentions' tensor-core path (4 or 8, 0 =
+   * automatic, the default) for every later launch in this process.
+   */
+  public static void setFusedAttentionWarps(int warps) {
+    if (warps != 0 && warps != 4 && warps != 8) {
+      throw new IllegalArgumentException("attention warps = " + warps + ", must be 0, 4 or 8");
+    }
+    ensureLoaded();
+    check(Ft4jNative.ft4j_set_fused_attention_warps(warps));
+  }
+
   /** The C code of qkvType for the int8 attention (INT8, or the encoder's dtype). */
   private static int int8AttentionInput(DType dtype, DType qkvType) {
     if (qkvType == DType.INT8) {
