@@ -368,6 +368,9 @@ constexpr int kMinSplitSteps = 8;
 // kMinSplitSteps allow; the simple kernel without 16-byte loads or below sm_80.
 template <typename T>
 GemmInt8Plan plan_gemm_int8(const GemmInt8Params<T>& p) {
+  if (p.forced_kernel >= 0) {
+    return {static_cast<GemmInt8Kernel>(p.forced_kernel), p.forced_splits};
+  }
   const bool vector = p.k % 16 == 0 && aligned_to(p.a, 16) && aligned_to(p.b, 16);
   const GemmDevice d = gemm_device();
   if (!vector || d.major < 8) return {GemmInt8Kernel::SIMPLE, 1};
@@ -419,6 +422,25 @@ std::string check_gemm_int8(const GemmInt8Params<T>& p) {
   }
   if (p.out_kind != GemmInt8Out::INT32 && p.w_scale == nullptr) {
     return "a scaled output needs w_scale";
+  }
+  if (p.forced_kernel >= 0) {  // a tuned plan: it must fit this launch
+    const std::string plan = "kernel " + std::to_string(p.forced_kernel) + " with " +
+                             std::to_string(p.forced_splits) + " K splits";
+    if (p.forced_kernel > 2) return "unknown " + plan + " (kernels 0, 1, 2)";
+    if (p.forced_splits < 1 || p.forced_splits > 65535) return plan + ": splits must be 1..65535";
+    if (p.forced_kernel == 0 && p.forced_splits != 1) return plan + ": the simple kernel has none";
+    if (p.forced_kernel != 0) {
+      const bool vector = p.k % 16 == 0 && aligned_to(p.a, 16) && aligned_to(p.b, 16);
+      if (!vector || gemm_device().major < 8) {
+        return plan + ": the pipelined kernels need sm_80+, K % 16 == 0 and 16-byte aligned A, B";
+      }
+    }
+    if (p.forced_splits > 1 && p.out_kind != GemmInt8Out::INT32 &&
+        (p.workspace == nullptr ||
+         p.workspace_bytes < sizeof(int32_t) * size_t(p.m) * size_t(p.n))) {
+      return plan + ": splitting needs a workspace of M * N * 4 = " +
+             std::to_string(sizeof(int32_t) * size_t(p.m) * size_t(p.n)) + " bytes";
+    }
   }
   return "";
 }

@@ -51,6 +51,8 @@ struct GemmInt8Params {
   int k;
   int32_t* workspace;      // split-K partial sums, or NULL (then no split unless INT32 output)
   size_t workspace_bytes;  // a split needs M * N * 4 (not for INT32 output)
+  int forced_kernel;       // < 0: plan_gemm_int8 chooses; else a GemmInt8Kernel (a tuned choice)
+  int forced_splits;       // with forced_kernel: its K splits (>= 1)
 };
 
 enum class GemmInt8Kernel : int { SIMPLE = 0, TILE128 = 1, TILE64 = 2 };
@@ -60,7 +62,8 @@ struct GemmInt8Plan {
   int splits;  // K splits (grid z); 1: none
 };
 
-// How launch_gemm_int8 runs p on the current device.
+// How launch_gemm_int8 runs p on the current device: the forced plan when p has one (checked by
+// check_gemm_int8), else the automatic choice.
 template <typename T>
 GemmInt8Plan plan_gemm_int8(const GemmInt8Params<T>& p);
 

@@ -230,12 +230,15 @@ FT4J_API int ft4j_dequantize_bias_residual_layernorm(
  * and of bias. workspace (device, may be NULL) of workspace_bytes: where too few tiles would fill
  * the GPU (small M), K is split across blocks that sum into M * N int32 of it (exact) before the
  * epilogue; without room (or with an INT32 output, summed in place) that needs nothing. The
- * workspace is used in stream order: it may be shared with other work on the same stream. */
+ * workspace is used in stream order: it may be shared with other work on the same stream.
+ * plan_kernel < 0: ft4j chooses the kernel and splits (ft4j_gemm_int8_plan); else a tuned choice,
+ * kernel plan_kernel (as ft4j_gemm_int8_plan's codes) with plan_splits K splits, rejected with
+ * FT4J_ERR_UNSUPPORTED where it cannot run this launch. */
 FT4J_API int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void* b,
                             const void* a_scale, float a_static, const void* w_scale,
                             const void* bias, const void* out_inv_scale, float out_inv_static,
-                            int gelu, int m, int n, int k, void* workspace,
-                            size_t workspace_bytes, struct CUstream_st* stream);
+                            int gelu, int m, int n, int k, int plan_kernel, int plan_splits,
+                            void* workspace, size_t workspace_bytes, struct CUstream_st* stream);
 
 /* How ft4j_gemm_int8 runs an [M, N, K] GEMM with out_kind on the current device for 16-byte
  * aligned operands and workspace_bytes of workspace: *kernel = 0 (simple 64 x 64), 1 (pipelined

@@ -774,7 +774,8 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
 int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void* b,
                    const void* a_scale, float a_static, const void* w_scale, const void* bias,
                    const void* out_inv_scale, float out_inv_static, int gelu, int m, int n, int k,
-                   void* workspace, size_t workspace_bytes, struct CUstream_st* stream) {
+                   int plan_kernel, int plan_splits, void* workspace, size_t workspace_bytes,
+                   struct CUstream_st* stream) {
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
     require(out_kind >= 0 && out_kind <= 3, "out_kind = ", out_kind,
@@ -813,7 +814,9 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
                                       n,
                                       k,
                                       static_cast<int32_t*>(workspace),
-                                      workspace == nullptr ? 0 : workspace_bytes};
+                                      workspace == nullptr ? 0 : workspace_bytes,
+                                      plan_kernel,
+                                      plan_kernel < 0 ? 1 : plan_splits};
       require_supported(ft4j::check_gemm_int8(p), "gemm_int8");
       ft4j::check_launch(ft4j::launch_gemm_int8(p, stream), "gemm_int8 out_kind=", out_kind,
                          " [M=", m, ", N=", n, ", K=", k, "]");
@@ -839,6 +842,7 @@ int ft4j_gemm_int8_plan(int out_kind, int m, int n, int k, size_t workspace_byte
     p.k = k;
     p.workspace = workspace_bytes > 0 ? reinterpret_cast<int32_t*>(uintptr_t(256)) : nullptr;
     p.workspace_bytes = workspace_bytes;
+    p.forced_kernel = -1;
     const ft4j::GemmInt8Plan plan = ft4j::plan_gemm_int8(p);
     *kernel = static_cast<int>(plan.kernel);
     *splits = plan.splits;

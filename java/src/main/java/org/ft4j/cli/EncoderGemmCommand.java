@@ -15,11 +15,13 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import org.ft4j.cuda.CudaDevice;
 import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.EncoderGemms;
 import org.ft4j.encoder.Precision;
 import org.ft4j.gemm.CublasLt;
 import org.ft4j.gemm.Epilogue;
+import org.ft4j.gemm.GemmAlgorithm;
 import org.ft4j.gemm.GemmConfigEntry;
 import org.ft4j.gemm.GemmConfigFile;
 import org.ft4j.gemm.GemmConfigs;
@@ -254,7 +256,44 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       return null;
     }
     GemmShape s = j.gemm().shape();
-    return (a, b, c, stream) -> NativeApi.gemmInt8ToInt32(c, a, b, s.m(), s.n(), s.k(), stream);
+    List<GemmAlgorithm> variants = ownVariants(s.m(), s.n(), s.k());
+    return new GemmTuner.OwnKernel() {
+      @Override
+      public List<GemmAlgorithm> variants() {
+        return variants;
+      }
+
+      @Override
+      public void run(
+          GemmAlgorithm variant, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream st) {
+        NativeApi.gemmInt8ToInt32(c, a, b, s.m(), s.n(), s.k(), variant.ownPlan(), st);
+      }
+    };
+  }
+
+  /** Largest K split the tuner tries for ft4j's own GEMM. */
+  static final int MAX_OWN_SPLITS = 8;
+
+  /**
+   * The variants of ft4j's own INT8 GEMM worth timing for [m, n, k]: its automatic choice, the
+   * simple kernel, and where K % 16 == 0 the pipelined 128×128 kernel and the pipelined 64×64 one
+   * with 1, 2, 3, 4, 6 or 8 K splits, each split keeping at least 4 k-steps of 32. Variants the
+   * device cannot run fail at run time and drop out of the final pass.
+   */
+  static List<GemmAlgorithm> ownVariants(int m, int n, int k) {
+    List<GemmAlgorithm> v = new ArrayList<>();
+    v.add(GemmAlgorithm.ft4jOwn());
+    v.add(GemmAlgorithm.ft4jOwn(1, 1));
+    if (k % 16 == 0) {
+      v.add(GemmAlgorithm.ft4jOwn(2, 1));
+      int kSteps = (k + 31) / 32;
+      for (int splits : new int[] {1, 2, 3, 4, 6, MAX_OWN_SPLITS}) {
+        if (splits == 1 || kSteps / splits >= 4) {
+          v.add(GemmAlgorithm.ft4jOwn(3, splits));
+        }
+      }
+    }
+    return List.copyOf(v);
   }
 
   /** The GEMMs of every (batch, seq), each distinct GEMM once, in first-seen order. */

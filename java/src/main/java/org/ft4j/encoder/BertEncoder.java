@@ -810,6 +810,7 @@ public final class BertEncoder implements Encoder {
           rows,
           3 * hidden,
           hidden,
+          s.ownPlan("qkv"),
           workspace,
           stream);
     } else { // cuBLASLt: int32, then dequantized to qkv
@@ -831,7 +832,8 @@ public final class BertEncoder implements Encoder {
     }
     float attentionAmax = q.attentionOutputAmax();
     enqueueInt8Attention(a, s, w, null, attentionAmax, batch, seq, rows, paddedSeq);
-    linearInt8(s.attentionOutput, q.attentionOutput(), a, rows, hidden, hidden);
+    linearInt8(
+        s.attentionOutput, s.ownPlan("attn_out"), q.attentionOutput(), a, rows, hidden, hidden);
     NativeApi.dequantizeBiasResidualLayerNorm(
         h,
         a.attention,
@@ -850,7 +852,7 @@ public final class BertEncoder implements Encoder {
         rows,
         hidden,
         stream);
-    linearInt8(s.intermediate, q.intermediate(), a, rows, inter, hidden);
+    linearInt8(s.intermediate, s.ownPlan("ffn1"), q.intermediate(), a, rows, inter, hidden);
     NativeApi.dequantizeBiasAct(
         h,
         null,
@@ -865,7 +867,7 @@ public final class BertEncoder implements Encoder {
         rows,
         inter,
         stream);
-    linearInt8(s.output, q.output(), a, rows, hidden, inter);
+    linearInt8(s.output, s.ownPlan("ffn2"), q.output(), a, rows, hidden, inter);
     Int8Output next =
         l + 1 < layers.length
             ? Int8Output.perToken(a.qx, a.qkvInScale, int8.layer(l + 1).qkvInvSmooth())
@@ -933,7 +935,17 @@ public final class BertEncoder implements Encoder {
           stream);
     }
     if (fused) { // int8 Q, K, V into acc for the int8 attention
-      gemmToInt8(a, q.qkv(), a.qkvInScale, 0f, q.qkvScale(), o.qkvInv(), rows, 3 * hidden, hidden);
+      gemmToInt8(
+          s.ownPlan("qkv"),
+          a,
+          q.qkv(),
+          a.qkvInScale,
+          0f,
+          q.qkvScale(),
+          o.qkvInv(),
+          rows,
+          3 * hidden,
+          hidden);
     } else {
       // Q, K, V rounded to int8 in the epilogue and written dequantized for the FP16 attention
       NativeApi.gemmInt8(
@@ -952,12 +964,14 @@ public final class BertEncoder implements Encoder {
           rows,
           3 * hidden,
           hidden,
+          s.ownPlan("qkv"),
           workspace,
           stream);
     }
     float attentionAmax = q.attentionOutputAmax();
     enqueueInt8Attention(a, s, w, o, attentionAmax, batch, seq, rows, paddedSeq);
     gemmToInt8(
+        s.ownPlan("attn_out"),
         a,
         q.attentionOutput(),
         null,
@@ -986,6 +1000,7 @@ public final class BertEncoder implements Encoder {
         hidden,
         stream);
     gemmToInt8(
+        s.ownPlan("ffn1"),
         a,
         q.intermediate(),
         a.ffn1InScale,
@@ -1013,6 +1028,7 @@ public final class BertEncoder implements Encoder {
     // it
     boolean tokenScaled = o.outputTokenScaled();
     gemmToInt8(
+        s.ownPlan("ffn2"),
         a,
         q.output(),
         tokenScaled ? null : a.ffn2InScale,
@@ -1048,6 +1064,7 @@ public final class BertEncoder implements Encoder {
 
   /** acc (as int8 [m, n]) = int8(qx [m, k] · weight [n, k]^T · a_m · w_n · inv_n): ft4j's GEMM. */
   private void gemmToInt8(
+      NativeApi.Int8GemmPlan own,
       Activations a,
       DeviceBuffer weight,
       DeviceBuffer aScale,
@@ -1073,17 +1090,27 @@ public final class BertEncoder implements Encoder {
         m,
         n,
         k,
+        own,
         workspace,
         stream);
   }
 
-  /** acc [m, n] int32 = qx [m, k] · weight [n, k]^T on cuBLASLt ({@code plan}) or ft4j's GEMM. */
+  /**
+   * acc [m, n] int32 = qx [m, k] · weight [n, k]^T on cuBLASLt ({@code plan}) or ft4j's GEMM (its
+   * tuned variant {@code own}, or its own choice when null).
+   */
   private void linearInt8(
-      MatmulPlan plan, DeviceBuffer weight, Activations a, int m, int n, int k) {
+      MatmulPlan plan,
+      NativeApi.Int8GemmPlan own,
+      DeviceBuffer weight,
+      Activations a,
+      int m,
+      int n,
+      int k) {
     if (plan != null) {
       plan.run(stream, a.qx, weight, a.acc, null, workspace);
     } else {
-      NativeApi.gemmInt8ToInt32(a.acc, a.qx, weight, m, n, k, stream);
+      NativeApi.gemmInt8ToInt32(a.acc, a.qx, weight, m, n, k, own, stream);
     }
   }
 
@@ -1095,6 +1122,9 @@ public final class BertEncoder implements Encoder {
     final MatmulPlan attentionOutput;
     final MatmulPlan intermediate;
     final MatmulPlan output;
+    // INT8: the tuned variant of ft4j's own GEMM per linear GEMM ("qkv", "attn_out", "ffn1",
+    // "ffn2"), where igemm_config.in names one for its i8i32 shape
+    private final Map<String, NativeApi.Int8GemmPlan> ownPlans = new java.util.HashMap<>();
     CudaGraph graph;
 
     ShapeState(int batch, int seq, int tokens) { // tokens: the GEMM rows
@@ -1102,6 +1132,10 @@ public final class BertEncoder implements Encoder {
       try {
         for (EncoderGemms.Gemm g : EncoderGemms.of(config, batch, seq, tokens, fused)) {
           if (int8 != null && !EncoderGemms.isAttention(g)) {
+            gemmConfigs
+                .find(GemmKey.of(g.shape(), GemmType.I8I32, Epilogue.NONE))
+                .filter(e -> e.algorithm().isFt4jOwn() && e.algorithm().ownPlan() != null)
+                .ifPresent(e -> ownPlans.put(g.op(), e.algorithm().ownPlan()));
             MatmulPlan p = int8Plan(g, batch, seq); // null: ft4j's own INT8 GEMM
             if (p != null) {
               made.put(g.op(), p);
@@ -1122,6 +1156,13 @@ public final class BertEncoder implements Encoder {
       attentionOutput = made.get("attn_out");
       intermediate = made.get("ffn1");
       output = made.get("ffn2");
+    }
+
+    /**
+     * The tuned variant of ft4j's own GEMM for linear GEMM {@code op}, or null (its own choice).
+     */
+    NativeApi.Int8GemmPlan ownPlan(String op) {
+      return ownPlans.get(op);
     }
 
     /**

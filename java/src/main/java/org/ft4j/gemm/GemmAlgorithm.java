@@ -1,5 +1,7 @@
 package org.ft4j.gemm;
 
+import org.ft4j.nativeapi.NativeApi;
+
 /**
  * One cuBLASLt matmul algorithm configuration: the algorithm id and the values of its
  * CUBLASLT_ALGO_CONFIG_* attributes. With the GEMM's types, these fields are everything
@@ -7,7 +9,9 @@ package org.ft4j.gemm;
  * another process, which is what a tuned config file stores.
  *
  * <p>One value is not cuBLASLt's: {@link #ft4jOwn()} (id −1, written {@code ft4j} in config files)
- * stands for ft4j's own INT8 GEMM (kernels/gemm_int8.cu) where the tuner found it faster.
+ * stands for ft4j's own INT8 GEMM (kernels/gemm_int8.cu) where the tuner found it faster. For it
+ * {@code tile} is the own kernel the tuner picked (0 = ft4j's automatic choice, 1 simple, 2
+ * pipelined 128×128, 3 pipelined 64×64) and {@code splitK} its K splits; the other fields are 0.
  *
  * @param id CUBLASLT_ALGO_CONFIG_ID (from cublasLtMatmulAlgoGetIds), or −1 for ft4j's own GEMM
  * @param tile cublasLtMatmulTile_t (0 = undefined: the algorithm picks)
@@ -59,20 +63,63 @@ public record GemmAlgorithm(
   }
 
   private static void requireOwnDefaults(int... fields) {
-    // tile, stages, splitK, reduction, swizzle, custom, inner, cluster
-    for (int i = 0; i < fields.length; i++) {
-      if (fields[i] != (i == 2 ? 1 : 0)) {
+    // tile (= own kernel), stages, splitK, reduction, swizzle, custom, inner, cluster
+    int kernel = fields[0];
+    int splits = fields[2];
+    if (kernel < 0 || kernel >= OWN_KERNELS.length) {
+      throw new IllegalArgumentException(
+          "ft4j's own GEMM kernel (tile field) = " + kernel + ", must be 0..3 (0 = automatic)");
+    }
+    if (splits < 1 || splits > 65535 || (kernel <= 1 && splits != 1)) {
+      throw new IllegalArgumentException(
+          "ft4j's own GEMM with "
+              + splits
+              + " K splits: 1..65535, and 1 for the automatic choice and the simple kernel");
+    }
+    for (int i = 1; i < fields.length; i++) {
+      if (i != 2 && fields[i] != 0) {
         throw new IllegalArgumentException(
-            "ft4j's own GEMM (algorithm ft4j) takes no cuBLASLt fields: tile, stages, reduction,"
-                + " swizzle, custom, inner and cluster must be 0 and split-K 1");
+            "ft4j's own GEMM (algorithm ft4j) takes no other cuBLASLt fields: stages, reduction,"
+                + " swizzle, custom, inner and cluster must be 0");
       }
     }
   }
 
-  /** ft4j's own INT8 GEMM instead of a cuBLASLt algorithm. */
+  /** Names of the own kernels by their tile-field code. */
+  private static final String[] OWN_KERNELS = {
+    "automatic", "simple 64x64", "pipelined 128x128", "pipelined 64x64"
+  };
+
+  /** ft4j's own INT8 GEMM instead of a cuBLASLt algorithm, with ft4j's automatic kernel choice. */
   public static GemmAlgorithm ft4jOwn() {
-    return new GemmAlgorithm(FT4J_OWN_ID, 0, 0, 1, 0, 0, 0, 0, 0);
+    return ft4jOwn(0, 1);
   }
+
+  /**
+   * ft4j's own INT8 GEMM with a fixed kernel ({@code kernel}: 1 simple, 2 pipelined 128×128, 3
+   * pipelined 64×64; 0 automatic) and {@code splits} K splits.
+   */
+  public static GemmAlgorithm ft4jOwn(int kernel, int splits) {
+    return new GemmAlgorithm(FT4J_OWN_ID, kernel, 0, splits, 0, 0, 0, 0, 0);
+  }
+
+  /**
+   * The launch plan of an {@link #ft4jOwn} algorithm for {@link NativeApi#gemmInt8}: null for the
+   * automatic choice.
+   */
+  public NativeApi.Int8GemmPlan ownPlan() {
+    if (!isFt4jOwn()) {
+      throw new IllegalStateException(this + " is not ft4j's own GEMM");
+    }
+    return tile == 0 ? null : new NativeApi.Int8GemmPlan(OWN_PLAN_KERNELS[tile], splitK);
+  }
+
+  private static final NativeApi.Int8GemmKernel[] OWN_PLAN_KERNELS = {
+    null,
+    NativeApi.Int8GemmKernel.SIMPLE,
+    NativeApi.Int8GemmKernel.PIPELINED_128,
+    NativeApi.Int8GemmKernel.PIPELINED_64
+  };
 
   /** True for {@link #ft4jOwn()}. */
   public boolean isFt4jOwn() {
@@ -88,7 +135,8 @@ public record GemmAlgorithm(
   @Override
   public String toString() {
     if (isFt4jOwn()) {
-      return "ft4j's own INT8 GEMM";
+      return "ft4j's own INT8 GEMM"
+          + (tile == 0 ? "" : " (" + OWN_KERNELS[tile] + ", " + splitK + " K splits)");
     }
     return "algo "
         + id

@@ -177,11 +177,15 @@ public final class GemmTuner {
 
   /**
    * A kernel outside cuBLASLt computing the same GEMM, C = A · op(B) on the tuner's operands
-   * (ft4j's own INT8 GEMM: i8i32, batch 1, B transposed, alpha 1, no epilogue).
+   * (ft4j's own INT8 GEMM: i8i32, batch 1, B transposed, alpha 1, no epilogue), in one or more
+   * variants ({@link GemmAlgorithm#ft4jOwn(int, int)} values), each timed in the final pass.
    */
-  @FunctionalInterface
   public interface OwnKernel {
-    void run(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream stream);
+    /** The variants to time; not empty. */
+    List<GemmAlgorithm> variants();
+
+    void run(
+        GemmAlgorithm variant, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream stream);
   }
 
   /** Tunes C = alpha * A * op(B) (+ bias) for {@code shape} and {@code type}. */
@@ -259,7 +263,9 @@ public final class GemmTuner {
               .limit(settings.finalists())
               .map(Map.Entry::getKey)
               .toList();
-      double[][] rounds = new double[finalists.size() + 2][settings.finalRounds()];
+      List<GemmAlgorithm> variants = own == null ? List.of() : own.variants();
+      double[][] rounds =
+          new double[finalists.size() + 1 + variants.size()][settings.finalRounds()];
       for (int r = 0; r < settings.finalRounds(); r++) {
         for (int i = 0; i < finalists.size(); i++) {
           Candidate c = finalists.get(i);
@@ -276,8 +282,10 @@ public final class GemmTuner {
                 end,
                 2,
                 settings.finalRuns());
-        rounds[finalists.size() + 1][r] =
-            own == null ? Double.NaN : timeOwn(own, ops, start, end, 2, settings.finalRuns());
+        for (int v = 0; v < variants.size(); v++) {
+          rounds[finalists.size() + 1 + v][r] =
+              timeOwn(own, variants.get(v), ops, start, end, 2, settings.finalRuns());
+        }
         progress.step();
       }
       int best = 0;
@@ -291,14 +299,21 @@ public final class GemmTuner {
       }
       Candidate winner = finalists.get(best);
       double heuristicUs = median(rounds[finalists.size()]);
-      double[] ownRounds = rounds[finalists.size() + 1];
-      double ownUs =
-          Arrays.stream(ownRounds).anyMatch(Double::isNaN) ? Double.NaN : median(ownRounds);
+      // the own kernel's best variant (one that failed in any round is out)
+      double ownUs = Double.NaN;
+      GemmAlgorithm ownBest = null;
+      for (int v = 0; v < variants.size(); v++) {
+        double[] ownRounds = rounds[finalists.size() + 1 + v];
+        if (Arrays.stream(ownRounds).noneMatch(Double::isNaN) && !(median(ownRounds) >= ownUs)) {
+          ownUs = median(ownRounds);
+          ownBest = variants.get(v);
+        }
+      }
       boolean ownWins = ownUs < bestUs; // false when NaN
       Result result =
           new Result(
               key,
-              ownWins ? GemmAlgorithm.ft4jOwn() : winner.fields(),
+              ownWins ? ownBest : winner.fields(),
               ownWins ? 0 : winner.workspace(),
               ownWins ? ownUs : bestUs,
               heuristic.algorithm(),
@@ -431,10 +446,16 @@ public final class GemmTuner {
     return time(i -> ops.run(plan, algo, workspace, i, stream), start, end, warmup, runs);
   }
 
-  /** Like {@link #time} for {@code own}; NaN when it fails to run. */
+  /** Like {@link #time} for a variant of {@code own}; NaN when it fails to run. */
   private double timeOwn(
-      OwnKernel own, Operands ops, CudaEvent start, CudaEvent end, int warmup, int runs) {
-    return time(i -> ops.runOwn(own, i, stream), start, end, warmup, runs);
+      OwnKernel own,
+      GemmAlgorithm variant,
+      Operands ops,
+      CudaEvent start,
+      CudaEvent end,
+      int warmup,
+      int runs) {
+    return time(i -> ops.runOwn(own, variant, i, stream), start, end, warmup, runs);
   }
 
   /** Mean microseconds per call of {@code run(i)}, i counting on from warm-up; NaN on failure. */
@@ -451,7 +472,8 @@ public final class GemmTuner {
       end.record(stream);
       end.synchronize();
       return CudaEvent.elapsedMillis(start, end) * 1000.0 / runs;
-    } catch (CudaException e) {
+    } catch (CudaException
+        | UnsupportedOperationException e) { // failed, or a variant that cannot run here
       LOG.debug("candidate failed to run: {}", e.getMessage());
       stream.synchronize();
       return Double.NaN;
@@ -504,9 +526,9 @@ public final class GemmTuner {
       }
     }
 
-    void runOwn(OwnKernel own, int i, CudaStream stream) {
+    void runOwn(OwnKernel own, GemmAlgorithm variant, int i, CudaStream stream) {
       DeviceBuffer[] s = sets.get(i % sets.size());
-      own.run(s[0], s[1], s[2], stream);
+      own.run(variant, s[0], s[1], s[2], stream);
     }
 
     void run(MatmulPlan plan, cublasLtMatmulAlgo_t algo, long ws, int i, CudaStream stream) {

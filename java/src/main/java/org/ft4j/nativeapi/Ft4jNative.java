@@ -255,6 +255,8 @@ public final class Ft4jNative {
       int m,
       int n,
       int k,
+      int planKernel,
+      int planSplits,
       Pointer workspace,
       @Cast("size_t") long workspaceBytes,
       CUstream_st stream);

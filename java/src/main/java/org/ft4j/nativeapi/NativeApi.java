@@ -953,7 +953,9 @@ public final class NativeApi {
    * aStatic}), wScale [n], bias [n] (dtype, may be null), outInvScale [n] (or {@code outInvStatic})
    * for INT8 output. Scale arguments are ignored for INT32 output and may be null there. {@code
    * workspace} (may be null; used in stream order) lets a GEMM with too few tiles for the GPU split
-   * K across blocks (it needs m · n int32; see {@link #gemmInt8Plan}).
+   * K across blocks (it needs m · n int32; see {@link #gemmInt8Plan}). {@code plan}: null for
+   * ft4j's own choice, else a tuned kernel and split count (an {@link
+   * UnsupportedOperationException} where it cannot run this launch).
    */
   public static void gemmInt8(
       Int8GemmOut kind,
@@ -971,6 +973,7 @@ public final class NativeApi {
       int m,
       int n,
       int k,
+      Int8GemmPlan plan,
       DeviceBuffer workspace,
       CudaStream stream) {
     if (kind == null) {
@@ -1029,6 +1032,8 @@ public final class NativeApi {
             m,
             n,
             k,
+            plan == null ? -1 : plan.kernel().ordinal(),
+            plan == null ? 1 : plan.splits(),
             workspace == null ? null : workspace.pointer(),
             workspace == null ? 0 : workspace.bytes(),
             stream.handle()));
@@ -1045,7 +1050,17 @@ public final class NativeApi {
   }
 
   /** How {@link #gemmInt8} runs a shape: its kernel and how many K splits (1: none). */
-  public record Int8GemmPlan(Int8GemmKernel kernel, int splits) {}
+  public record Int8GemmPlan(Int8GemmKernel kernel, int splits) {
+    public Int8GemmPlan {
+      if (kernel == null) {
+        throw new IllegalArgumentException("INT8 GEMM plan without a kernel");
+      }
+      if (splits < 1 || splits > 65535 || (kernel == Int8GemmKernel.SIMPLE && splits != 1)) {
+        throw new IllegalArgumentException(
+            "INT8 GEMM plan " + kernel + " with " + splits + " K splits: 1..65535, 1 for SIMPLE");
+      }
+    }
+  }
 
   /**
    * How {@link #gemmInt8} runs an [m, n, k] GEMM with output {@code kind} on the current device,
@@ -1068,10 +1083,17 @@ public final class NativeApi {
 
   /**
    * ft4j's INT8 GEMM with int32 output: acc [m, n] = a [m, k] · b [n, k]ᵀ, exact (see {@link
-   * #gemmInt8}).
+   * #gemmInt8}; plan may be null).
    */
   public static void gemmInt8ToInt32(
-      DeviceBuffer acc, DeviceBuffer a, DeviceBuffer b, int m, int n, int k, CudaStream stream) {
+      DeviceBuffer acc,
+      DeviceBuffer a,
+      DeviceBuffer b,
+      int m,
+      int n,
+      int k,
+      Int8GemmPlan plan,
+      CudaStream stream) {
     gemmInt8(
         Int8GemmOut.INT32,
         DType.FP32,
@@ -1088,6 +1110,7 @@ public final class NativeApi {
         m,
         n,
         k,
+        plan,
         null,
         stream);
   }

@@ -12,6 +12,7 @@ import java.util.stream.Collectors;
 import org.ft4j.cuda.CudaDevice;
 import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.Precision;
+import org.ft4j.gemm.GemmAlgorithm;
 import org.ft4j.gemm.GemmType;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -88,6 +89,37 @@ class EncoderGemmCommandTest {
     assertEquals(32 * 12, scores.gemm().shape().batch());
     assertEquals(384, scores.gemm().shape().n());
     assertEquals(64, scores.gemm().shape().k());
+  }
+
+  @Test
+  void ownGemmVariantsFitTheShape() {
+    // BERT-base FFN2 at batch 1 x 128: K = 3072, 96 k-steps: every split count
+    assertEquals(
+        List.of(
+            GemmAlgorithm.ft4jOwn(),
+            GemmAlgorithm.ft4jOwn(1, 1),
+            GemmAlgorithm.ft4jOwn(2, 1),
+            GemmAlgorithm.ft4jOwn(3, 1),
+            GemmAlgorithm.ft4jOwn(3, 2),
+            GemmAlgorithm.ft4jOwn(3, 3),
+            GemmAlgorithm.ft4jOwn(3, 4),
+            GemmAlgorithm.ft4jOwn(3, 6),
+            GemmAlgorithm.ft4jOwn(3, 8)),
+        EncoderGemmCommand.ownVariants(128, 768, 3072));
+    // K = 384: 12 k-steps, at least 4 per split: up to 3 splits
+    assertEquals(
+        List.of(
+            GemmAlgorithm.ft4jOwn(),
+            GemmAlgorithm.ft4jOwn(1, 1),
+            GemmAlgorithm.ft4jOwn(2, 1),
+            GemmAlgorithm.ft4jOwn(3, 1),
+            GemmAlgorithm.ft4jOwn(3, 2),
+            GemmAlgorithm.ft4jOwn(3, 3)),
+        EncoderGemmCommand.ownVariants(32, 384, 384));
+    // K % 16 != 0: only the simple kernel (and the automatic choice, which picks it)
+    assertEquals(
+        List.of(GemmAlgorithm.ft4jOwn(), GemmAlgorithm.ft4jOwn(1, 1)),
+        EncoderGemmCommand.ownVariants(32, 384, 1001));
   }
 
   @Test

@@ -1,10 +1,12 @@
 package org.ft4j.gemm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Locale;
+import org.ft4j.nativeapi.NativeApi;
 import org.junit.jupiter.api.Test;
 
 /** Validation of GemmKey, GemmAlgorithm and GemmConfigEntry, and the data-line format. */
@@ -66,9 +68,11 @@ class GemmConfigEntryTest {
     assertRejected(() -> new GemmAlgorithm(1, 0, 0, 0, 0, 0, 0, 0, 0), "split-K = 0");
     assertRejected(() -> new GemmAlgorithm(1, 0, 0, 1, 2, 0, 0, 0, 0), "without split-K");
     assertRejected(() -> new GemmAlgorithm(-2, 0, 0, 1, 0, 0, 0, 0, 0), "algorithm id = -2");
-    // -1 is ft4j's own GEMM, which takes no cuBLASLt fields
+    // -1 is ft4j's own GEMM: its kernel in the tile field, its K splits, no other field
     assertTrue(new GemmAlgorithm(-1, 0, 0, 1, 0, 0, 0, 0, 0).isFt4jOwn());
-    assertRejected(() -> new GemmAlgorithm(-1, 0, 0, 2, 0, 0, 0, 0, 0), "takes no cuBLASLt");
+    assertRejected(() -> new GemmAlgorithm(-1, 0, 0, 2, 0, 0, 0, 0, 0), "2 K splits");
+    assertRejected(() -> new GemmAlgorithm(-1, 3, 0, 2, 1, 0, 0, 0, 0), "takes no other cuBLASLt");
+    assertEquals(2, new GemmAlgorithm(-1, 3, 0, 2, 0, 0, 0, 0, 0).splitK());
     assertRejected(() -> new GemmAlgorithm(1, -3, 0, 1, 0, 0, 0, 0, 0), "tile = -3");
     assertRejected(() -> new GemmAlgorithm(1, 0, -1, 1, 0, 0, 0, 0, 0), "stages = -1");
     assertRejected(() -> new GemmAlgorithm(1, 0, 0, 4, -1, 0, 0, 0, 0), "reduction scheme = -1");
@@ -209,6 +213,36 @@ class GemmConfigEntryTest {
   }
 
   @Test
+  void aTunedVariantOfFt4jsOwnGemmRoundTripsWithItsKernelAndSplits() {
+    GemmAlgorithm variant = GemmAlgorithm.ft4jOwn(3, 4);
+    GemmConfigEntry e =
+        new GemmConfigEntry(
+            1,
+            128,
+            "ffn2",
+            new GemmKey(128, 768, 3072, 1, true, GemmType.I8I32, Epilogue.NONE),
+            variant,
+            0,
+            9.5,
+            30.25);
+    assertEquals(
+        "1 128 ffn2 128 768 3072 1 T i8i32 none ft4j 3 0 4 0 0 0 0 0 0 9.500 30.250", e.format());
+    GemmConfigEntry back = GemmConfigEntry.parse(e.format(), "igemm_config.in", 2);
+    assertEquals(e, back);
+    assertEquals("ft4j's own INT8 GEMM (pipelined 64x64, 4 K splits)", back.algorithm().toString());
+    assertEquals(
+        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_64, 4),
+        back.algorithm().ownPlan());
+    assertEquals(
+        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.SIMPLE, 1),
+        GemmAlgorithm.ft4jOwn(1, 1).ownPlan());
+    assertEquals(
+        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_128, 2),
+        GemmAlgorithm.ft4jOwn(2, 2).ownPlan());
+    assertNull(GemmAlgorithm.ft4jOwn().ownPlan()); // ft4j's automatic choice
+  }
+
+  @Test
   void ft4jsOwnGemmTakesNoCublasLtFieldsAndOnlyI8i32() {
     GemmConfigException fields =
         assertThrows(
@@ -220,7 +254,21 @@ class GemmConfigEntryTest {
                     7));
     assertTrue(fields.getMessage().contains("igemm_config.in"), fields.getMessage());
     assertTrue(fields.getMessage().contains("7"), fields.getMessage());
-    assertTrue(fields.getMessage().contains("takes no cuBLASLt fields"), fields.getMessage());
+    assertTrue(fields.getMessage().contains("own GEMM kernel"), fields.getMessage());
+    for (String bad :
+        new String[] {
+          "ft4j 0 0 2 0 0 0 0 0 0", // the automatic choice with splits
+          "ft4j 1 0 2 0 0 0 0 0 0", // the simple kernel with splits
+          "ft4j 3 0 0 0 0 0 0 0 0", // no splits at all
+          "ft4j 3 4 2 0 0 0 0 0 0" // stages
+        }) {
+      assertThrows(
+          GemmConfigException.class,
+          () ->
+              GemmConfigEntry.parse(
+                  "1 32 qkv 32 2304 768 1 T i8i32 none " + bad + " 5.0 6.0", "g", 1),
+          bad);
+    }
     GemmConfigException fp16 =
         assertThrows(
             GemmConfigException.class,

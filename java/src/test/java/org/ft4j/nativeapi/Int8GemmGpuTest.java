@@ -97,7 +97,7 @@ class Int8GemmGpuTest {
     try (DeviceBuffer da = bytes(a);
         DeviceBuffer db = bytes(b);
         DeviceBuffer out = int32Poisoned((long) m * n)) {
-      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, STREAM.get());
+      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, null, STREAM.get());
       STREAM.get().synchronize();
       assertArrayEquals(expected, ints(out, m * n), "int32 GEMM [" + m + ", " + n + ", " + k + "]");
     }
@@ -117,7 +117,7 @@ class Int8GemmGpuTest {
         DeviceBuffer dbShifted = bytes(shifted);
         DeviceBuffer out = int32Poisoned((long) m * n)) {
       DeviceBuffer db = dbShifted.slice(1, b.length);
-      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, STREAM.get());
+      NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, null, STREAM.get());
       STREAM.get().synchronize();
       assertArrayEquals(expected, ints(out, m * n), "int32 GEMM, unaligned b");
     }
@@ -182,6 +182,7 @@ class Int8GemmGpuTest {
                 m,
                 n,
                 k,
+                null,
                 withWorkspace[0],
                 STREAM.get());
             STREAM.get().synchronize();
@@ -235,6 +236,82 @@ class Int8GemmGpuTest {
     }
   }
 
+  /**
+   * Every kernel and split count the tuner may force gives the exact int32 sums (split counts
+   * beyond one per k-step included); on a GPU below sm_80 the pipelined ones are refused before the
+   * launch. A split with a scaled output and no workspace is refused too.
+   */
+  @Test
+  void everyForcedKernelAndSplitGivesTheExactSums() {
+    boolean tensorCores = org.ft4j.cuda.CudaDevice.open(0).smMajor() >= 8;
+    int[][] shapes = {{128, 768, 3072}, {37, 200, 4096}, {300, 520, 1008}, {5, 64, 32}};
+    for (int[] shape : shapes) {
+      int m = shape[0];
+      int n = shape[1];
+      int k = shape[2];
+      byte[] a = int8(m * k, 7L * m + k, 127);
+      byte[] b = int8(n * k, 3L * n + k, 127);
+      int[] expected = Int8ReferenceKernels.gemmInt8(a, b, m, n, k);
+      try (DeviceBuffer da = bytes(a);
+          DeviceBuffer db = bytes(b);
+          DeviceBuffer out = int32Poisoned((long) m * n)) {
+        for (NativeApi.Int8GemmPlan plan :
+            new NativeApi.Int8GemmPlan[] {
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.SIMPLE, 1),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_128, 1),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_128, 3),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_64, 1),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_64, 2),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_64, 5),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_64, 200)
+            }) {
+          String what = "[" + m + ", " + n + ", " + k + "] " + plan;
+          if (!tensorCores && plan.kernel() != NativeApi.Int8GemmKernel.SIMPLE) {
+            assertThrows(
+                UnsupportedOperationException.class,
+                () -> NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, plan, STREAM.get()),
+                what);
+            continue;
+          }
+          out.fillBytes(0x7F);
+          NativeApi.gemmInt8ToInt32(out, da, db, m, n, k, plan, STREAM.get());
+          STREAM.get().synchronize();
+          assertArrayEquals(expected, ints(out, m * n), what);
+        }
+      }
+    }
+    if (tensorCores) {
+      try (DeviceBuffer a = DeviceBuffer.allocate(DType.INT8, 64 * 64);
+          DeviceBuffer ws = upload(new float[64], DType.FP32);
+          DeviceBuffer out = DeviceBuffer.allocate(DType.FP32, 64 * 64)) {
+        UnsupportedOperationException e =
+            assertThrows(
+                UnsupportedOperationException.class,
+                () ->
+                    NativeApi.gemmInt8(
+                        Int8GemmOut.FLOAT,
+                        DType.FP32,
+                        out,
+                        a,
+                        a,
+                        null,
+                        1f,
+                        ws,
+                        null,
+                        null,
+                        0,
+                        false,
+                        64,
+                        64,
+                        64,
+                        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_64, 2),
+                        null,
+                        STREAM.get()));
+        assertTrue(e.getMessage().contains("workspace"), e.getMessage());
+      }
+    }
+  }
+
   /** Which kernel runs where (see plan_gemm_int8), on the device at hand. */
   @Test
   void plansSplitSmallGemmsAlongK() {
@@ -267,7 +344,7 @@ class Int8GemmGpuTest {
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
-              () -> NativeApi.gemmInt8ToInt32(out, a, a, 4, 4, 8, STREAM.get()));
+              () -> NativeApi.gemmInt8ToInt32(out, a, a, 4, 4, 8, null, STREAM.get()));
       assertTrue(e.getMessage().contains("gemmInt8 a [4, 8]"), e.getMessage());
       e =
           assertThrows(
@@ -289,6 +366,7 @@ class Int8GemmGpuTest {
                       2,
                       2,
                       2,
+                      null,
                       null,
                       STREAM.get()));
       assertTrue(e.getMessage().contains("needs w_scale"), e.getMessage());
