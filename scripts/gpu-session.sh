@@ -23,7 +23,7 @@ for i in $(seq 2 ${REPEAT:-1}); do
   FT4J_TEST_OUT=$OUT/rep$i SANITIZE=0 timeout 200 bash bin/gpu-test.sh > $OUT/rep$i.log 2>&1; echo "repeat $i rc=$?"; grep -E "tests (successful|failed)|=>" $OUT/rep$i.log | head
 done
 if [ "${TESTS:-1}" = 1 ]; then
-  FT4J_TEST_OUT=$OUT/gpu timeout ${TEST_S:-330} bash bin/gpu-test.sh > $OUT/gpu-test.log 2>&1
+  FT4J_TEST_OUT=$OUT/gpu timeout ${TEST_S:-420} bash bin/gpu-test.sh > $OUT/gpu-test.log 2>&1
   echo "gpu-test rc=$? in $(( $(date +%s) - START )) s"
   grep -E "tests (successful|failed|skipped|aborted)|ERROR SUMMARY|MethodSource|=>|JUnit|summary|memcheck:|racecheck:" $OUT/gpu-test.log | head -60
 fi
