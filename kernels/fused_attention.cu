@@ -1,7 +1,8 @@
 // Fused multi-head attention (see fused_attention.cuh for the formula, layouts and paths).
 //
-// mma path (FP16, sm_80+): a block = 4 warps = 64 queries of one (sequence, head); each warp owns
-// 16 query rows whose Q fragments stay in registers. Per step, the block stages 64 keys of K and V
+// mma path (FP16, sm_80+): a block = 4 (or 8) warps = 64 (128) queries of one (sequence, head);
+// each warp owns 16 query rows (or 32: kMT = 2 m16 tiles, a benchmark option for now) whose Q
+// fragments stay in registers. Per step, the block stages 64 keys of K and V
 // (bias added) in shared memory; each warp computes S = Q K^T with mma.sync m16n8k16 (FP32
 // accumulators), updates the running row max / row sum (online softmax, exp2 with the scale folded
 // in), turns P into FP16 A-fragments in registers (the C layout of two n-tiles is the A layout of
@@ -24,6 +25,8 @@
 #include <cmath>
 #include <cstdint>
 #include <mutex>
+#include <set>
+#include <utility>
 #include <type_traits>
 #include <vector>
 
@@ -109,7 +112,7 @@ __device__ __forceinline__ SeqBounds seq_bounds(const int* offsets, int b, int p
 // ------------------------------------------------------------------------------------------------
 // mma path
 
-constexpr int kMmaKeys = 64;  // keys per step; a block has kWarps x 16 queries (kWarps = 4 or 8)
+constexpr int kMmaKeys = 64;  // keys per step; a block has kWarps x kMT x 16 queries
 
 __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
   __half2 h = __floats2half2_rn(lo, hi);
@@ -150,8 +153,8 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* row)
 // Shared memory of the mma kernel: the block's Q rows and K and V tiles as FP16 rows of D + 8
 // halves, two stages each for FP16 input; for int8 input one FP16 stage each plus two int8 stages
 // of K and V (rows of D bytes) that the async copies fill.
-inline size_t mma_shared_bytes(int d, int warps, bool int8) {
-  return sizeof(__half) * (16 * warps + (int8 ? 2 : 4) * kMmaKeys) * (d + 8) +
+inline size_t mma_shared_bytes(int d, int query_rows, bool int8) {
+  return sizeof(__half) * (query_rows + (int8 ? 2 : 4) * kMmaKeys) * (d + 8) +
          (int8 ? 4 * kMmaKeys * size_t(d) : 0);
 }
 
@@ -216,14 +219,17 @@ __device__ __forceinline__ void widen_kv_tile(__half* ks, __half* vs, const int8
 // Biases: q gets its bias on load. The K bias is dropped: q . (k_j + bk) = q . k_j + q . bk, and
 // the second term is the same for every key j, which softmax cancels exactly. The V bias is added
 // to the output: sum_j p_j (v_j + bv) = sum_j p_j v_j + bv because the p_j sum to 1.
-template <int D, int kWarps, typename A>
+// kMT: m16 tiles (16 query rows each) per warp, 1 or 2. With 2 every K and V fragment a warp
+// loads from shared memory feeds two MMAs (FlashAttention-2's 32 rows per warp); it needs about
+// twice the accumulator registers, so it is used for head sizes <= 64 only (fused_attention_mma_tiles).
+template <int D, int kWarps, int kMT, typename A>
 __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   static_assert(std::is_same<typename A::Bias, __half>::value, "the mma path is FP16");
   constexpr bool kInt8In = A::kInt8In;  // int8 staging and steps (the output: A::kInt8Out)
   using TIn = typename A::In;
   using TOut = typename A::Out;
-  constexpr int kMmaQueries = 16 * kWarps;
+  constexpr int kMmaQueries = 16 * kMT * kWarps;
   constexpr int kMmaThreads = 32 * kWarps;
   constexpr int kLd = D + 8;  // halves; +16 bytes per row: conflict-free ldmatrix rows
   constexpr int kStage = kMmaKeys * kLd;
@@ -302,9 +308,11 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   }
   cp_async_wait<0>();
   __syncthreads();
-  uint32_t qf[D / 16][4];
-  {
-    const __half* qrow0 = qs + (warp * 16 + g) * kLd;
+  // Rows of this warp: m-tile mt holds rows warp * 16 * kMT + mt * 16 + {g, g + 8}.
+  uint32_t qf[kMT][D / 16][4];
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt) {
+    const __half* qrow0 = qs + ((warp * kMT + mt) * 16 + g) * kLd;
     const __half* qrow1 = qrow0 + 8 * kLd;
 #pragma unroll
     for (int kt = 0; kt < D / 16; ++kt) {
@@ -320,18 +328,26 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
         const float2 y = __half22float2(bias);
         return pack_half2(x.x + y.x, x.y + y.y);
       };
-      qf[kt][0] = add(qrow0 + c, b0);
-      qf[kt][1] = add(qrow1 + c, b0);
-      qf[kt][2] = add(qrow0 + c + 8, b1);
-      qf[kt][3] = add(qrow1 + c + 8, b1);
+      qf[mt][kt][0] = add(qrow0 + c, b0);
+      qf[mt][kt][1] = add(qrow1 + c, b0);
+      qf[mt][kt][2] = add(qrow0 + c + 8, b1);
+      qf[mt][kt][3] = add(qrow1 + c + 8, b1);
     }
   }
 
-  float o[D / 8][4];
+  float o[kMT][D / 8][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-  float m0 = -INFINITY, m1 = -INFINITY;  // running max (log2 domain) of rows g and g + 8
-  float l0 = 0.f, l1 = 0.f;              // running sums (this thread's columns)
+  for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.f;
+  // running max (log2 domain) of rows g and g + 8 of each m-tile, and running sums (this
+  // thread's columns)
+  float m0[kMT], m1[kMT], l0[kMT], l1[kMT];
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt) {
+    m0[mt] = m1[mt] = -INFINITY;
+    l0[mt] = l1[mt] = 0.f;
+  }
   // int8: the MMAs see K as integers, so k_step joins the scale
   const float scale2 = (kInt8In ? p.scale * p.k_step : p.scale) * kLog2e;
   // ldmatrix row of this lane: matrix lane / 8, row lane % 8
@@ -359,9 +375,12 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
       vt_base = vs + stage * kStage;
     }
 
-    float s[kMmaKeys / 8][4];
+    float s[kMT][kMmaKeys / 8][4];
 #pragma unroll
-    for (int nt = 0; nt < kMmaKeys / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+    for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < kMmaKeys / 8; ++nt)
+        s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.f;
 #pragma unroll
     for (int kt = 0; kt < D / 16; ++kt) {
 #pragma unroll
@@ -369,86 +388,91 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
         // matrices: (keys nt, dims lo), (keys nt, dims hi), (keys nt+1, lo), (keys nt+1, hi)
         uint32_t kb[4];
         ldmatrix_x4<false>(kb, kt_base + ((nt + (mi >> 1)) * 8 + mr) * kLd + kt * 16 + (mi & 1) * 8);
-        mma_16816(s[nt], qf[kt], kb[0], kb[1]);
-        mma_16816(s[nt + 1], qf[kt], kb[2], kb[3]);
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          mma_16816(s[mt][nt], qf[mt][kt], kb[0], kb[1]);
+          mma_16816(s[mt][nt + 1], qf[mt][kt], kb[2], kb[3]);
+        }
       }
     }
 
-    // Scale into the log2 domain, mask keys >= len, row max over this tile.
-    float t0 = -INFINITY, t1 = -INFINITY;
     const bool full = k0 + kMmaKeys <= seq.len;
+    uint32_t pa[kMT][kMmaKeys / 16][4];  // P as A fragments, per m-tile
 #pragma unroll
-    for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
-      const int key = k0 + nt * 8 + tg * 2;
+    for (int mt = 0; mt < kMT; ++mt) {
+      // Scale into the log2 domain, mask keys >= len, row max over this tile.
+      float t0 = -INFINITY, t1 = -INFINITY;
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const bool valid = full || key + e < seq.len;
-        s[nt][e] = valid ? s[nt][e] * scale2 : -INFINITY;
-        s[nt][2 + e] = valid ? s[nt][2 + e] * scale2 : -INFINITY;
-        t0 = fmaxf(t0, s[nt][e]);
-        t1 = fmaxf(t1, s[nt][2 + e]);
+      for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
+        const int key = k0 + nt * 8 + tg * 2;
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const bool valid = full || key + e < seq.len;
+          s[mt][nt][e] = valid ? s[mt][nt][e] * scale2 : -INFINITY;
+          s[mt][nt][2 + e] = valid ? s[mt][nt][2 + e] * scale2 : -INFINITY;
+          t0 = fmaxf(t0, s[mt][nt][e]);
+          t1 = fmaxf(t1, s[mt][nt][2 + e]);
+        }
+      }
+      t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
+      t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
+      t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
+      t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
+      const float n0 = fmaxf(m0[mt], t0);  // finite: key k0 < len is valid
+      const float n1 = fmaxf(m1[mt], t1);
+      const float c0 = exp2f(m0[mt] - n0);  // 0 on the first tile (m = -inf)
+      const float c1 = exp2f(m1[mt] - n1);
+      m0[mt] = n0;
+      m1[mt] = n1;
+
+      float r0 = 0.f, r1 = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
+        s[mt][nt][0] = exp2f(s[mt][nt][0] - n0);
+        s[mt][nt][1] = exp2f(s[mt][nt][1] - n0);
+        s[mt][nt][2] = exp2f(s[mt][nt][2] - n1);
+        s[mt][nt][3] = exp2f(s[mt][nt][3] - n1);
+        r0 += s[mt][nt][0] + s[mt][nt][1];
+        r1 += s[mt][nt][2] + s[mt][nt][3];
+      }
+      l0[mt] = l0[mt] * c0 + r0;
+      l1[mt] = l1[mt] * c1 + r1;
+#pragma unroll
+      for (int dn = 0; dn < D / 8; ++dn) {
+        o[mt][dn][0] *= c0;
+        o[mt][dn][1] *= c0;
+        o[mt][dn][2] *= c1;
+        o[mt][dn][3] *= c1;
+      }
+      // the C layout of two n-tiles is the A layout of one k-tile
+#pragma unroll
+      for (int kk = 0; kk < kMmaKeys / 16; ++kk) {
+        pa[mt][kk][0] = pack_half2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        pa[mt][kk][1] = pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        pa[mt][kk][2] = pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        pa[mt][kk][3] = pack_half2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
       }
     }
-    t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
-    t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
-    t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
-    t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
-    const float n0 = fmaxf(m0, t0);  // finite: key k0 < len is valid
-    const float n1 = fmaxf(m1, t1);
-    const float c0 = exp2f(m0 - n0);  // 0 on the first tile (m = -inf)
-    const float c1 = exp2f(m1 - n1);
-    m0 = n0;
-    m1 = n1;
 
-    float r0 = 0.f, r1 = 0.f;
-#pragma unroll
-    for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
-      s[nt][0] = exp2f(s[nt][0] - n0);
-      s[nt][1] = exp2f(s[nt][1] - n0);
-      s[nt][2] = exp2f(s[nt][2] - n1);
-      s[nt][3] = exp2f(s[nt][3] - n1);
-      r0 += s[nt][0] + s[nt][1];
-      r1 += s[nt][2] + s[nt][3];
-    }
-    l0 = l0 * c0 + r0;
-    l1 = l1 * c1 + r1;
-#pragma unroll
-    for (int dn = 0; dn < D / 8; ++dn) {
-      o[dn][0] *= c0;
-      o[dn][1] *= c0;
-      o[dn][2] *= c1;
-      o[dn][3] *= c1;
-    }
-
-    // O += P V: P as A fragments straight from the S accumulators, V through ldmatrix.trans.
+    // O += P V: V through ldmatrix.trans, each fragment used by every m-tile.
 #pragma unroll
     for (int kk = 0; kk < kMmaKeys / 16; ++kk) {
-      const uint32_t a[4] = {pack_half2(s[2 * kk][0], s[2 * kk][1]),
-                             pack_half2(s[2 * kk][2], s[2 * kk][3]),
-                             pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                             pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
       for (int dn = 0; dn < D / 8; dn += 2) {
         // matrices: (keys lo, dims dn), (keys hi, dims dn), (keys lo, dn+1), (keys hi, dn+1)
         uint32_t vb[4];
         ldmatrix_x4<true>(vb, vt_base + (kk * 16 + (mi & 1) * 8 + mr) * kLd + (dn + (mi >> 1)) * 8);
-        mma_16816(o[dn], a, vb[0], vb[1]);
-        mma_16816(o[dn + 1], a, vb[2], vb[3]);
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          mma_16816(o[mt][dn], pa[mt][kk], vb[0], vb[1]);
+          mma_16816(o[mt][dn + 1], pa[mt][kk], vb[2], vb[3]);
+        }
       }
     }
     __syncthreads();  // this stage is read by everyone before the next prefetch overwrites it
     stage ^= 1;
   }
 
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-  // int8: V was integers, v_step joins the normalisation
-  const float inv0 = (kInt8In ? p.v_step : 1.f) / l0;
-  const float inv1 = (kInt8In ? p.v_step : 1.f) / l1;
-  const int row0 = q0 + warp * 16 + g;
-  const int row1 = row0 + 8;
   const __half* vbias = p.qkv_bias == nullptr ? nullptr : p.qkv_bias + 2 * hidden;
   // Stores two adjacent outputs of one row (zeros for padding queries).
   auto store2 = [&](int row, int c, float x, float y) {
@@ -464,12 +488,29 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
     }
   };
 #pragma unroll
-  for (int dn = 0; dn < D / 8; ++dn) {
-    const int c = h * D + dn * 8 + tg * 2;
-    float2 bv = make_float2(0.f, 0.f);
-    if (vbias != nullptr) bv = __half22float2(*reinterpret_cast<const __half2*>(vbias + c));
-    if (row0 < query_rows) store2(row0, c, o[dn][0] * inv0 + bv.x, o[dn][1] * inv0 + bv.y);
-    if (row1 < query_rows) store2(row1, c, o[dn][2] * inv1 + bv.x, o[dn][3] * inv1 + bv.y);
+  for (int mt = 0; mt < kMT; ++mt) {
+    float s0 = l0[mt], s1 = l1[mt];
+    s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+    s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
+    s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+    s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
+    // int8: V was integers, v_step joins the normalisation
+    const float inv0 = (kInt8In ? p.v_step : 1.f) / s0;
+    const float inv1 = (kInt8In ? p.v_step : 1.f) / s1;
+    const int row0 = q0 + (warp * kMT + mt) * 16 + g;
+    const int row1 = row0 + 8;
+#pragma unroll
+    for (int dn = 0; dn < D / 8; ++dn) {
+      const int c = h * D + dn * 8 + tg * 2;
+      float2 bv = make_float2(0.f, 0.f);
+      if (vbias != nullptr) bv = __half22float2(*reinterpret_cast<const __half2*>(vbias + c));
+      if (row0 < query_rows) {
+        store2(row0, c, o[mt][dn][0] * inv0 + bv.x, o[mt][dn][1] * inv0 + bv.y);
+      }
+      if (row1 < query_rows) {
+        store2(row1, c, o[mt][dn][2] * inv1 + bv.x, o[mt][dn][3] * inv1 + bv.y);
+      }
+    }
   }
 #endif
 }
@@ -646,36 +687,25 @@ constexpr int kMaxSimtHeadSize = 256;
 
 // Raises a kernel's dynamic shared memory limit once per device (not a stream operation, but kept
 // out of the launch path so that graph capture only ever sees the launch).
-cudaError_t allow_shared(const void* kernel, size_t bytes, int key) {
+cudaError_t allow_shared(const void* kernel, size_t bytes) {
   if (bytes <= kDefaultSharedBytes) return cudaSuccess;
   static std::mutex mutex;
-  static std::vector<std::vector<bool>> done;  // [device][key]
+  static std::set<std::pair<int, const void*>> done;  // (device, kernel) already raised
   int device = 0;
   cudaError_t e = cudaGetDevice(&device);
   if (e != cudaSuccess) return e;
   std::lock_guard<std::mutex> lock(mutex);
-  if (device >= static_cast<int>(done.size())) done.resize(device + 1);
-  if (key >= static_cast<int>(done[device].size())) done[device].resize(key + 1, false);
-  if (done[device][key]) return cudaSuccess;
+  if (done.count({device, kernel}) != 0) return cudaSuccess;
   e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
-  if (e == cudaSuccess) done[device][key] = true;
+  if (e == cudaSuccess) done.insert({device, kernel});
   return e;
-}
-
-// Keys of allow_shared: one per kernel instantiation.
-template <typename A>
-constexpr int shared_key_base() {
-  return (A::kInt8In ? 5000 : 0) + (A::kInt8Out ? 10000 : 0) +
-         (sizeof(typename A::Bias) == 2 ? 1 : 0);
 }
 
 template <typename A, int kDimsPerLane>
 cudaError_t launch_simt(const A& p, cudaStream_t stream) {
   const size_t shared = simt_shared_bytes(p.size_per_head);
   auto kernel = fused_attention_simt_kernel<A, kDimsPerLane>;
-  // keys 1000 + ...: distinct from the mma kernels' keys (10 * head size + warps)
-  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared,
-                                     shared_key_base<A>() + 1000 + 2 * kDimsPerLane);
+  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared);
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, kSimtQueries)), p.heads, p.batch);
   kernel<<<grid, kSimtWarps * 32, shared, stream>>>(p);
@@ -683,31 +713,45 @@ cudaError_t launch_simt(const A& p, cudaStream_t stream) {
 }
 
 // Launch parameters of the mma path, in one place: 8 warps (128 queries) per block once sequences
-// are long enough to fill the GPU with such blocks, else 4 (64 queries); a benchmark may force
-// either (set_fused_attention_warps).
+// are long enough to fill the GPU with such blocks, else 4 (64 queries), one m16 tile (16 query
+// rows) per warp; a benchmark may force the warps and 2 m-tiles per warp (head sizes <= 64:
+// beyond that the accumulators spill) with set_fused_attention_tiling.
+struct MmaTiling {
+  int warps;
+  int m_tiles;
+  int queries() const { return 16 * warps * m_tiles; }
+};
 std::atomic<int> g_warps_override{0};
-inline int mma_warps(int max_seq) {
-  const int forced = g_warps_override.load(std::memory_order_relaxed);
-  if (forced != 0) return forced;
-  return max_seq >= 512 ? 8 : 4;
+std::atomic<int> g_m_tiles_override{0};
+inline MmaTiling mma_tiling(int max_seq, int d) {
+  const int warps = g_warps_override.load(std::memory_order_relaxed);
+  const int m_tiles = g_m_tiles_override.load(std::memory_order_relaxed);
+  return {warps != 0 ? warps : (max_seq >= 512 ? 8 : 4), m_tiles == 2 && d <= 64 ? 2 : 1};
 }
 
-template <int D, int kWarps, typename A>
+template <int D, int kWarps, int kMT, typename A>
 cudaError_t launch_mma_with(const A& p, cudaStream_t stream) {
-  const size_t shared = mma_shared_bytes(D, kWarps, A::kInt8In);
-  auto kernel = fused_attention_mma_kernel<D, kWarps, A>;
-  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared,
-                                     shared_key_base<A>() + D * 10 + kWarps);
+  const MmaTiling tiling{kWarps, kMT};
+  const size_t shared = mma_shared_bytes(D, tiling.queries(), A::kInt8In);
+  auto kernel = fused_attention_mma_kernel<D, kWarps, kMT, A>;
+  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), shared);
   if (e != cudaSuccess) return e;
-  const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, 16 * kWarps)), p.heads, p.batch);
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, tiling.queries())), p.heads,
+                  p.batch);
   kernel<<<grid, 32 * kWarps, shared, stream>>>(p);
   return cudaGetLastError();
 }
 
 template <int D, typename A>
 cudaError_t launch_mma(const A& p, cudaStream_t stream) {
-  return mma_warps(p.max_seq) == 8 ? launch_mma_with<D, 8>(p, stream)
-                                   : launch_mma_with<D, 4>(p, stream);
+  const MmaTiling t = mma_tiling(p.max_seq, D);
+  if constexpr (D <= 64) {
+    if (t.m_tiles == 2) {
+      return t.warps == 8 ? launch_mma_with<D, 8, 2>(p, stream)
+                          : launch_mma_with<D, 4, 2>(p, stream);
+    }
+  }
+  return t.warps == 8 ? launch_mma_with<D, 8, 1>(p, stream) : launch_mma_with<D, 4, 1>(p, stream);
 }
 
 bool mma_head_size(int d) { return d == 16 || d == 32 || d == 64 || d == 96 || d == 128; }
@@ -732,7 +776,7 @@ FusedAttentionPath select_path(const A& p, std::string* reason) {
   if constexpr (std::is_same<typename A::Bias, __half>::value) {
     if (sm >= 80 && mma_head_size(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 16) &&
         aligned_to(p.qkv_bias, 16) &&
-        mma_shared_bytes(d, mma_warps(p.max_seq), A::kInt8In) <=
+        mma_shared_bytes(d, mma_tiling(p.max_seq, d).queries(), A::kInt8In) <=
             static_cast<size_t>(facts.optin_shared)) {
       return FusedAttentionPath::kMma;
     }
@@ -831,9 +875,10 @@ cudaError_t launch_fused_attention(const Int8FusedAttentionParams<TIn, T>& p,
   return launch_args(args_of(p), stream);
 }
 
-bool set_fused_attention_warps(int warps) {
-  if (warps != 0 && warps != 4 && warps != 8) return false;
+bool set_fused_attention_tiling(int warps, int m_tiles) {
+  if ((warps != 0 && warps != 4 && warps != 8) || m_tiles < 0 || m_tiles > 2) return false;
   g_warps_override.store(warps, std::memory_order_relaxed);
+  g_m_tiles_override.store(m_tiles, std::memory_order_relaxed);
   return true;
 }
 

@@ -92,9 +92,10 @@ template <typename TIn, typename T>
 cudaError_t launch_fused_attention(const Int8FusedAttentionParams<TIn, T>& p,
                                    cudaStream_t stream);
 
-// Warps per block of the tensor-core path for every later launch: 4 or 8, or 0 for the automatic
-// choice (the default). For benchmarks; false for other values.
-bool set_fused_attention_warps(int warps);
+// Tiling of the tensor-core path for every later launch: warps per block (4 or 8) and m16 tiles
+// per warp (1 or 2; 2 applies to head sizes <= 64), 0 = the automatic choice (the default). For
+// benchmarks; false for other values.
+bool set_fused_attention_tiling(int warps, int m_tiles);
 
 // offsets[0] = 0, offsets[b+1] = offsets[b] + lengths[b] (one block; any batch).
 cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,

@@ -146,10 +146,11 @@ FT4J_API int ft4j_fused_attention_int8(int dtype, int qkv_dtype, void* out, cons
                                        float scale, float q_step, float k_step, float v_step,
                                        float out_amax, struct CUstream_st* stream);
 
-/* Benchmarking knob: warps per block (queries = 16 x warps) of the fused attentions' tensor-core
- * path for all later launches in this process: 4, 8, or 0 = automatic (default: 8 from max_seq
- * 512 on, else 4). */
-FT4J_API int ft4j_set_fused_attention_warps(int warps);
+/* Benchmarking knob: the tiling of the fused attentions' tensor-core path for all later launches
+ * in this process: warps per block (4, 8, or 0 = automatic: 8 from max_seq 512 on, else 4) and
+ * m16 tiles per warp (1, 2, or 0 = automatic: 1; 2 applies to head sizes <= 64 only); a block
+ * holds 16 x warps x m_tiles queries. */
+FT4J_API int ft4j_set_fused_attention_tiling(int warps, int m_tiles);
 
 /* Which path ft4j_fused_attention_int8 takes (as ft4j_fused_attention_path). */
 FT4J_API int ft4j_fused_attention_int8_path(int dtype, int qkv_dtype, int heads,

@@ -498,9 +498,10 @@ int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path
   });
 }
 
-int ft4j_set_fused_attention_warps(int warps) {
+int ft4j_set_fused_attention_tiling(int warps, int m_tiles) {
   return guarded(__func__, [&] {
-    require(ft4j::set_fused_attention_warps(warps), "warps = ", warps, ", must be 0, 4 or 8");
+    require(ft4j::set_fused_attention_tiling(warps, m_tiles), "warps = ", warps,
+            " and m_tiles = ", m_tiles, ": warps must be 0, 4 or 8 and m_tiles 0, 1 or 2");
   });
 }
 

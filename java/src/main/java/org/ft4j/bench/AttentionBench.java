@@ -15,8 +15,8 @@ import org.ft4j.nativeapi.NativeApi;
  * GEMMs + masked softmax + merge), all tokens valid, from the QKV GEMM output to the [tokens,
  * hidden] context; and the INT8 modes' fused attention, int8 context out, the bias of the row's
  * type: mode 1 (QKV of the row's type in) in the int8_out_us column, mode 2 (int8 QKV in) in
- * int8_us. fused_4warps_us / fused_8warps_us: the tensor-core path with 4 or 8 warps (64 or 128
- * queries) per block forced, to check the automatic choice. Compare with the
+ * int8_us. fused_WxM_us: the tensor-core path with W warps per block and M m16 tiles (16 query
+ * rows) per warp forced (NaN off that path), to check the automatic choice. Compare with the
  * "sdpa_attention_only_us_per_layer" column of ../shared/anchors/pytorch_encoder.py run on the same
  * GPU.
  *
@@ -26,13 +26,16 @@ import org.ft4j.nativeapi.NativeApi;
 public final class AttentionBench {
   private AttentionBench() {}
 
+  /** Tilings timed beside the automatic one: {warps per block, m-tiles per warp}. */
+  private static final int[][] TILINGS = {{4, 1}, {8, 1}, {4, 2}, {8, 2}};
+
   public static void main(String[] args) {
     String shapes = args.length > 0 ? args[0] : "1x128,32x128,32x384,8x1024,4x4096";
     int heads = args.length > 1 ? Integer.parseInt(args[1]) : 12;
     int d = args.length > 2 ? Integer.parseInt(args[2]) : 64;
     int hidden = heads * d;
     System.out.println(
-        "dtype,batch,seq,heads,d,fused_path,fused_us,fused_4warps_us,fused_8warps_us,unfused_us,int8_out_us,int8_us");
+        "dtype,batch,seq,heads,d,fused_path,fused_us,fused_4x1_us,fused_8x1_us,fused_4x2_us,fused_8x2_us,unfused_us,int8_out_us,int8_us");
     try (CublasLt lt = CublasLt.create();
         CudaStream stream = CudaStream.create();
         DeviceBuffer workspace = DeviceBuffer.allocate(32L << 20)) {
@@ -84,20 +87,21 @@ public final class AttentionBench {
                     NativeApi.fusedAttention(
                         t, out, qkv, bias, off, rows, batch, heads, d, seq, seq, scale, stream);
             double fused = GraphTimer.micros(stream, fusedCall);
-            // the tensor-core path with 4 and with 8 warps per block forced (the automatic
-            // choice is one of them)
-            String forced = "-,-";
-            if (NativeApi.fusedAttentionPath(t, heads, d) == NativeApi.AttentionPath.TENSOR_CORES) {
-              double[] us = new double[2];
-              for (int i = 0; i < 2; i++) {
-                NativeApi.setFusedAttentionWarps(4 * (i + 1));
+            // the tensor-core path with its tiling forced: warps x m-tiles per warp of TILINGS
+            StringBuilder forced = new StringBuilder();
+            boolean tensorCores =
+                NativeApi.fusedAttentionPath(t, heads, d) == NativeApi.AttentionPath.TENSOR_CORES;
+            for (int[] tiling : TILINGS) {
+              double us = Double.NaN;
+              if (tensorCores) {
+                NativeApi.setFusedAttentionTiling(tiling[0], tiling[1]);
                 try {
-                  us[i] = GraphTimer.micros(stream, fusedCall);
+                  us = GraphTimer.micros(stream, fusedCall);
                 } finally {
-                  NativeApi.setFusedAttentionWarps(0);
+                  NativeApi.setFusedAttentionTiling(0, 0);
                 }
               }
-              forced = String.format(Locale.ROOT, "%.2f,%.2f", us[0], us[1]);
+              forced.append(String.format(Locale.ROOT, ",%.2f", us));
             }
             qkv8.fillBytes(0x05);
             double int8Out =
@@ -143,7 +147,7 @@ public final class AttentionBench {
                     });
             System.out.printf(
                 Locale.ROOT,
-                "%s,%d,%d,%d,%d,%s,%.2f,%s,%.2f,%.2f,%.2f%n",
+                "%s,%d,%d,%d,%d,%s,%.2f%s,%.2f,%.2f,%.2f%n",
                 t,
                 batch,
                 seq,

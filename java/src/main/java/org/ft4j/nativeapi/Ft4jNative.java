@@ -151,7 +151,7 @@ public final class Ft4jNative {
       float outAmax,
       CUstream_st stream);
 
-  public static native int ft4j_set_fused_attention_warps(int warps);
+  public static native int ft4j_set_fused_attention_tiling(int warps, int mTiles);
 
   public static native int ft4j_fused_attention_int8_path(
       int dtype, int qkvDtype, int heads, int sizePerHead, int[] path);

@@ -364,15 +364,21 @@ public final class NativeApi {
   }
 
   /**
-   * Benchmarking knob: warps per block of the fused attentions' tensor-core path (4 or 8, 0 =
-   * automatic, the default) for every later launch in this process.
+   * Benchmarking knob: the tiling of the fused attentions' tensor-core path for every later launch
+   * in this process: warps per block (4 or 8) and m16 tiles per warp (1 or 2; 2 applies to head
+   * sizes up to 64); 0 = the automatic choice, the default.
    */
-  public static void setFusedAttentionWarps(int warps) {
-    if (warps != 0 && warps != 4 && warps != 8) {
-      throw new IllegalArgumentException("attention warps = " + warps + ", must be 0, 4 or 8");
+  public static void setFusedAttentionTiling(int warps, int mTiles) {
+    if ((warps != 0 && warps != 4 && warps != 8) || mTiles < 0 || mTiles > 2) {
+      throw new IllegalArgumentException(
+          "attention tiling: warps = "
+              + warps
+              + " (0, 4 or 8) and m-tiles = "
+              + mTiles
+              + " (0, 1 or 2)");
     }
     ensureLoaded();
-    check(Ft4jNative.ft4j_set_fused_attention_warps(warps));
+    check(Ft4jNative.ft4j_set_fused_attention_tiling(warps, mTiles));
   }
 
   /** The C code of qkvType for the int8 attention (INT8, or the encoder's dtype). */

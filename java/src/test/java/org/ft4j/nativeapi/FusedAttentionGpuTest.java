@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -117,6 +118,26 @@ class FusedAttentionGpuTest {
           t, out, in, b, off, tokens, batch, heads, d, 0, seq, scale, STREAM.get());
       STREAM.get().synchronize();
       assertClose(packedExpected, download(out, t, tokens * hidden), tol, t + " packed attention");
+    }
+  }
+
+  /**
+   * Every tiling of the tensor-core path a benchmark may force (4 or 8 warps, 1 or 2 m16 tiles per
+   * warp; 2 only changes head sizes up to 64) against the reference (the int8 variants: {@link
+   * Int8AttentionGpuTest}).
+   */
+  @ParameterizedTest(name = "{0} warps x {1} m-tiles")
+  @CsvSource({"4, 1", "8, 1", "4, 2", "8, 2"})
+  void everyForcedTilingMatchesTheReference(int warps, int mTiles) {
+    int[][] shapes = {{32, 127, 2, 64}, {3, 384, 2, 64}, {5, 129, 3, 32}, {2, 300, 2, 16}};
+    NativeApi.setFusedAttentionTiling(warps, mTiles);
+    try {
+      for (int[] s : shapes) {
+        matchesTheReferencePaddedAndPacked(DType.FP16, s[0], s[1], s[2], s[3]);
+      }
+      matchesTheReferencePaddedAndPacked(DType.FP16, 2, 200, 2, 128); // m-tiles 2: ignored
+    } finally {
+      NativeApi.setFusedAttentionTiling(0, 0);
     }
   }
 

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -184,6 +185,21 @@ class Int8AttentionGpuTest {
           out.toByteArray(tokens * hidden),
           t,
           t + " " + qkvType + " packed attention");
+    }
+  }
+
+  /** Every tiling a benchmark may force (see FusedAttentionGpuTest), both inputs. */
+  @ParameterizedTest(name = "{0} warps x {1} m-tiles")
+  @CsvSource({"4, 1", "8, 1", "4, 2", "8, 2"})
+  void everyForcedTilingMatchesTheReference(int warps, int mTiles) {
+    NativeApi.setFusedAttentionTiling(warps, mTiles);
+    try {
+      for (DType in : new DType[] {DType.INT8, DType.FP16}) {
+        matchesTheReferencePaddedAndPacked(DType.FP16, in, 3, 130, 2, 64);
+        matchesTheReferencePaddedAndPacked(DType.FP16, in, 5, 129, 3, 32);
+      }
+    } finally {
+      NativeApi.setFusedAttentionTiling(0, 0);
     }
   }
 
