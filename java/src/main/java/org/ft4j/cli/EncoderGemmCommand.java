@@ -189,10 +189,10 @@ public final class EncoderGemmCommand implements Callable<Integer> {
         configs.describe(type));
     if (precision == Precision.INT8_MODE_2) {
       out.printf(
-          "[INFO] note: the int8_mode 2 encoder runs its linear GEMMs on ft4j's own INT8 GEMM (its"
-              + " int8 outputs are scaled per token, which cuBLASLt cannot do); these cuBLASLt"
-              + " int8 -> int8 timings are written for comparison and the encoder does not use"
-              + " them%n");
+          "[INFO] note: the int8_mode 2 encoder runs its linear GEMMs on ft4j's own INT8 GEMM only"
+              + " (its int8 outputs are scaled per token, which cuBLASLt cannot do): each linear"
+              + " GEMM's line holds the own GEMM's fastest variant, cuBLASLt's int8 -> int8 time"
+              + " is printed for comparison%n");
     }
     out.printf(
         "%-9s %-34s %10s %10s %7s  %s%n",
@@ -209,8 +209,19 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       GemmTuner tuner = new GemmTuner(lt, stream, settings);
       for (Job j : jobs) {
         GemmTuner.Result r;
-        try (Bar bar = new Bar(noProgress, j.gemm().op())) {
-          r = tuner.tune(j.gemm().shape(), j.type(), Epilogue.NONE, alphaFor(j), bar, ownKernel(j));
+        try (Bar bar = new Bar(noProgress, j.gemm().op());
+            OwnGemm own = ownKernel(j)) {
+          r = tuner.tune(j.gemm().shape(), j.type(), Epilogue.NONE, alphaFor(j), bar, own);
+        }
+        if (j.type() == GemmType.I8I8 && r.ownBest() != null) {
+          // the mode-2 encoder runs only ft4j's GEMM: its best variant is the line
+          out.printf(
+              Locale.ROOT,
+              "%-9s cuBLASLt int8 -> int8 for comparison: %.2f us (%s)%n",
+              j.gemm().op(),
+              r.micros(),
+              r.best());
+          r = r.ownOnly();
         }
         entries.add(r.entry(j.batch(), j.seq(), j.gemm().op()));
         out.printf(
@@ -251,24 +262,87 @@ public final class EncoderGemmCommand implements Callable<Integer> {
    * GEMMs of INT8 mode 1 (the tuner writes {@code ft4j} as the algorithm where it wins); null
    * otherwise.
    */
-  static GemmTuner.OwnKernel ownKernel(Job j) {
-    if (j.type() != GemmType.I8I32 || EncoderGemms.isAttention(j.gemm())) {
+  /**
+   * ft4j's own INT8 GEMM as the tuner's competitor for a linear GEMM (null for attention GEMMs and
+   * float types): int32 output for i8i32 (mode 1), int8 output for i8i8 (mode 2: scale 1/64 like
+   * cuBLASLt's alpha there, per-column weight scales of 1, its split-K workspace), each variant of
+   * {@link #ownVariants}.
+   */
+  static OwnGemm ownKernel(Job j) {
+    if ((j.type() != GemmType.I8I32 && j.type() != GemmType.I8I8)
+        || EncoderGemms.isAttention(j.gemm())) {
       return null;
     }
-    GemmShape s = j.gemm().shape();
-    List<GemmAlgorithm> variants = ownVariants(s.m(), s.n(), s.k());
-    return new GemmTuner.OwnKernel() {
-      @Override
-      public List<GemmAlgorithm> variants() {
-        return variants;
-      }
+    return new OwnGemm(j.gemm().shape(), j.type() == GemmType.I8I8);
+  }
 
-      @Override
-      public void run(
-          GemmAlgorithm variant, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream st) {
-        NativeApi.gemmInt8ToInt32(c, a, b, s.m(), s.n(), s.k(), variant.ownPlan(), st);
+  /** See {@link #ownKernel}; holds the device buffers the int8-output variant needs. */
+  static final class OwnGemm implements GemmTuner.OwnKernel, AutoCloseable {
+    private final GemmShape s;
+    private final List<GemmAlgorithm> variants;
+    private final DeviceBuffer ones; // int8 output: w_scale [n]
+    private final DeviceBuffer workspace; // int8 output: split-K sums [m, n]
+
+    OwnGemm(GemmShape s, boolean int8Out) {
+      this.s = s;
+      this.variants = ownVariants(s.m(), s.n(), s.k());
+      if (!int8Out) {
+        ones = null;
+        workspace = null;
+        return;
       }
-    };
+      float[] w = new float[s.n()];
+      java.util.Arrays.fill(w, 1f);
+      ones = DeviceBuffer.allocate(DType.FP32, s.n());
+      try {
+        ones.copyFrom(w);
+        workspace = DeviceBuffer.allocate(DType.INT32, (long) s.m() * s.n());
+      } catch (RuntimeException e) {
+        ones.close();
+        throw e;
+      }
+    }
+
+    @Override
+    public List<GemmAlgorithm> variants() {
+      return variants;
+    }
+
+    @Override
+    public void run(
+        GemmAlgorithm variant, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream st) {
+      if (ones == null) {
+        NativeApi.gemmInt8ToInt32(c, a, b, s.m(), s.n(), s.k(), variant.ownPlan(), st);
+        return;
+      }
+      NativeApi.gemmInt8(
+          NativeApi.Int8GemmOut.INT8,
+          DType.FP32,
+          c,
+          a,
+          b,
+          null,
+          1f / 64,
+          ones,
+          null,
+          null,
+          1f,
+          false,
+          s.m(),
+          s.n(),
+          s.k(),
+          variant.ownPlan(),
+          workspace,
+          st);
+    }
+
+    @Override
+    public void close() {
+      if (ones != null) {
+        ones.close();
+        workspace.close();
+      }
+    }
   }
 
   /** Largest K split the tuner tries for ft4j's own GEMM. */

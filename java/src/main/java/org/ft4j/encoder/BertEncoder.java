@@ -1123,7 +1123,8 @@ public final class BertEncoder implements Encoder {
     final MatmulPlan intermediate;
     final MatmulPlan output;
     // INT8: the tuned variant of ft4j's own GEMM per linear GEMM ("qkv", "attn_out", "ffn1",
-    // "ffn2"), where igemm_config.in names one for its i8i32 shape
+    // "ffn2"), where igemm_config.in names one for its shape (i8i32 lines for mode 1, i8i8 for
+    // mode 2)
     private final Map<String, NativeApi.Int8GemmPlan> ownPlans = new java.util.HashMap<>();
     CudaGraph graph;
 
@@ -1132,8 +1133,10 @@ public final class BertEncoder implements Encoder {
       try {
         for (EncoderGemms.Gemm g : EncoderGemms.of(config, batch, seq, tokens, fused)) {
           if (int8 != null && !EncoderGemms.isAttention(g)) {
+            GemmType tunedAs = // encoder_gemm int8_mode 1 or 2
+                config.precision() == Precision.INT8_MODE_2 ? GemmType.I8I8 : GemmType.I8I32;
             gemmConfigs
-                .find(GemmKey.of(g.shape(), GemmType.I8I32, Epilogue.NONE))
+                .find(GemmKey.of(g.shape(), tunedAs, Epilogue.NONE))
                 .filter(e -> e.algorithm().isFt4jOwn() && e.algorithm().ownPlan() != null)
                 .ifPresent(e -> ownPlans.put(g.op(), e.algorithm().ownPlan()));
             MatmulPlan p = int8Plan(g, batch, seq); // null: ft4j's own INT8 GEMM

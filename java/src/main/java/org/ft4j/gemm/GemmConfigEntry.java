@@ -49,9 +49,12 @@ public record GemmConfigEntry(
     requireTime("time_us", timeMicros);
     requireTime("heuristic_us", heuristicMicros);
     if (algorithm.isFt4jOwn()
-        && (key.type() != GemmType.I8I32 || key.batchCount() != 1 || !key.bTransposed())) {
+        && ((key.type() != GemmType.I8I32 && key.type() != GemmType.I8I8)
+            || key.batchCount() != 1
+            || !key.bTransposed())) {
       throw new IllegalArgumentException(
-          "algorithm ft4j (ft4j's own INT8 GEMM) runs i8i32 GEMMs with batch_count 1 and b_trans T"
+          "algorithm ft4j (ft4j's own INT8 GEMM) runs i8i32 and i8i8 GEMMs with batch_count 1 and"
+              + " b_trans T"
               + " only, not "
               + key.type().label()
               + " batch_count "

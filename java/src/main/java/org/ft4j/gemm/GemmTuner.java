@@ -141,6 +141,10 @@ public final class GemmTuner {
    * @param checked configurations offered to cublasLtMatmulAlgoCheck
    * @param timed candidates timed in the first pass
    */
+  /**
+   * @param ownBest the fastest variant of the own kernel (null without one, or when none ran)
+   * @param ownMicros its median time (NaN without)
+   */
   public record Result(
       GemmKey key,
       GemmAlgorithm best,
@@ -150,12 +154,38 @@ public final class GemmTuner {
       double heuristicMicros,
       int checked,
       int timed,
-      double seconds) {
+      double seconds,
+      GemmAlgorithm ownBest,
+      double ownMicros) {
 
     /** The config-file line for this result. */
     public GemmConfigEntry entry(int batch, int seq, String op) {
       return new GemmConfigEntry(
           batch, seq, op, key, best, workspaceBytes, micros, heuristicMicros);
+    }
+
+    /**
+     * This result with the own kernel's best variant as the choice, where a caller can only run the
+     * own kernel (INT8 mode 2); cuBLASLt's heuristic time stays as the reference.
+     *
+     * @throws IllegalStateException when no own variant ran
+     */
+    public Result ownOnly() {
+      if (ownBest == null) {
+        throw new IllegalStateException("no variant of the own kernel ran for " + key);
+      }
+      return new Result(
+          key,
+          ownBest,
+          0,
+          ownMicros,
+          heuristic,
+          heuristicMicros,
+          checked,
+          timed,
+          seconds,
+          ownBest,
+          ownMicros);
     }
   }
 
@@ -207,14 +237,14 @@ public final class GemmTuner {
       Progress progress,
       OwnKernel own) {
     if (own != null
-        && (type != GemmType.I8I32
+        && ((type != GemmType.I8I32 && type != GemmType.I8I8)
             || shape.batch() != 1
             || !shape.bTransposed()
             || epilogue != Epilogue.NONE
-            || alpha != 1f)) {
+            || (type == GemmType.I8I32 && alpha != 1f))) {
       throw new IllegalArgumentException(
-          "an own kernel competes only for i8i32 GEMMs with batch 1, B transposed, alpha 1 and no"
-              + " epilogue");
+          "an own kernel competes only for i8i32 (alpha 1) and i8i8 GEMMs with batch 1, B"
+              + " transposed and no epilogue");
     }
     long t0 = System.nanoTime();
     GemmKey key = GemmKey.of(shape, type, epilogue);
@@ -320,7 +350,9 @@ public final class GemmTuner {
               heuristicUs,
               checked,
               first.size(),
-              (System.nanoTime() - t0) / 1e9);
+              (System.nanoTime() - t0) / 1e9,
+              ownBest,
+              ownUs);
       LOG.info(
           "{}: {} at {} us (heuristic {} us), {} checked, {} timed, {} s",
           key,

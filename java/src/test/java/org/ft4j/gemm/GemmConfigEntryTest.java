@@ -243,7 +243,38 @@ class GemmConfigEntryTest {
   }
 
   @Test
-  void ft4jsOwnGemmTakesNoCublasLtFieldsAndOnlyI8i32() {
+  void int8Mode2LinesHoldTheOwnGemmsBestVariant() {
+    GemmKey key = new GemmKey(128, 768, 3072, 1, true, GemmType.I8I8, Epilogue.NONE);
+    GemmAlgorithm cublasLt = new GemmAlgorithm(21, 18, 0, 1, 0, 0, 0, 0, 0);
+    GemmTuner.Result r =
+        new GemmTuner.Result(
+            key,
+            cublasLt,
+            1024,
+            8.0,
+            cublasLt,
+            9.0,
+            40,
+            12,
+            1.5,
+            GemmAlgorithm.ft4jOwn(3, 4),
+            10.5);
+    GemmTuner.Result own = r.ownOnly();
+    assertEquals(GemmAlgorithm.ft4jOwn(3, 4), own.best());
+    assertEquals(10.5, own.micros());
+    assertEquals(0, own.workspaceBytes());
+    assertEquals(9.0, own.heuristicMicros()); // cuBLASLt's heuristic stays the reference
+    GemmConfigEntry e = own.entry(1, 128, "ffn2");
+    assertEquals(
+        "1 128 ffn2 128 768 3072 1 T i8i8 none ft4j 3 0 4 0 0 0 0 0 0 10.500 9.000", e.format());
+    assertEquals(e, GemmConfigEntry.parse(e.format(), "igemm_config.in", 1));
+    GemmTuner.Result none =
+        new GemmTuner.Result(key, cublasLt, 0, 8.0, cublasLt, 9.0, 40, 12, 1.5, null, Double.NaN);
+    assertThrows(IllegalStateException.class, none::ownOnly);
+  }
+
+  @Test
+  void ft4jsOwnGemmTakesNoOtherCublasLtFieldsAndOnlyIntegerTypes() {
     GemmConfigException fields =
         assertThrows(
             GemmConfigException.class,
@@ -275,7 +306,7 @@ class GemmConfigEntryTest {
             () ->
                 GemmConfigEntry.parse(
                     "1 32 qkv 32 2304 768 1 T fp16 none ft4j 0 0 1 0 0 0 0 0 0 5.0 6.0", "g", 2));
-    assertTrue(fp16.getMessage().contains("i8i32 GEMMs"), fp16.getMessage());
+    assertTrue(fp16.getMessage().contains("i8i8 GEMMs"), fp16.getMessage());
     GemmConfigException negative =
         assertThrows(
             GemmConfigException.class,
