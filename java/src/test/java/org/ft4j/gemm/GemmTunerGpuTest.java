@@ -231,6 +231,55 @@ class GemmTunerGpuTest {
     }
   }
 
+  /**
+   * ft4j's own INT8 GEMM competes in several variants: the tuner reports the fastest that ran, and
+   * that variant, launched from its config line, gives the exact sums.
+   */
+  @Test
+  void theOwnGemmCompetesInEachVariant() {
+    GemmShape s = GemmShape.linear(128, 768, 3072); // batch 1 x 128, FFN2
+    java.util.List<GemmAlgorithm> variants =
+        java.util.List.of(
+            GemmAlgorithm.ft4jOwn(),
+            GemmAlgorithm.ft4jOwn(1, 1),
+            GemmAlgorithm.ft4jOwn(3, 1),
+            GemmAlgorithm.ft4jOwn(3, 4));
+    GemmTuner.OwnKernel own =
+        new GemmTuner.OwnKernel() {
+          @Override
+          public java.util.List<GemmAlgorithm> variants() {
+            return variants;
+          }
+
+          @Override
+          public void run(
+              GemmAlgorithm v, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream st) {
+            org.ft4j.nativeapi.NativeApi.gemmInt8ToInt32(
+                c, a, b, s.m(), s.n(), s.k(), v.ownPlan(), st);
+          }
+        };
+    GemmTuner.Result r =
+        quickTuner().tune(s, GemmType.I8I32, Epilogue.NONE, 1f, GemmTuner.Progress.NONE, own);
+    assertTrue(variants.contains(r.ownBest()), String.valueOf(r.ownBest()));
+    assertTrue(Double.isFinite(r.ownMicros()) && r.ownMicros() > 0, r.ownMicros() + " us");
+    GemmConfigEntry line =
+        GemmConfigEntry.parse(r.ownOnly().entry(1, 128, "ffn2").format(), "igemm_config.in", 1);
+    byte[] a = smallInts((int) s.elementsA(), s.m(), 8);
+    byte[] w = smallInts((int) s.elementsB(), s.n(), 8);
+    long[] expected = reference(s, a, w);
+    try (DeviceBuffer da = uploadBytes(a);
+        DeviceBuffer dw = uploadBytes(w);
+        DeviceBuffer dc = poisoned(DType.INT32, s.elementsC())) {
+      org.ft4j.nativeapi.NativeApi.gemmInt8ToInt32(
+          dc, da, dw, s.m(), s.n(), s.k(), line.algorithm().ownPlan(), stream);
+      stream.synchronize();
+      int[] got = downloadInts(dc, (int) s.elementsC());
+      for (int i = 0; i < got.length; i++) {
+        assertEquals(expected[i], got[i], line.algorithm() + ": C[" + i + "]");
+      }
+    }
+  }
+
   @Test
   void int8ToInt8ScalesRoundsAndSaturates() {
     GemmShape s = GemmShape.linear(48, 64, 96);
