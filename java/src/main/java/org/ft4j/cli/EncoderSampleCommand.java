@@ -280,12 +280,20 @@ public final class EncoderSampleCommand implements Callable<Integer> {
           encoder.forward(x, lengths, batchSize, seqLen, y);
         }
         start.record(s);
+        long hostNanos = 0;
         for (int i = 0; i < timed; i++) {
           encoder.forward(x, lengths, batchSize, seqLen, y);
+          hostNanos += encoder.lastEnqueueNanos();
         }
         end.record(s);
         end.synchronize();
         double ms = CudaEvent.elapsedMillis(start, end) / timed;
+        out.printf(
+            Locale.ROOT,
+            "[INFO] host-side cost per forward: %.1f us (checks, lengths upload, %s; the GPU"
+                + " works meanwhile)%n",
+            hostNanos / 1e3 / timed,
+            noCudaGraph ? "every kernel launch" : "CUDA graph launch");
         out.printf(
             Locale.ROOT,
             "[INFO] GPU memory: %.1f MiB held by the encoder, %.1f MiB in use on the device%n",

@@ -211,6 +211,7 @@ public final class BertEncoder implements Encoder {
   private record ShapeKey(int batch, int seq, int rows, Layout layout) {}
 
   private final boolean fused; // fused attention kernel (else the unfused path)
+  private long lastEnqueueNanos; // see lastEnqueueNanos()
   private Activations activations;
   private boolean graphsBroken;
   private boolean closed;
@@ -445,6 +446,7 @@ public final class BertEncoder implements Encoder {
    */
   public synchronized void forward(
       DeviceBuffer input, int[] lengths, int batch, int seq, DeviceBuffer output) {
+    long t0 = System.nanoTime();
     EncoderInputs.checkShape(config, batch, seq);
     EncoderInputs.checkLengths(lengths, batch, seq);
     long elements = (long) batch * seq * config.hidden();
@@ -461,6 +463,7 @@ public final class BertEncoder implements Encoder {
     io.copyFromAsync(input.pointer(), bytes, stream);
     runLayers(a, lengths, batch, seq, layout);
     io.copyToAsync(output.pointer(), bytes, stream);
+    lastEnqueueNanos = System.nanoTime() - t0;
     stream.synchronize();
   }
 
@@ -493,6 +496,7 @@ public final class BertEncoder implements Encoder {
    * int[])}.
    */
   public synchronized void forwardPacked(DeviceBuffer input, int[] lengths, DeviceBuffer output) {
+    long t0 = System.nanoTime();
     int seq = checkPacked(lengths);
     long elements = (long) EncoderInputs.totalTokens(lengths) * config.hidden();
     input.requireFits(dtype, elements, "packed encoder input [sum(lengths), hidden]");
@@ -504,7 +508,20 @@ public final class BertEncoder implements Encoder {
     a.x.copyFromAsync(input.pointer(), bytes, stream);
     runLayers(a, lengths, lengths.length, seq, Layout.PACKED);
     a.x.copyToAsync(output.pointer(), bytes, stream);
+    lastEnqueueNanos = System.nanoTime() - t0;
     stream.synchronize();
+  }
+
+  /**
+   * Host-side cost of the last device-API forward ({@link #forward(DeviceBuffer, int[], int, int,
+   * DeviceBuffer)} or {@link #forwardPacked(DeviceBuffer, int[], DeviceBuffer)}), in nanoseconds:
+   * from the call to the last queued operation, before waiting for the GPU — argument checks, the
+   * lengths upload, the shape's plans and graph lookup, and the graph launch (or, without graphs,
+   * every kernel launch). The token count comes from the host's lengths, so no forward waits for
+   * the device before its end. 0 before the first such forward.
+   */
+  public synchronized long lastEnqueueNanos() {
+    return lastEnqueueNanos;
   }
 
   /** Checks ragged lengths and the fused attention they need; returns the longest length. */

@@ -112,6 +112,20 @@ class BertEncoderGpuTest {
                     Arguments.of(p, 16, 64, 1, 384)));
   }
 
+  /** The host-side cost is recorded by each device-API forward (encoder_sample prints it). */
+  @Test
+  void deviceForwardRecordsItsHostSideCost() {
+    EncoderConfig config = EncoderConfig.of(1, 2, 32, Precision.FP16);
+    try (BertEncoder encoder = BertEncoder.create(EncoderWeights.random(config, 3));
+        org.ft4j.cuda.DeviceBuffer x =
+            org.ft4j.cuda.DeviceBuffer.allocate(org.ft4j.cuda.DType.FP16, 2L * 8 * 64)) {
+      x.fillBytes(0);
+      assertEquals(0, encoder.lastEnqueueNanos());
+      encoder.forward(x, new int[] {8, 3}, 2, 8, x);
+      assertTrue(encoder.lastEnqueueNanos() > 0, encoder.lastEnqueueNanos() + " ns");
+    }
+  }
+
   @Test
   void fusedAttentionIsTheFp16DefaultOnTensorCoreGpus() {
     EncoderConfig config = EncoderConfig.of(1, 12, 64, Precision.FP16);
