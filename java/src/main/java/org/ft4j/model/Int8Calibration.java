@@ -138,16 +138,40 @@ public final class Int8Calibration {
    * @param worst the index of the text with the smallest cosine
    * @param top1Agreement fraction of texts whose nearest other text (by cosine, among all given) is
    *     the same under both
+   * @param clearTop1Agreement the same over the {@code clearTexts} texts whose nearest neighbour
+   *     leads the second by at least {@link #CLEAR_MARGIN} in the reference (NaN when none): top-1
+   *     without the near ties that any small perturbation flips
    */
   public record Comparison(
-      double meanCosine, double minCosine, int worst, double top1Agreement, int texts) {
+      double meanCosine,
+      double minCosine,
+      int worst,
+      double top1Agreement,
+      int texts,
+      double clearTop1Agreement,
+      int clearTexts) {
     @Override
     public String toString() {
       return String.format(
-          "mean cosine %.5f, min %.5f (text %d), top-1 agreement %.1f %% over %d texts",
-          meanCosine, minCosine, worst, 100 * top1Agreement, texts);
+          java.util.Locale.ROOT,
+          "mean cosine %.5f, min %.5f (text %d), top-1 agreement %.1f %% over %d texts (%.1f %%"
+              + " over the %d with a clear FP32 nearest neighbour)",
+          meanCosine,
+          minCosine,
+          worst,
+          100 * top1Agreement,
+          texts,
+          100 * clearTop1Agreement,
+          clearTexts);
     }
   }
+
+  /**
+   * Cosine margin between the reference's nearest and second-nearest neighbour above which a text
+   * counts as clear in {@link Comparison#clearTop1Agreement}: INT8 moves pairwise cosines by ~10⁻³
+   * (docs/int8.md), so closer calls are coin flips.
+   */
+  public static final double CLEAR_MARGIN = 0.003;
 
   /** Compares two sets of vectors of the same texts (any norms). */
   public static Comparison compare(float[][] reference, float[][] test) {
@@ -168,12 +192,42 @@ public final class Int8Calibration {
       }
     }
     int agree = 0;
+    int clear = 0;
+    int clearAgree = 0;
     for (int i = 0; i < n; i++) {
-      if (nearest(reference, i) == nearest(test, i)) {
-        agree++;
+      boolean same = nearest(reference, i) == nearest(test, i);
+      agree += same ? 1 : 0;
+      if (n > 2 && margin(reference, i) >= CLEAR_MARGIN) {
+        clear++;
+        clearAgree += same ? 1 : 0;
       }
     }
-    return new Comparison(sum / n, min, worst, agree / (double) n, n);
+    return new Comparison(
+        sum / n,
+        min,
+        worst,
+        agree / (double) n,
+        n,
+        clear == 0 ? Double.NaN : clearAgree / (double) clear,
+        clear);
+  }
+
+  /** How far v[i]'s nearest other vector leads the second nearest, in cosine (n >= 3). */
+  static double margin(float[][] v, int i) {
+    double first = Double.NEGATIVE_INFINITY;
+    double second = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < v.length; j++) {
+      if (j != i) {
+        double c = cosine(v[i], v[j]);
+        if (c > first) {
+          second = first;
+          first = c;
+        } else if (c > second) {
+          second = c;
+        }
+      }
+    }
+    return first - second;
   }
 
   /** The index j != i of the vector most cosine-similar to v[i]. */
