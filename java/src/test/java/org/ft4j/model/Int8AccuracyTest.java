@@ -76,6 +76,10 @@ class Int8AccuracyTest {
     assertTrue(mode2.minCosine() >= 0.99, model + " int8-2 " + mode2);
     assertTrue(mode1.top1Agreement() >= 0.92, model + " int8-1 " + mode1);
     assertTrue(mode2.top1Agreement() >= 0.90, model + " int8-2 " + mode2);
+    // Where FP32's nearest neighbour is clear (leads by >= 0.003), the top-1 bars hold:
+    // measured 98.7 % / 98.7 % (MiniLM, 230 texts), 99.1 % / 98.1 % (BGE-small, 214 texts).
+    assertTrue(mode1.clearTop1Agreement() >= 0.98, model + " int8-1 " + mode1);
+    assertTrue(mode2.clearTop1Agreement() >= 0.97, model + " int8-2 " + mode2);
     // The shipped sets round the weights with GPTQ and scale ffn2_out per token: measured 0.99940 /
     // 0.99896 (MiniLM) and 0.99969 / 0.99929 (BGE-small); round-to-nearest weights give 0.99889
     // (MiniLM int8-1), ffn2_out per channel only 0.99851 (MiniLM int8-2).
