@@ -476,14 +476,12 @@ public final class NativeApi {
       CudaStream stream) {
     int t = floatType(dtype);
     int in = int8AttentionInput(dtype, qkvType);
-    float[] values = {qStep, kStep, vStep, outAmax};
-    String[] names = {"qStep", "kStep", "vStep", "outAmax"};
-    for (int i = qkvType == DType.INT8 ? 0 : 3; i < values.length; i++) {
-      if (!(Float.isFinite(values[i]) && values[i] > 0)) {
-        throw new IllegalArgumentException(
-            "int8 attention " + names[i] + " = " + values[i] + ", must be finite and > 0");
-      }
+    if (qkvType == DType.INT8) {
+      positiveFinite("int8 attention qStep", qStep);
+      positiveFinite("int8 attention kStep", kStep);
+      positiveFinite("int8 attention vStep", vStep);
     }
+    positiveFinite("int8 attention outAmax", outAmax);
     checkAttention(
         qkvType,
         DType.INT8,
@@ -1142,6 +1140,12 @@ public final class NativeApi {
   private static void layerNormEps(float eps) {
     if (!(eps > 0) || Float.isInfinite(eps)) {
       throw new IllegalArgumentException("layernorm eps = " + eps + ", must be > 0 and finite");
+    }
+  }
+
+  private static void positiveFinite(String name, float value) {
+    if (!(Float.isFinite(value) && value > 0)) {
+      throw new IllegalArgumentException(name + " = " + value + ", must be finite and > 0");
     }
   }
 
