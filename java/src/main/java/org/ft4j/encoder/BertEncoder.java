@@ -811,25 +811,19 @@ public final class BertEncoder implements Encoder {
           h, Int8Output.perToken(a.qx, a.qkvInScale, q.qkvInvSmooth()), a.x, rows, hidden, stream);
     }
     if (s.qkv == null) {
-      NativeApi.gemmInt8(
+      ownGemm(
           Int8GemmOut.FLOAT,
-          h,
           a.qkv,
-          a.qx,
+          s.ownPlan("qkv"),
+          a,
           q.qkv(),
           a.qkvInScale,
           0f,
           q.qkvScale(),
           null,
-          null,
-          0f,
-          false,
           rows,
           3 * hidden,
-          hidden,
-          s.ownPlan("qkv"),
-          workspace,
-          stream);
+          hidden);
     } else { // cuBLASLt: int32, then dequantized to qkv
       s.qkv.run(stream, a.qx, q.qkv(), a.acc, null, workspace);
       NativeApi.dequantizeBiasAct(
@@ -951,43 +945,26 @@ public final class BertEncoder implements Encoder {
           hidden,
           stream);
     }
-    if (fused) { // int8 Q, K, V into acc for the int8 attention
-      gemmToInt8(
-          s.ownPlan("qkv"),
-          a,
-          q.qkv(),
-          a.qkvInScale,
-          0f,
-          q.qkvScale(),
-          o.qkvInv(),
-          rows,
-          3 * hidden,
-          hidden);
-    } else {
-      // Q, K, V rounded to int8 in the epilogue and written dequantized for the FP16 attention
-      NativeApi.gemmInt8(
-          Int8GemmOut.INT8_DEQUANTIZED,
-          h,
-          a.qkv,
-          a.qx,
-          q.qkv(),
-          a.qkvInScale,
-          0f,
-          q.qkvScale(),
-          null,
-          o.qkvInv(),
-          0f,
-          false,
-          rows,
-          3 * hidden,
-          hidden,
-          s.ownPlan("qkv"),
-          workspace,
-          stream);
-    }
+    // Q, K, V rounded to int8 in the epilogue: as int8 (into acc) for the int8 attention, or
+    // written dequantized for the unfused FP16 attention
+    ownGemm(
+        fused ? Int8GemmOut.INT8 : Int8GemmOut.INT8_DEQUANTIZED,
+        fused ? a.acc : a.qkv,
+        s.ownPlan("qkv"),
+        a,
+        q.qkv(),
+        a.qkvInScale,
+        0f,
+        q.qkvScale(),
+        o.qkvInv(),
+        rows,
+        3 * hidden,
+        hidden);
     float attentionAmax = q.attentionOutputAmax();
     enqueueInt8Attention(a, s, w, o, attentionAmax, batch, seq, rows, paddedSeq);
-    gemmToInt8(
+    ownGemm(
+        Int8GemmOut.INT8,
+        a.acc,
         s.ownPlan("attn_out"),
         a,
         q.attentionOutput(),
@@ -1016,7 +993,9 @@ public final class BertEncoder implements Encoder {
         rows,
         hidden,
         stream);
-    gemmToInt8(
+    ownGemm(
+        Int8GemmOut.INT8,
+        a.acc,
         s.ownPlan("ffn1"),
         a,
         q.intermediate(),
@@ -1044,7 +1023,9 @@ public final class BertEncoder implements Encoder {
     // ffn2_out per token and channel: the epilogue leaves out the row scale, the layernorm applies
     // it
     boolean tokenScaled = o.outputTokenScaled();
-    gemmToInt8(
+    ownGemm(
+        Int8GemmOut.INT8,
+        a.acc,
         s.ownPlan("ffn2"),
         a,
         q.output(),
@@ -1079,8 +1060,14 @@ public final class BertEncoder implements Encoder {
         stream);
   }
 
-  /** acc (as int8 [m, n]) = int8(qx [m, k] · weight [n, k]^T · a_m · w_n · inv_n): ft4j's GEMM. */
-  private void gemmToInt8(
+  /**
+   * ft4j's own INT8 GEMM out [m, n] = qx [m, k] · weight [n, k]^T with the epilogue {@code kind}
+   * (no bias: the next kernel adds it), its tuned variant {@code own} (or its own choice when
+   * null), and the encoder's workspace for split-K.
+   */
+  private void ownGemm(
+      Int8GemmOut kind,
+      DeviceBuffer out,
       NativeApi.Int8GemmPlan own,
       Activations a,
       DeviceBuffer weight,
@@ -1092,24 +1079,8 @@ public final class BertEncoder implements Encoder {
       int n,
       int k) {
     NativeApi.gemmInt8(
-        Int8GemmOut.INT8,
-        dtype,
-        a.acc,
-        a.qx,
-        weight,
-        aScale,
-        aStatic,
-        wScale,
-        null,
-        outInv,
-        0f,
-        false,
-        m,
-        n,
-        k,
-        own,
-        workspace,
-        stream);
+        kind, dtype, out, a.qx, weight, aScale, aStatic, wScale, null, outInv, 0f, false, m, n, k,
+        own, workspace, stream);
   }
 
   /**
