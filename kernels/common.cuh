@@ -92,6 +92,17 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
   return total;
 }
 
+// The compute capability the kernels may treat a device as: its own, but at most 7.5 when the
+// library holds no sm_80+ code (a build narrowed to sm_75, see CMakeLists.txt), so that no
+// tensor-core path is chosen whose kernel would be empty there.
+inline int usable_sm(int major, int minor) {
+#ifdef FT4J_NO_SM80_CODE
+  return major * 10 + minor < 75 ? major * 10 + minor : 75;
+#else
+  return major * 10 + minor;
+#endif
+}
+
 // Async 16-byte copy global -> shared, and its group bookkeeping (sm_80+).
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

@@ -25,7 +25,7 @@
 #include <cmath>
 #include <cstdint>
 #include <mutex>
-#include <set>
+#include <map>
 #include <utility>
 #include <type_traits>
 #include <vector>
@@ -678,26 +678,29 @@ DeviceFacts current_device_facts() {
       cudaGetLastError();
       return {};
     }
-    cache[device] = {major * 10 + minor, optin};
+    cache[device] = {usable_sm(major, minor), optin};
   }
   return cache[device];
 }
 
 constexpr int kMaxSimtHeadSize = 256;
 
-// Raises a kernel's dynamic shared memory limit once per device (not a stream operation, but kept
-// out of the launch path so that graph capture only ever sees the launch).
+// Raises a kernel's dynamic shared memory limit per device, only when a launch needs more than
+// was raised before (the simt kernels serve several head sizes, each with its own size); not a
+// stream operation, but kept out of the launch path so that graph capture only sees the launch.
 cudaError_t allow_shared(const void* kernel, size_t bytes) {
   if (bytes <= kDefaultSharedBytes) return cudaSuccess;
   static std::mutex mutex;
-  static std::set<std::pair<int, const void*>> done;  // (device, kernel) already raised
+  static std::map<std::pair<int, const void*>, size_t> raised;  // (device, kernel) -> bytes
   int device = 0;
   cudaError_t e = cudaGetDevice(&device);
   if (e != cudaSuccess) return e;
   std::lock_guard<std::mutex> lock(mutex);
-  if (done.count({device, kernel}) != 0) return cudaSuccess;
+  const auto key = std::make_pair(device, kernel);
+  const auto it = raised.find(key);
+  if (it != raised.end() && it->second >= bytes) return cudaSuccess;
   e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
-  if (e == cudaSuccess) done.insert({device, kernel});
+  if (e == cudaSuccess) raised[key] = bytes;
   return e;
 }
 
@@ -713,9 +716,11 @@ cudaError_t launch_simt(const A& p, cudaStream_t stream) {
 }
 
 // Launch parameters of the mma path, in one place: 8 warps (128 queries) per block once sequences
-// are long enough to fill the GPU with such blocks, else 4 (64 queries), one m16 tile (16 query
-// rows) per warp; a benchmark may force the warps and 2 m-tiles per warp (head sizes <= 64:
-// beyond that the accumulators spill) with set_fused_attention_tiling.
+// are long enough to fill the GPU with such blocks and the device's shared memory takes them (not
+// D = 128 on the 99 KB devices, sm_86 / sm_89), else 4 (64 queries), one m16 tile (16 query rows)
+// per warp; a benchmark may force the warps and 2 m-tiles per warp (head sizes <= 64: beyond that
+// the accumulators spill) with set_fused_attention_tiling. Read once per launch (select_path), so
+// that a concurrent set_fused_attention_tiling cannot change it between the check and the launch.
 struct MmaTiling {
   int warps;
   int m_tiles;
@@ -723,10 +728,15 @@ struct MmaTiling {
 };
 std::atomic<int> g_warps_override{0};
 std::atomic<int> g_m_tiles_override{0};
-inline MmaTiling mma_tiling(int max_seq, int d) {
-  const int warps = g_warps_override.load(std::memory_order_relaxed);
-  const int m_tiles = g_m_tiles_override.load(std::memory_order_relaxed);
-  return {warps != 0 ? warps : (max_seq >= 512 ? 8 : 4), m_tiles == 2 && d <= 64 ? 2 : 1};
+inline MmaTiling mma_tiling(int max_seq, int d, bool int8_in, int optin_shared) {
+  const int forced_warps = g_warps_override.load(std::memory_order_relaxed);
+  const int m_tiles = g_m_tiles_override.load(std::memory_order_relaxed) == 2 && d <= 64 ? 2 : 1;
+  if (forced_warps != 0) return {forced_warps, m_tiles};
+  if (max_seq >= 512 &&
+      mma_shared_bytes(d, 16 * 8 * m_tiles, int8_in) <= static_cast<size_t>(optin_shared)) {
+    return {8, m_tiles};
+  }
+  return {4, m_tiles};
 }
 
 template <int D, int kWarps, int kMT, typename A>
@@ -743,8 +753,7 @@ cudaError_t launch_mma_with(const A& p, cudaStream_t stream) {
 }
 
 template <int D, typename A>
-cudaError_t launch_mma(const A& p, cudaStream_t stream) {
-  const MmaTiling t = mma_tiling(p.max_seq, D);
+cudaError_t launch_mma(const A& p, const MmaTiling& t, cudaStream_t stream) {
   if constexpr (D <= 64) {
     if (t.m_tiles == 2) {
       return t.warps == 8 ? launch_mma_with<D, 8, 2>(p, stream)
@@ -759,7 +768,7 @@ bool mma_head_size(int d) { return d == 16 || d == 32 || d == 64 || d == 96 || d
 // The one place that picks a path: tensor cores for FP16 (bias, and FP16 or int8 I/O) on sm_80+
 // with a tensor-core head size and 16-byte aligned buffers, else CUDA cores.
 template <typename A>
-FusedAttentionPath select_path(const A& p, std::string* reason) {
+FusedAttentionPath select_path(const A& p, std::string* reason, MmaTiling* tiling = nullptr) {
   const int d = p.size_per_head;
   if (d < 1 || d > kMaxSimtHeadSize) {
     *reason = "size_per_head = " + std::to_string(d) +
@@ -774,10 +783,11 @@ FusedAttentionPath select_path(const A& p, std::string* reason) {
     return FusedAttentionPath::kNone;
   }
   if constexpr (std::is_same<typename A::Bias, __half>::value) {
+    const MmaTiling t = mma_tiling(p.max_seq, d, A::kInt8In, facts.optin_shared);
     if (sm >= 80 && mma_head_size(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 16) &&
         aligned_to(p.qkv_bias, 16) &&
-        mma_shared_bytes(d, mma_tiling(p.max_seq, d).queries(), A::kInt8In) <=
-            static_cast<size_t>(facts.optin_shared)) {
+        mma_shared_bytes(d, t.queries(), A::kInt8In) <= static_cast<size_t>(facts.optin_shared)) {
+      if (tiling != nullptr) *tiling = t;
       return FusedAttentionPath::kMma;
     }
   }
@@ -805,15 +815,16 @@ std::string check_args(const A& p) {
 template <typename A>
 cudaError_t launch_args(const A& p, cudaStream_t stream) {
   std::string reason;
-  const FusedAttentionPath path = select_path(p, &reason);
+  MmaTiling t{4, 1};
+  const FusedAttentionPath path = select_path(p, &reason, &t);
   if constexpr (std::is_same<typename A::Bias, __half>::value) {
     if (path == FusedAttentionPath::kMma) {
       switch (p.size_per_head) {
-        case 16: return launch_mma<16>(p, stream);
-        case 32: return launch_mma<32>(p, stream);
-        case 64: return launch_mma<64>(p, stream);
-        case 96: return launch_mma<96>(p, stream);
-        case 128: return launch_mma<128>(p, stream);
+        case 16: return launch_mma<16>(p, t, stream);
+        case 32: return launch_mma<32>(p, t, stream);
+        case 64: return launch_mma<64>(p, t, stream);
+        case 96: return launch_mma<96>(p, t, stream);
+        case 128: return launch_mma<128>(p, t, stream);
         default: return cudaErrorInvalidValue;
       }
     }

@@ -351,6 +351,7 @@ GemmDevice gemm_device() {
       cudaGetLastError();
       return {};
     }
+    d.major = usable_sm(d.major, 0) / 10;  // 7 in a build without sm_80+ code
     cache[device] = d;
   }
   return cache[device];
@@ -416,7 +417,7 @@ cudaError_t launch_pipelined(const GemmInt8Params<T>& p, int splits, cudaStream_
 template <typename T>
 std::string check_gemm_int8(const GemmInt8Params<T>& p) {
   if (p.m < 1 || p.n < 1 || p.k < 1) return "M, N and K must be >= 1";
-  if (int64_t(p.m + kBM - 1) / kBM > 65535) {
+  if ((int64_t(p.m) + kBM - 1) / kBM > 65535) {
     return "M = " + std::to_string(p.m) + " needs more than 65535 row blocks of " +
            std::to_string(kBM);
   }

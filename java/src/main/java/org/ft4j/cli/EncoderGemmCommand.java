@@ -20,7 +20,6 @@ import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.EncoderGemms;
 import org.ft4j.encoder.Precision;
 import org.ft4j.gemm.CublasLt;
-import org.ft4j.gemm.Epilogue;
 import org.ft4j.gemm.GemmAlgorithm;
 import org.ft4j.gemm.GemmConfigEntry;
 import org.ft4j.gemm.GemmConfigFile;
@@ -104,6 +103,13 @@ public final class EncoderGemmCommand implements Callable<Integer> {
   boolean allowTf32;
 
   @Option(
+      names = "--gelu-epilogue",
+      description =
+          "FP32/FP16: tune FFN1 with cuBLASLt's bias + GELU (tanh) epilogue, as the encoder runs it"
+              + " with --gelu-epilogue (a separate config line)")
+  boolean geluEpilogue;
+
+  @Option(
       names = "--seconds-per-gemm",
       defaultValue = "10",
       description = "first-pass time budget per GEMM (default ${DEFAULT-VALUE})")
@@ -146,6 +152,10 @@ public final class EncoderGemmCommand implements Callable<Integer> {
     if (allowTf32 && precision != Precision.FP32) {
       throw new IllegalArgumentException("--allow-tf32 applies to FP32 (is_use_fp16 = 0) only");
     }
+    if (geluEpilogue && precision.isInt8()) {
+      throw new IllegalArgumentException(
+          "--gelu-epilogue applies to FP32 and FP16 (int8_mode = 0) only");
+    }
     EncoderConfig base = EncoderConfig.of(1, headNumber, sizePerHead, Precision.FP32);
     EncoderConfig config =
         new EncoderConfig(
@@ -171,7 +181,7 @@ public final class EncoderGemmCommand implements Callable<Integer> {
           case INT8_MODE_2 -> GemmType.I8I8;
         };
     boolean fused = int8 || fusedAttention(att, precision, config);
-    List<Job> jobs = jobs(config, batches, seqs, fused, type);
+    List<Job> jobs = jobs(config, batches, seqs, fused, type, geluEpilogue);
     GemmEnvironment env = GemmEnvironment.of(dev);
     GemmConfigs configs = GemmConfigs.load(env, output, Path.of("").toAbsolutePath());
     out.printf("[INFO] device %s, cuBLASLt %d%n", dev, env.cublasLt());
@@ -211,7 +221,7 @@ public final class EncoderGemmCommand implements Callable<Integer> {
         GemmTuner.Result r;
         try (Bar bar = new Bar(noProgress, j.gemm().op());
             OwnGemm own = ownKernel(j)) {
-          r = tuner.tune(j.gemm().shape(), j.type(), Epilogue.NONE, alphaFor(j), bar, own);
+          r = tuner.tune(j.gemm().shape(), j.type(), j.gemm().epilogue(), alphaFor(j), bar, own);
         }
         if (j.type() == GemmType.I8I8 && r.ownBest() != null) {
           // the mode-2 encoder runs only ft4j's GEMM: its best variant is the line
@@ -228,7 +238,7 @@ public final class EncoderGemmCommand implements Callable<Integer> {
             Locale.ROOT,
             "%-9s %-34s %10.2f %10.2f %6.1f%%  %s (%d / %d)%n",
             j.gemm().op(),
-            GemmKey.of(j.gemm().shape(), j.type(), Epilogue.NONE),
+            GemmKey.of(j.gemm().shape(), j.type(), j.gemm().epilogue()),
             r.heuristicMicros(),
             r.micros(),
             100 * (r.heuristicMicros() - r.micros()) / r.heuristicMicros(),
@@ -377,6 +387,17 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       List<Integer> seqs,
       boolean fused,
       GemmType type) {
+    return jobs(config, batches, seqs, fused, type, false);
+  }
+
+  /** As above; with {@code geluEpilogue} ffn1 is tuned with cuBLASLt's bias + GELU epilogue. */
+  static List<Job> jobs(
+      EncoderConfig config,
+      List<Integer> batches,
+      List<Integer> seqs,
+      boolean fused,
+      GemmType type,
+      boolean geluEpilogue) {
     Map<GemmKey, Job> unique = new LinkedHashMap<>();
     for (int b : batches) {
       for (int s : seqs) {
@@ -385,8 +406,8 @@ public final class EncoderGemmCommand implements Callable<Integer> {
           throw new IllegalArgumentException(
               "batch " + b + " x seq " + s + " is too large to tune (" + rows + " rows)");
         }
-        for (EncoderGemms.Gemm g : EncoderGemms.of(config, b, s, (int) rows, fused)) {
-          unique.putIfAbsent(GemmKey.of(g.shape(), type, Epilogue.NONE), new Job(b, s, g, type));
+        for (EncoderGemms.Gemm g : EncoderGemms.of(config, b, s, (int) rows, fused, geluEpilogue)) {
+          unique.putIfAbsent(GemmKey.of(g.shape(), type, g.epilogue()), new Job(b, s, g, type));
         }
       }
     }

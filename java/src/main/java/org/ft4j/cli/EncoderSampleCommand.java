@@ -140,6 +140,13 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   boolean allowTf32;
 
   @Option(
+      names = "--gelu-epilogue",
+      description =
+          "FP32/FP16: bias + GELU of the feed-forward layer in cuBLASLt's GEMM epilogue (tanh"
+              + " approximation of GELU) instead of ft4j's erf GELU kernel")
+  boolean geluEpilogue;
+
+  @Option(
       names = "--attention",
       defaultValue = "auto",
       description =
@@ -170,6 +177,11 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     int warm = warmup != null ? warmup : gpu ? 10 : 0;
     requireAtLeast("--iterations", timed, 1);
     requireAtLeast("--warmup", warm, 0);
+    if (geluEpilogue && int8Mode != 0) {
+      throw new IllegalArgumentException(
+          "--gelu-epilogue applies to FP32 and FP16 (int8_mode = 0) only: the INT8 modes fuse"
+              + " their GELU into the dequantize / quantize kernel");
+    }
     if (int8Mode == 0 && int8Scales != null) {
       throw new IllegalArgumentException("--int8-scales applies to int8_mode 1 and 2 only");
     }
@@ -243,7 +255,8 @@ public final class EncoderSampleCommand implements Callable<Integer> {
             .withRemovePadding(isRemovePadding == 1)
             .withGemmConfig(gemmConfig)
             .withTuneGemms(allowGemmTest == 1)
-            .withInt8Gemm(int8GemmChoice());
+            .withInt8Gemm(int8GemmChoice())
+            .withGeluEpilogue(geluEpilogue);
     EncoderWeights weights = EncoderWeights.random(config, seed);
     ScaleSet scales = int8Mode == 0 ? null : int8Scales(weights, out);
     try (BertEncoder encoder =
@@ -310,9 +323,10 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       PrintWriter out, EncoderConfig config, int[] lengths, float[] input, int timed, int warm) {
     EncoderWeights weights = EncoderWeights.random(config, seed);
     ScaleSet scales = int8Mode == 0 ? null : int8Scales(weights, out);
+    ReferenceEncoder plain = new ReferenceEncoder(weights);
     try (ReferenceEncoder encoder =
         scales == null
-            ? new ReferenceEncoder(weights)
+            ? (geluEpilogue ? plain.withTanhGelu() : plain)
             : QuantizedReference.of(weights, scales, config.precision())) {
       printHeader(
           out,

@@ -28,9 +28,12 @@ import org.ft4j.gemm.MatmulPlan;
 import org.ft4j.nativeapi.Int8Output;
 import org.ft4j.nativeapi.NativeApi;
 import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
+import org.ft4j.quant.Calibrator;
 import org.ft4j.quant.Int8;
 import org.ft4j.quant.Int8EncoderWeights;
 import org.ft4j.quant.ScaleSet;
+import org.ft4j.quant.ScaleSetException;
+import org.ft4j.reference.ActivationHook;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,8 +53,10 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * Biases are added by the kernel that runs after each GEMM anyway (split, layernorm, GELU), which
- * costs no extra pass over memory; cuBLASLt's GELU epilogue is the tanh approximation, not BERT's
- * erf GELU. After the last layer, padded positions are set to 0.
+ * costs no extra pass over memory. cuBLASLt's GELU epilogue is the tanh approximation, not BERT's
+ * erf GELU, so it runs only when asked for ({@link Options#geluEpilogue()}: then the FFN1 GEMM adds
+ * bi and applies GELU itself and the GELU kernel is skipped). After the last layer, padded
+ * positions are set to 0.
  *
  * <p><b>Thread safety:</b> an encoder is safe to share between threads; its forward methods are
  * synchronized, so concurrent calls run one after another on the encoder's own CUDA stream. For
@@ -94,6 +99,12 @@ public final class BertEncoder implements Encoder {
    *     append them to the config (FasterTransformer's allow_gemm_test = 1). Tuning takes seconds
    *     per GEMM: for tools and benchmarks, not for a service's request path
    * @param int8Gemm INT8 mode 1: which GEMM runs the linear layers (see {@link Int8Gemm})
+   * @param geluEpilogue FP32 / FP16: the feed-forward GEMM adds its bias and applies GELU in
+   *     cuBLASLt's epilogue instead of ft4j's kernel after it (one pass less over the [tokens,
+   *     intermediate] activations). cuBLASLt's GELU is the tanh approximation, not BERT's exact erf
+   *     GELU: the outputs move by about as much as FP16 rounding does (README, "GELU in the GEMM
+   *     epilogue"). Off by default; not for the INT8 modes (their GELU is fused into the dequantize
+   *     / quantize kernel)
    */
   public record Options(
       int device,
@@ -103,7 +114,8 @@ public final class BertEncoder implements Encoder {
       Attention attention,
       Path gemmConfig,
       boolean tuneGemms,
-      Int8Gemm int8Gemm) {
+      Int8Gemm int8Gemm,
+      boolean geluEpilogue) {
     public Options {
       if (attention == null) {
         throw new IllegalArgumentException("attention must not be null");
@@ -114,47 +126,124 @@ public final class BertEncoder implements Encoder {
     }
 
     public static Options defaults() {
-      return new Options(0, false, false, true, Attention.AUTO, null, false, Int8Gemm.AUTO);
+      return new Options(0, false, false, true, Attention.AUTO, null, false, Int8Gemm.AUTO, false);
     }
 
     public Options withInt8Gemm(Int8Gemm g) {
       return new Options(
-          device, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms, g);
+          device,
+          removePadding,
+          allowTf32,
+          cudaGraphs,
+          attention,
+          gemmConfig,
+          tuneGemms,
+          g,
+          geluEpilogue);
     }
 
     public Options withDevice(int d) {
       return new Options(
-          d, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms, int8Gemm);
+          d,
+          removePadding,
+          allowTf32,
+          cudaGraphs,
+          attention,
+          gemmConfig,
+          tuneGemms,
+          int8Gemm,
+          geluEpilogue);
     }
 
     public Options withRemovePadding(boolean r) {
       return new Options(
-          device, r, allowTf32, cudaGraphs, attention, gemmConfig, tuneGemms, int8Gemm);
+          device,
+          r,
+          allowTf32,
+          cudaGraphs,
+          attention,
+          gemmConfig,
+          tuneGemms,
+          int8Gemm,
+          geluEpilogue);
     }
 
     public Options withAllowTf32(boolean t) {
       return new Options(
-          device, removePadding, t, cudaGraphs, attention, gemmConfig, tuneGemms, int8Gemm);
+          device,
+          removePadding,
+          t,
+          cudaGraphs,
+          attention,
+          gemmConfig,
+          tuneGemms,
+          int8Gemm,
+          geluEpilogue);
     }
 
     public Options withCudaGraphs(boolean g) {
       return new Options(
-          device, removePadding, allowTf32, g, attention, gemmConfig, tuneGemms, int8Gemm);
+          device,
+          removePadding,
+          allowTf32,
+          g,
+          attention,
+          gemmConfig,
+          tuneGemms,
+          int8Gemm,
+          geluEpilogue);
     }
 
     public Options withAttention(Attention a) {
       return new Options(
-          device, removePadding, allowTf32, cudaGraphs, a, gemmConfig, tuneGemms, int8Gemm);
+          device,
+          removePadding,
+          allowTf32,
+          cudaGraphs,
+          a,
+          gemmConfig,
+          tuneGemms,
+          int8Gemm,
+          geluEpilogue);
     }
 
     public Options withGemmConfig(Path p) {
       return new Options(
-          device, removePadding, allowTf32, cudaGraphs, attention, p, tuneGemms, int8Gemm);
+          device,
+          removePadding,
+          allowTf32,
+          cudaGraphs,
+          attention,
+          p,
+          tuneGemms,
+          int8Gemm,
+          geluEpilogue);
     }
 
     public Options withTuneGemms(boolean t) {
       return new Options(
-          device, removePadding, allowTf32, cudaGraphs, attention, gemmConfig, t, int8Gemm);
+          device,
+          removePadding,
+          allowTf32,
+          cudaGraphs,
+          attention,
+          gemmConfig,
+          t,
+          int8Gemm,
+          geluEpilogue);
+    }
+
+    public Options withGeluEpilogue(boolean e) {
+      return new Options(
+          device,
+          removePadding,
+          allowTf32,
+          cudaGraphs,
+          attention,
+          gemmConfig,
+          tuneGemms,
+          int8Gemm,
+          e);
     }
   }
 
@@ -342,12 +431,30 @@ public final class BertEncoder implements Encoder {
               + c.precision().label()
               + "; they apply to int8-1 and int8-2 only (use create(weights, options))");
     }
+    if (options.geluEpilogue()) {
+      throw new IllegalArgumentException(
+          "the GELU epilogue (Options.withGeluEpilogue) applies to fp32 and fp16 encoders; "
+              + c.precision().label()
+              + " fuses its GELU into the dequantize / quantize kernel after the FFN1 GEMM");
+    }
     if (c.precision() == Precision.INT8_MODE_2 && options.int8Gemm() == Int8Gemm.CUBLASLT) {
       throw new IllegalArgumentException(
           "int8-2 runs its linear layers on ft4j's own INT8 GEMM: its int8 outputs are scaled per"
               + " token and per channel, which cuBLASLt's int8 -> int8 cannot do; use Int8Gemm.AUTO"
               + " or OWN");
     }
+    checkInt8Widths(c, options);
+    checkScalesTheGpuRuns(scales, c.precision());
+    if (activations != DType.FP16 && activations != DType.FP32) {
+      throw new IllegalArgumentException(
+          "INT8 activations must be FP16 or FP32, not " + activations);
+    }
+    return new BertEncoder(
+        weights, Int8EncoderWeights.of(weights, scales, c.precision()), activations, options);
+  }
+
+  /** The widths the INT8 row kernels take (a row lives in shared memory). */
+  static void checkInt8Widths(EncoderConfig c, Options options) {
     int widest = Math.max(c.hidden(), c.intermediateSize());
     if (widest > NativeApi.MAX_QUANTIZE_COLS) {
       throw new IllegalArgumentException(
@@ -358,12 +465,55 @@ public final class BertEncoder implements Encoder {
               + ", intermediate "
               + c.intermediateSize());
     }
-    if (activations != DType.FP16 && activations != DType.FP32) {
+    if (c.precision() == Precision.INT8_MODE_1
+        && options.int8Gemm() != Int8Gemm.OWN
+        && 3L * c.hidden() > NativeApi.MAX_QUANTIZE_COLS) {
+      // cuBLASLt's int32 QKV output is dequantized by a row kernel over 3 x hidden columns
       throw new IllegalArgumentException(
-          "INT8 activations must be FP16 or FP32, not " + activations);
+          "int8-1 with cuBLASLt's GEMMs dequantizes the QKV output in rows of 3 x hidden = "
+              + 3L * c.hidden()
+              + " columns, more than the "
+              + NativeApi.MAX_QUANTIZE_COLS
+              + " the INT8 row kernels take; use Int8Gemm.OWN (its GEMM dequantizes QKV itself)");
     }
-    return new BertEncoder(
-        weights, Int8EncoderWeights.of(weights, scales, c.precision()), activations, options);
+  }
+
+  /**
+   * The scale-file features the fake-quantized reference implements but the GPU encoder does not:
+   * smoothing of other inputs than {@link Calibrator#SMOOTHED} (the attention writes its int8
+   * context with one static step and no smoothing vector), and per-channel amax for q/k/v_out (the
+   * int8 attention takes one step per Q, K and V). Accepting them would run the GPU encoder with
+   * different math than its oracle, silently.
+   */
+  private static void checkScalesTheGpuRuns(ScaleSet scales, Precision precision) {
+    if (scales.layers() < 1) {
+      return; // the layer-count mismatch is reported by Int8EncoderWeights
+    }
+    for (ActivationHook.Point p : ActivationHook.Point.values()) {
+      if (scales.smooth(0, p) != null && !Calibrator.SMOOTHED.contains(p)) {
+        throw new ScaleSetException(
+            "the INT8 scale set smooths "
+                + p.key()
+                + ": the GPU encoder smooths only "
+                + Calibrator.SMOOTHED.stream().map(ActivationHook.Point::key).toList()
+                + " (remove \"smooth\"."
+                + p.key()
+                + " from the file, or recalibrate with ft4j calibrate)");
+      }
+      boolean qkvOut =
+          p == ActivationHook.Point.Q_OUT
+              || p == ActivationHook.Point.K_OUT
+              || p == ActivationHook.Point.V_OUT;
+      if (precision == Precision.INT8_MODE_2 && qkvOut && scales.channelAmax(0, p) != null) {
+        throw new ScaleSetException(
+            "the INT8 scale set has per-channel amax for "
+                + p.key()
+                + ": the GPU encoder's int8 attention takes one step per Q, K and V (per tensor);"
+                + " remove \"channel_amax\"."
+                + p.key()
+                + " from the file");
+      }
+    }
   }
 
   private static void checkArguments(EncoderWeights weights, Options options) {
@@ -676,8 +826,13 @@ public final class BertEncoder implements Encoder {
           rows,
           hidden,
           stream);
-      s.intermediate.run(stream, a.attention, w.intermediateWeight(), a.ffn, null, workspace);
-      NativeApi.addBiasGelu(dtype, a.ffn, w.intermediateBias(), rows, inter, stream);
+      if (options.geluEpilogue()) { // gelu_tanh(a Wi^T + bi) in cuBLASLt's epilogue
+        s.intermediate.run(
+            stream, a.attention, w.intermediateWeight(), a.ffn, w.intermediateBias(), workspace);
+      } else {
+        s.intermediate.run(stream, a.attention, w.intermediateWeight(), a.ffn, null, workspace);
+        NativeApi.addBiasGelu(dtype, a.ffn, w.intermediateBias(), rows, inter, stream);
+      }
       s.output.run(stream, a.ffn, w.outputWeight(), a.dense, null, workspace);
       NativeApi.addBiasResidualLayerNorm(
           dtype,
@@ -1119,7 +1274,8 @@ public final class BertEncoder implements Encoder {
     ShapeState(int batch, int seq, int tokens) { // tokens: the GEMM rows
       Map<String, MatmulPlan> made = new LinkedHashMap<>();
       try {
-        for (EncoderGemms.Gemm g : EncoderGemms.of(config, batch, seq, tokens, fused)) {
+        for (EncoderGemms.Gemm g :
+            EncoderGemms.of(config, batch, seq, tokens, fused, options.geluEpilogue())) {
           if (int8 != null && !EncoderGemms.isAttention(g)) {
             GemmType tunedAs = // encoder_gemm int8_mode 1 or 2
                 config.precision() == Precision.INT8_MODE_2 ? GemmType.I8I8 : GemmType.I8I32;
@@ -1161,7 +1317,7 @@ public final class BertEncoder implements Encoder {
      * accepts it), else tuned now when {@link Options#tuneGemms()}, else on cuBLASLt's heuristic.
      */
     private MatmulPlan plan(EncoderGemms.Gemm g, int batch, int seq, GemmType type) {
-      GemmKey key = GemmKey.of(g.shape(), type, Epilogue.NONE);
+      GemmKey key = GemmKey.of(g.shape(), type, g.epilogue());
       Optional<GemmConfigEntry> tuned = gemmConfigs.find(key);
       if (tuned.isEmpty() && options.tuneGemms()) {
         tuned = Optional.of(tune(g, type, batch, seq));
@@ -1176,7 +1332,7 @@ public final class BertEncoder implements Encoder {
               g.shape(),
               type,
               g.alpha(),
-              Epilogue.NONE,
+              g.epilogue(),
               WORKSPACE_BYTES,
               tuned.get().algorithm());
         } catch (CudaException e) {
@@ -1184,7 +1340,7 @@ public final class BertEncoder implements Encoder {
           LOG.warn("{}; using cuBLASLt's heuristic for this GEMM", e.getMessage());
         }
       }
-      return new MatmulPlan(lt, g.shape(), type, g.alpha(), Epilogue.NONE, WORKSPACE_BYTES, null);
+      return new MatmulPlan(lt, g.shape(), type, g.alpha(), g.epilogue(), WORKSPACE_BYTES, null);
     }
 
     /**
@@ -1224,7 +1380,7 @@ public final class BertEncoder implements Encoder {
           new GemmTuner.Settings(1500, 30000, 10.0, 5, 8, 3, 20, WORKSPACE_BYTES);
       GemmConfigEntry entry =
           new GemmTuner(lt, stream, settings)
-              .tune(g.shape(), type, Epilogue.NONE, g.alpha(), GemmTuner.Progress.NONE)
+              .tune(g.shape(), type, g.epilogue(), g.alpha(), GemmTuner.Progress.NONE)
               .entry(batch, seq, g.op());
       try {
         gemmConfigs.save(List.of(entry));

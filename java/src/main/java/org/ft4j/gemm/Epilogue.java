@@ -7,7 +7,8 @@ public enum Epilogue {
   BIAS("bias"),
   /**
    * gelu(C + bias) with cuBLASLt's tanh approximation of GELU: not the exact (erf) GELU of BERT, so
-   * the encoder does not use it; kept for the epilogue benchmark (org.ft4j.bench).
+   * the encoder uses it only when asked to ({@code BertEncoder.Options.withGeluEpilogue}); also
+   * timed by the epilogue benchmark (org.ft4j.bench).
    */
   GELU_BIAS_TANH("gelu_bias_tanh");
 

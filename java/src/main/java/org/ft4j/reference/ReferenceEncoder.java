@@ -23,9 +23,9 @@ import org.ft4j.encoder.LayerParam;
  *   x'      = LN_output(gelu(a Wi^T + bi) Wo2^T + bo2 + a)
  * </pre>
  *
- * with LN(y) = (y - mean) / sqrt(biased var + eps) * gamma + beta and the exact erf GELU. The
- * output is [batch, seq, hidden] with exactly 0 at padded positions (t &gt;= lengths[b]); the input
- * at padded positions is never read.
+ * with LN(y) = (y - mean) / sqrt(biased var + eps) * gamma + beta and the exact erf GELU ({@link
+ * #withTanhGelu()}: its tanh approximation). The output is [batch, seq, hidden] with exactly 0 at
+ * padded positions (t &gt;= lengths[b]); the input at padded positions is never read.
  *
  * <p><b>Precision:</b> the config's {@link org.ft4j.encoder.Precision} is ignored. The reference
  * always widens the FP32 inputs and weights to float64, keeps every activation in float64 between
@@ -45,6 +45,7 @@ public final class ReferenceEncoder implements Encoder {
   private final EncoderWeights weights;
   private final EncoderConfig config;
   private final ActivationHook hook; // null: plain float64
+  private final boolean tanhGelu; // the FFN's GELU: tanh approximation instead of erf
 
   /** A reference encoder over {@code weights} (not copied; EncoderWeights is immutable). */
   public ReferenceEncoder(EncoderWeights weights) {
@@ -56,12 +57,32 @@ public final class ReferenceEncoder implements Encoder {
    * hook} (to observe them for calibration, or to fake-quantize them); null = no hook.
    */
   public ReferenceEncoder(EncoderWeights weights, ActivationHook hook) {
+    this(weights, hook, false);
+  }
+
+  private ReferenceEncoder(EncoderWeights weights, ActivationHook hook, boolean tanhGelu) {
     if (weights == null) {
       throw new IllegalArgumentException("weights is null");
     }
     this.weights = weights;
     this.config = weights.config();
     this.hook = hook;
+    this.tanhGelu = tanhGelu;
+  }
+
+  /**
+   * This encoder with the tanh approximation of GELU in the feed-forward layer ({@link
+   * ReferenceKernels#geluTanh}) instead of the exact erf GELU: the oracle of the GPU encoder with
+   * {@code BertEncoder.Options.withGeluEpilogue(true)}, and the measure of what the approximation
+   * costs.
+   */
+  public ReferenceEncoder withTanhGelu() {
+    return new ReferenceEncoder(weights, hook, true);
+  }
+
+  /** True when the feed-forward GELU is the tanh approximation ({@link #withTanhGelu()}). */
+  public boolean tanhGelu() {
+    return tanhGelu;
   }
 
   /** The hook given at construction, or null. */
@@ -259,7 +280,8 @@ public final class ReferenceEncoder implements Encoder {
         .forEach(
             t -> {
               for (int c = t * inter; c < (t + 1) * inter; c++) {
-                ffn[c] = ReferenceKernels.gelu(ffn[c]);
+                ffn[c] =
+                    tanhGelu ? ReferenceKernels.geluTanh(ffn[c]) : ReferenceKernels.gelu(ffn[c]);
               }
             });
 

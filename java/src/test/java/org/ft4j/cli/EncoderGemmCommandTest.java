@@ -12,6 +12,7 @@ import java.util.stream.Collectors;
 import org.ft4j.cuda.CudaDevice;
 import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.Precision;
+import org.ft4j.gemm.Epilogue;
 import org.ft4j.gemm.GemmAlgorithm;
 import org.ft4j.gemm.GemmType;
 import org.junit.jupiter.api.Assumptions;
@@ -49,6 +50,9 @@ class EncoderGemmCommandTest {
     Result att = run("encoder_gemm", "8", "128", "12", "64", "1", "0", "--attention", "flash");
     assertEquals(2, att.exit());
     assertTrue(att.err().contains("--attention flash"), att.err());
+    Result gelu = run("encoder_gemm", "8", "128", "12", "64", "1", "1", "--gelu-epilogue");
+    assertEquals(2, gelu.exit());
+    assertTrue(gelu.err().contains("--gelu-epilogue applies to FP32 and FP16"), gelu.err());
     Result few = run("encoder_gemm", "8", "128", "12");
     assertEquals(2, few.exit());
     assertTrue(few.err().contains("Missing required parameters"), few.err());
@@ -89,6 +93,23 @@ class EncoderGemmCommandTest {
     assertEquals(32 * 12, scores.gemm().shape().batch());
     assertEquals(384, scores.gemm().shape().n());
     assertEquals(64, scores.gemm().shape().k());
+  }
+
+  @Test
+  void geluEpilogueTunesFfn1WithItsOwnKey() {
+    EncoderConfig bert = EncoderConfig.bertBase(Precision.FP16);
+    List<EncoderGemmCommand.Job> plain =
+        EncoderGemmCommand.jobs(bert, List.of(8), List.of(128), true, GemmType.FP16);
+    List<EncoderGemmCommand.Job> gelu =
+        EncoderGemmCommand.jobs(bert, List.of(8), List.of(128), true, GemmType.FP16, true);
+    assertEquals(plain.size(), gelu.size());
+    for (int i = 0; i < gelu.size(); i++) {
+      EncoderGemmCommand.Job j = gelu.get(i);
+      assertEquals(plain.get(i).gemm().shape(), j.gemm().shape());
+      Epilogue expected = j.gemm().op().equals("ffn1") ? Epilogue.GELU_BIAS_TANH : Epilogue.NONE;
+      assertEquals(expected, j.gemm().epilogue(), j.gemm().op());
+      assertEquals(Epilogue.NONE, plain.get(i).gemm().epilogue());
+    }
   }
 
   @Test

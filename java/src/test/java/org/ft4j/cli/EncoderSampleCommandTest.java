@@ -88,6 +88,44 @@ class EncoderSampleCommandTest {
     Result backend =
         run("encoder-sample", "1", "1", "8", "2", "8", "1", "0", "0", "0", "--backend", "tpu");
     assertTrue(backend.err().contains("--backend tpu"), backend.err());
+    Result geluInt8 =
+        run(
+            "encoder-sample",
+            "1",
+            "1",
+            "8",
+            "2",
+            "8",
+            "1",
+            "0",
+            "1",
+            "0",
+            "--gelu-epilogue",
+            "--backend",
+            "cpu");
+    assertEquals(2, geluInt8.exit());
+    assertTrue(geluInt8.err().contains("--gelu-epilogue applies to FP32 and FP16"), geluInt8.err());
+  }
+
+  @Test
+  void geluEpilogueRunsTheTanhReferenceOnTheCpu() {
+    Result r =
+        run(
+            "encoder_sample",
+            "2",
+            "1",
+            "5",
+            "2",
+            "8",
+            "0",
+            "0",
+            "0",
+            "0",
+            "--backend",
+            "cpu",
+            "--gelu-epilogue");
+    assertEquals(0, r.exit(), r.err());
+    assertTrue(r.out().contains("ft4j-cpu-time"), r.out());
   }
 
   @Test

@@ -112,6 +112,51 @@ class BertEncoderGpuTest {
                     Arguments.of(p, 16, 64, 1, 384)));
   }
 
+  /**
+   * With the GELU epilogue the FFN1 GEMM applies cuBLASLt's tanh GELU: the output matches the
+   * reference with the tanh GELU at the usual tolerances, and in FP32 it is clearly nearer to that
+   * reference than to the erf one (so the epilogue did run, and the GELU kernel did not run too).
+   */
+  @ParameterizedTest(name = "{0} batch {1} seq {2} padding removed {3}")
+  @MethodSource("geluEpilogueCases")
+  void geluEpilogueMatchesTheTanhReference(Precision p, int batch, int seq, boolean removePadding) {
+    EncoderConfig config = EncoderConfig.of(2, 12, 64, p);
+    EncoderWeights weights = EncoderWeights.random(config, 4242L + seq);
+    float[] input = random(batch * seq * config.hidden(), 3L * seq + batch, -1, 1);
+    int[] lengths = randomLengths(batch, seq, 11L * batch + seq);
+    float[] in = GpuTesting.asStored(input, p == Precision.FP32 ? DType.FP32 : DType.FP16);
+    float[] tanh;
+    float[] erf;
+    try (ReferenceEncoder ref = new ReferenceEncoder(weights)) {
+      erf = ref.forward(in, lengths, batch, seq);
+      tanh = ref.withTanhGelu().forward(in, lengths, batch, seq);
+    }
+    BertEncoder.Options options =
+        BertEncoder.Options.defaults().withGeluEpilogue(true).withRemovePadding(removePadding);
+    try (BertEncoder encoder = BertEncoder.create(weights, options)) {
+      float[] actual = encoder.forward(input, lengths, batch, seq);
+      assertClose(tanh, actual, p == Precision.FP32 ? 1e-5 : 2e-3, p + " GELU epilogue encoder");
+      assertZeroPadding(actual, lengths, seq, config.hidden());
+      if (p == Precision.FP32) {
+        double toTanh = GpuTesting.relativeL2(tanh, actual);
+        double toErf = GpuTesting.relativeL2(erf, actual);
+        assertTrue(
+            toTanh < 0.5 * toErf,
+            "FP32 with the GELU epilogue: rel L2 " + toTanh + " to tanh, " + toErf + " to erf");
+      }
+    }
+  }
+
+  static Stream<Arguments> geluEpilogueCases() {
+    return Stream.of(Precision.FP32, Precision.FP16)
+        .flatMap(
+            p ->
+                Stream.of(
+                    Arguments.of(p, 3, 17, false),
+                    Arguments.of(p, 8, 128, true),
+                    Arguments.of(p, 1, 1, false)));
+  }
+
   /** The host-side cost is recorded by each device-API forward (encoder_sample prints it). */
   @Test
   void deviceForwardRecordsItsHostSideCost() {

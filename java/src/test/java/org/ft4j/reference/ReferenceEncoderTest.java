@@ -99,6 +99,21 @@ class ReferenceEncoderTest {
 
   @Test
   void lengthOneLayerIsTheFeedForwardOfV() {
+    lengthOneLayer(false);
+  }
+
+  @Test
+  void lengthOneLayerWithTheTanhGelu() {
+    double[] tanh = lengthOneLayer(true);
+    double[] erf = lengthOneLayer(false);
+    double diff = 0;
+    for (int i = 0; i < tanh.length; i++) {
+      diff = Math.max(diff, Math.abs(tanh[i] - erf[i]));
+    }
+    assertTrue(diff > 1e-7, "the tanh GELU must change the output, max diff " + diff);
+  }
+
+  private double[] lengthOneLayer(boolean tanhGelu) {
     // With one valid token the softmax is exactly 1, so the attention context is v itself:
     //   a = LN(v Wo^T + bo + x),  x' = LN(gelu(a Wi^T + bi) Wo2^T + bo2 + a),  v = x Wv^T + bv.
     // Every sequence has length 1 here, so the batch also checks that no sequence attends to
@@ -109,7 +124,12 @@ class ReferenceEncoderTest {
     int hidden = CONFIG.hidden();
     int inter = CONFIG.intermediateSize();
     float[] in = input(batch, seq, 4);
-    double[] out = new ReferenceEncoder(w).forwardFloat64(in, new int[] {1, 1, 1}, batch, seq);
+    ReferenceEncoder encoder = new ReferenceEncoder(w);
+    if (tanhGelu) {
+      encoder = encoder.withTanhGelu();
+    }
+    assertEquals(tanhGelu, encoder.tanhGelu());
+    double[] out = encoder.forwardFloat64(in, new int[] {1, 1, 1}, batch, seq);
     for (int b = 0; b < batch; b++) {
       double[] x = new double[hidden];
       for (int c = 0; c < hidden; c++) {
@@ -132,12 +152,16 @@ class ReferenceEncoderTest {
               1,
               hidden);
       double[] h =
-          ReferenceKernels.addBiasGelu(
-              ReferenceKernels.linear(
-                  a, d(w, LayerParam.INTERMEDIATE_WEIGHT), null, 1, hidden, inter),
+          ReferenceKernels.linear(
+              a,
+              d(w, LayerParam.INTERMEDIATE_WEIGHT),
               d(w, LayerParam.INTERMEDIATE_BIAS),
               1,
+              hidden,
               inter);
+      for (int c = 0; c < inter; c++) {
+        h[c] = tanhGelu ? ReferenceKernels.geluTanh(h[c]) : ReferenceKernels.gelu(h[c]);
+      }
       double[] expected =
           ReferenceKernels.addBiasResidualLayerNorm(
               ReferenceKernels.linear(h, d(w, LayerParam.OUTPUT_WEIGHT), null, 1, inter, hidden),
@@ -152,6 +176,7 @@ class ReferenceEncoderTest {
         assertEquals(expected[c], out[b * seq * hidden + c], 1e-13, "sequence " + b + " c " + c);
       }
     }
+    return out;
   }
 
   @Test

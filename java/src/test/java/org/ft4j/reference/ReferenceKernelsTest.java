@@ -85,6 +85,28 @@ class ReferenceKernelsTest {
   }
 
   @Test
+  void tanhGeluAtKnownPointsAndWithinItsBoundOfTheExactOne() {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), evaluated independently in Python
+    assertEquals(0.8411919906082768, ReferenceKernels.geluTanh(1.0), 1e-15);
+    assertEquals(-0.15880800939172324, ReferenceKernels.geluTanh(-1.0), 1e-15);
+    assertEquals(2.996362607918227, ReferenceKernels.geluTanh(3.0), 1e-14);
+    assertEquals(0.0, ReferenceKernels.geluTanh(0.0));
+    double worst = 0;
+    double at = 0;
+    for (int i = -10000; i <= 10000; i++) {
+      double x = i / 1000.0;
+      double d = Math.abs(ReferenceKernels.geluTanh(x) - ReferenceKernels.gelu(x));
+      if (d > worst) {
+        worst = d;
+        at = x;
+      }
+    }
+    // the documented bound: 4.73e-4 at |x| = 2.699 (not an identity: the two differ)
+    assertTrue(worst > 4.7e-4 && worst < 4.8e-4, "max |tanh - erf GELU| = " + worst);
+    assertEquals(2.699, Math.abs(at), 1e-9);
+  }
+
+  @Test
   void addBiasGeluAddsThePerColumnBiasFirst() {
     // row 0: 0.5 + 0.5 = 1 -> gelu(1); -2 + 1 = -1 -> gelu(-1)
     // row 1: -0.5 + 0.5 = 0 -> 0;      9 + 1 = 10 -> 10
