@@ -10,8 +10,9 @@
 # sanitizers, REPEAT=n runs the tests n times), encoder_sample timings (BENCH=1: PRECS
 # "is_use_fp16:int8_mode ..." (default "1:0 0:0 1:1 1:2": FP16, FP32, INT8 modes 1 and 2; INT8 runs
 # once per INT8_GEMMS entry, default "auto own": --int8-gemm), SHAPES "32x128 ...",
-# RPS "0 1"), the PyTorch anchor (PT=1), epilogue and attention benchmarks (EPI=1,
-# ATT=1), GEMM tuning (TUNE=1: encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and
+# RPS "0 1"), the PyTorch anchor (PT=1), FP16 with and without the GELU epilogue (GELU=1),
+# embedding throughput with host vs device pooling (EMB=1),
+# epilogue and attention benchmarks (EPI=1, ATT=1), GEMM tuning (TUNE=1: encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and
 # without the tuned config).
 cd "$(dirname "$0")" && tar xJf ft4j.tar.xz && cd ft4j || exit 1
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib
@@ -48,6 +49,17 @@ if [ "${BENCH:-1}" = 1 ]; then
     done; done
   done; done > $OUT/bench.log 2>&1; cat $OUT/bench.log
   [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1; tail -8 $OUT/pytorch.csv
+fi
+if [ "${GELU:-0}" = 1 ]; then  # FP16 with ft4j's erf GELU kernel vs cuBLASLt's GELU epilogue
+  for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
+    for flag in "" --gelu-epilogue; do
+      echo "== fp16 ${1}x$2 ${flag:-erf GELU kernel}"
+      timeout 60 bin/encoder_sample $1 12 $2 12 64 1 0 0 0 $flag 2>&1 | grep -E "ft4j-time|rror" | tail -2
+    done
+  done > $OUT/gelu.log 2>&1; cat $OUT/gelu.log
+fi
+if [ "${EMB:-0}" = 1 ]; then  # token ids -> pooled vectors: host vs device pooling
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EmbedBench minilm 2048 1,32,128 > $OUT/embed.csv 2>&1; cat $OUT/embed.csv
 fi
 if [ "${EPI:-0}" = 1 ]; then
   timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench 128,4096,12288 > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv

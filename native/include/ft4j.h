@@ -166,6 +166,13 @@ FT4J_API int ft4j_lengths_to_offsets(const int* lengths, int batch, int* offsets
 FT4J_API int ft4j_zero_padded_rows(int dtype, void* data, const int* lengths, int batch, int seq,
                           int hidden, struct CUstream_st* stream);
 
+/* Pooling: out [batch, hidden] FP32 = per sequence of states [batch, seq, hidden] (dtype) row 0
+ * (mean == 0, CLS) or the mean of its first lengths[b] rows (mean == 1; lengths device int[batch],
+ * clamped to [1, seq]); normalize == 1 divides each vector by its L2 norm (zero stays zero). */
+FT4J_API int ft4j_pool_rows(int dtype, float* out, const void* states, const int* lengths, int batch,
+                            int seq, int hidden, int mean, int normalize,
+                            struct CUstream_st* stream);
+
 /* Padding removal: restore == 0: packed[offsets[b] + s, :] = padded[b, s, :] for s < len_b;
  * restore == 1: padded[b, s, :] = packed[offsets[b] + s, :] for s < len_b and 0 for s >= len_b.
  * padded: [batch, seq, hidden]; packed: [offsets[batch], hidden]; offsets: device int[batch + 1],

@@ -21,6 +21,7 @@
 #include "layernorm.cuh"
 #include "gemm_int8.cuh"
 #include "padding.cuh"
+#include "pooling.cuh"
 #include "quantize.cuh"
 
 #ifndef FT4J_VERSION_STRING
@@ -81,6 +82,21 @@ void require_positive(int64_t value, const char* name) {
   require(value >= 1, name, " = ", value, ", must be >= 1");
 }
 
+// Two [rows, cols] tensors of one row kernel (one block per row): an exact alias with equal element
+// sizes stays row-local and is safe; any other overlap lets one row's block overwrite what another
+// row's block still reads.
+void require_row_safe(const void* x, size_t x_size, const char* x_name, const void* y,
+                      size_t y_size, const char* y_name, int rows, int cols) {
+  if (x == nullptr || y == nullptr) return;
+  if (x == y && x_size == y_size) return;
+  const auto* x0 = static_cast<const char*>(x);
+  const auto* y0 = static_cast<const char*>(y);
+  const size_t n = size_t(rows) * size_t(cols);
+  require(x0 + n * x_size <= y0 || y0 + n * y_size <= x0, x_name, " (", x_size,
+          "-byte elements) overlaps ", y_name, " (", y_size,
+          "-byte elements): only equal-type tensors may alias, and only exactly");
+}
+
 // The product of `dims` (each >= 1) as the element count of a tensor, rejected when its size in
 // bytes (at 4 bytes an element, the widest dtype) would not fit in an int64.
 int64_t element_count(std::initializer_list<int64_t> dims, const char* what) {
@@ -115,6 +131,7 @@ using ft4j::guarded;
 using ft4j::require;
 using ft4j::require_dtype;
 using ft4j::require_pointer;
+using ft4j::require_row_safe;
 using ft4j::require_positive;
 using ft4j::require_supported;
 
@@ -591,6 +608,31 @@ int ft4j_zero_padded_rows(int dtype, void* data, const int* lengths, int batch, 
   });
 }
 
+int ft4j_pool_rows(int dtype, float* out, const void* states, const int* lengths, int batch,
+                   int seq, int hidden, int mean, int normalize, struct CUstream_st* stream) {
+  return guarded(__func__, [&] {
+    require_dtype(dtype, "dtype");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_pointer(out, "out", sizeof(float));
+    require_pointer(states, "states", size);
+    require_pointer(lengths, "lengths", sizeof(int));
+    require_positive(batch, "batch");
+    require_positive(seq, "seq");
+    require_positive(hidden, "hidden");
+    require(mean == 0 || mean == 1, "mean = ", mean, ", must be 0 (CLS) or 1 (mean)");
+    require(normalize == 0 || normalize == 1, "normalize = ", normalize, ", must be 0 or 1");
+    ft4j::element_count({batch, seq, hidden}, "states");
+    ft4j::with_dtype(dtype, [&](auto type) {
+      using T = typename decltype(type)::type;
+      const ft4j::PoolRowsParams<T> p{out,   static_cast<const T*>(states), lengths, batch, seq,
+                                      hidden, mean, normalize};
+      require_supported(ft4j::check_pool_rows(p), "pool_rows");
+      ft4j::check_launch(ft4j::launch_pool_rows(p, stream), "pool_rows ", ft4j::dtype_name(dtype),
+                         " [batch=", batch, ", seq=", seq, ", hidden=", hidden, "]");
+    });
+  });
+}
+
 int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_t count,
                  struct CUstream_st* stream) {
   return guarded(__func__, [&] {
@@ -665,6 +707,9 @@ int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input
     require_pointer(deq_out, "deq_out", ft4j::dtype_size(dtype), true);
     require_positive(rows, "rows");
     require_positive(cols, "cols");
+    const size_t size = ft4j::dtype_size(dtype);
+    require_row_safe(qout, 1, "qout", input, size, "input", rows, cols);
+    require_row_safe(qout, 1, "qout", deq_out, size, "deq_out", rows, cols);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::QuantizeRowsParams<T> p{static_cast<int8_t*>(qout),
@@ -697,6 +742,10 @@ int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
     require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
     require_positive(rows, "rows");
     require_positive(cols, "cols");
+    const size_t acc_size = acc_int8 ? 1 : 4;
+    require_row_safe(out, size, "out", acc, acc_size, "acc", rows, cols);
+    require_row_safe(qout, 1, "qout", acc, acc_size, "acc", rows, cols);
+    require_row_safe(out, size, "out", qout, 1, "qout", rows, cols);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::DequantizeBiasActParams<T> p{static_cast<T*>(out),
@@ -742,6 +791,12 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
     require(std::isfinite(eps) && eps > 0, "eps = ", eps, ", must be > 0 and finite");
     require_positive(rows, "rows");
     require_positive(cols, "cols");
+    const size_t acc_size = acc_int8 ? 1 : 4;
+    require_row_safe(out, size, "out", acc, acc_size, "acc", rows, cols);
+    require_row_safe(qout, 1, "qout", acc, acc_size, "acc", rows, cols);
+    require_row_safe(out, size, "out", qout, 1, "qout", rows, cols);
+    require_row_safe(residual, size, "residual", acc, acc_size, "acc", rows, cols);
+    require_row_safe(residual, size, "residual", qout, 1, "qout", rows, cols);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::DequantizeBiasResidualLayernormParams<T> p{
@@ -797,6 +852,17 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
     }
     if (out_kind >= 2) {
       require_scales(out_inv_scale, "out_inv_scale", out_inv_static, "out_inv_static");
+    }
+    // K tiles of 32 are counted in int: keep k + 32 in range
+    require(k <= INT_MAX - 64, "K = ", k, " is too large (at most ", INT_MAX - 64, ")");
+    if (workspace != nullptr) {
+      require_pointer(workspace, "workspace", sizeof(int32_t));
+      // split-K partial sums live there while the epilogue writes out: they must not overlap
+      const auto* w0 = static_cast<const char*>(workspace);
+      const auto* o0 = static_cast<const char*>(out);
+      const size_t out_bytes = out_size * size_t(m) * size_t(n);
+      require(w0 + workspace_bytes <= o0 || o0 + out_bytes <= w0,
+              "the workspace overlaps the output");
     }
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;

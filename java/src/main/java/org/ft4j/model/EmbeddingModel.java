@@ -278,7 +278,12 @@ public final class EmbeddingModel implements AutoCloseable {
   record Embedded(float[][] vectors, int truncated) {}
 
   /**
-   * Tokenizes, runs {@code embedder} in batches of {@code batchSize} texts and pools; {@code
+   * Tokenizes all texts, sorts them by token count (longest first) and runs {@code embedder} in
+   * batches of {@code batchSize} neighbours in that order, so that a batch holds texts of similar
+   * length (little padding for the embedding layer and the attention's tiles; the results do not
+   * depend on the order), then pools (on the device for CLS / MEAN on the GPU backend) and returns
+   * the vectors in the order of {@code texts}. With {@link Pooling#NONE} the texts keep their order
+   * (the calibration's observation pass: its histograms depend on the order values arrive). {@code
    * progress} (may be null) gets the number of texts done after each batch.
    */
   static Embedded embedBatches(
@@ -289,28 +294,53 @@ public final class EmbeddingModel implements AutoCloseable {
       Pooling pooling,
       boolean normalize,
       java.util.function.IntConsumer progress) {
-    float[][] result = new float[texts.size()][];
+    int n = texts.size();
+    float[][] result = new float[n][];
     int truncated = 0;
     int hidden = embedder.config().hidden();
-    for (int start = 0; start < texts.size(); start += batchSize) {
-      List<String> batch = texts.subList(start, Math.min(texts.size(), start + batchSize));
-      List<TextTokenizer.Encoding> encodings = tokenizer.encode(new ArrayList<>(batch));
-      int[][] ids = new int[batch.size()][];
-      int[][] typeIds = new int[batch.size()][];
-      for (int b = 0; b < ids.length; b++) {
+    int[][] allIds = new int[n][];
+    int[][] allTypes = new int[n][];
+    for (int start = 0; start < n; start += batchSize) {
+      List<String> chunk = texts.subList(start, Math.min(n, start + batchSize));
+      List<TextTokenizer.Encoding> encodings = tokenizer.encode(new ArrayList<>(chunk));
+      for (int b = 0; b < chunk.size(); b++) {
         TextTokenizer.Encoding e = encodings.get(b);
-        ids[b] = e.ids();
-        typeIds[b] = e.typeIds() != null ? e.typeIds() : new int[e.ids().length];
+        allIds[start + b] = e.ids();
+        allTypes[start + b] = e.typeIds() != null ? e.typeIds() : new int[e.ids().length];
         if (e.truncated()) {
           truncated++;
         }
       }
-      float[][] states = embedder.lastHiddenStates(ids, typeIds);
-      for (int b = 0; b < ids.length; b++) {
-        result[start + b] = Pooler.pool(states[b], ids[b].length, hidden, pooling, normalize);
+    }
+    Integer[] order = new Integer[n];
+    for (int i = 0; i < n; i++) {
+      order[i] = i;
+    }
+    if (pooling != Pooling.NONE) { // NONE (calibration) keeps the order its histograms saw
+      java.util.Arrays.sort(order, (x, y) -> Integer.compare(allIds[y].length, allIds[x].length));
+    }
+    for (int start = 0; start < n; start += batchSize) {
+      int size = Math.min(batchSize, n - start);
+      int[][] ids = new int[size][];
+      int[][] typeIds = new int[size][];
+      for (int b = 0; b < size; b++) {
+        ids[b] = allIds[order[start + b]];
+        typeIds[b] = allTypes[order[start + b]];
+      }
+      if (pooling == Pooling.NONE) {
+        float[][] states = embedder.lastHiddenStates(ids, typeIds);
+        for (int b = 0; b < size; b++) {
+          result[order[start + b]] =
+              Pooler.pool(states[b], ids[b].length, hidden, pooling, normalize);
+        }
+      } else {
+        float[][] vectors = embedder.pooled(ids, typeIds, pooling, normalize);
+        for (int b = 0; b < size; b++) {
+          result[order[start + b]] = vectors[b];
+        }
       }
       if (progress != null) {
-        progress.accept(start + batch.size());
+        progress.accept(start + size);
       }
     }
     return new Embedded(result, truncated);

@@ -14,10 +14,15 @@ import org.ft4j.quant.ScaleSet;
 
 /**
  * The GPU backend: the embedding layer (one fused gather + layernorm kernel) and {@link
- * BertEncoder} on one device, FP32 or FP16. Batches are padded to their longest sequence; padded
- * positions never influence valid ones.
+ * BertEncoder} on one device, FP32, FP16 or INT8. Batches are padded to their longest sequence for
+ * the embedding layer; with FP16 and INT8 the encoder then runs every layer on the valid tokens
+ * only (padding removal: mixed lengths cost what their tokens cost), FP32 stays padded (its padding
+ * removal would force the CUDA-core attention, slower than its cuBLASLt attention). {@link #pooled}
+ * pools on the device, so only [batch, hidden] floats come back to the host. Padded positions never
+ * influence valid ones.
  *
- * <p>Thread safety: {@link #lastHiddenStates} is synchronized; one call runs at a time.
+ * <p>Thread safety: {@link #lastHiddenStates} and {@link #pooled} are synchronized; one call runs
+ * at a time.
  */
 public final class GpuEmbedder implements TokenEmbedder {
   private final ModelConfig config;
@@ -37,6 +42,9 @@ public final class GpuEmbedder implements TokenEmbedder {
   private DeviceBuffer y; // [capacity, hidden] encoder output
   private DeviceBuffer out32; // [capacity, hidden] FP32 copy for the host (FP16 only)
   private long capacity;
+  private DeviceBuffer lengthsDev; // [batchCapacity] int32, for the pooling kernel
+  private DeviceBuffer pooledOut; // [batchCapacity, hidden] FP32
+  private int batchCapacity;
   private boolean closed;
 
   /** True when a CUDA device and the ft4j native library can be used. */
@@ -79,7 +87,10 @@ public final class GpuEmbedder implements TokenEmbedder {
     CudaStream s = null;
     try {
       EncoderWeights weights = model.encoder().withConfig(config.encoderConfig(precision));
-      BertEncoder.Options options = BertEncoder.Options.defaults().withDevice(device);
+      BertEncoder.Options options =
+          BertEncoder.Options.defaults()
+              .withDevice(device)
+              .withRemovePadding(precision != Precision.FP32);
       enc =
           precision.isInt8()
               ? BertEncoder.create(weights, scales, options)
@@ -131,6 +142,65 @@ public final class GpuEmbedder implements TokenEmbedder {
 
   @Override
   public synchronized float[][] lastHiddenStates(int[][] tokenIds, int[][] tokenTypes) {
+    TokenInputs.Padded padded = encode(tokenIds, tokenTypes);
+    int batch = padded.batch();
+    int seq = padded.seq();
+    int[] lengths = padded.lengths();
+    int hidden = config.hidden();
+    int rows = batch * seq;
+    float[] all;
+    if (dtype == DType.FP32) {
+      all = y.toFloatArray(rows * hidden);
+    } else {
+      NativeApi.convert(DType.FP32, out32, dtype, y, (long) rows * hidden, stream);
+      stream.synchronize();
+      all = out32.toFloatArray(rows * hidden);
+    }
+    float[][] result = new float[batch][];
+    for (int b = 0; b < batch; b++) {
+      result[b] = new float[lengths[b] * hidden];
+      System.arraycopy(all, b * seq * hidden, result[b], 0, lengths[b] * hidden);
+    }
+    return result;
+  }
+
+  /**
+   * CLS or mean pooling (and L2 normalisation) on the device: the encoder's output stays there and
+   * only [batch, hidden] floats are copied back. NONE pools nothing: {@link #lastHiddenStates}.
+   */
+  @Override
+  public synchronized float[][] pooled(
+      int[][] tokenIds, int[][] tokenTypes, Pooling pooling, boolean normalize) {
+    if (pooling == null || pooling == Pooling.NONE) {
+      return TokenEmbedder.super.pooled(tokenIds, tokenTypes, pooling, normalize);
+    }
+    TokenInputs.Padded padded = encode(tokenIds, tokenTypes);
+    int batch = padded.batch();
+    int hidden = config.hidden();
+    ensureBatchCapacity(batch);
+    lengthsDev.copyFrom(padded.lengths());
+    NativeApi.poolRows(
+        dtype,
+        pooledOut,
+        y,
+        lengthsDev,
+        batch,
+        padded.seq(),
+        hidden,
+        pooling == Pooling.MEAN,
+        normalize,
+        stream);
+    stream.synchronize();
+    float[] all = pooledOut.toFloatArray(batch * hidden);
+    float[][] result = new float[batch][];
+    for (int b = 0; b < batch; b++) {
+      result[b] = java.util.Arrays.copyOfRange(all, b * hidden, (b + 1) * hidden);
+    }
+    return result;
+  }
+
+  /** Embedding layer and encoder over the padded batch: the last hidden states end up in y. */
+  private TokenInputs.Padded encode(int[][] tokenIds, int[][] tokenTypes) {
     if (closed) {
       throw new IllegalStateException("embedder is closed");
     }
@@ -164,21 +234,28 @@ public final class GpuEmbedder implements TokenEmbedder {
         config.positionOffset(),
         stream);
     stream.synchronize();
-    encoder.forward(x, lengths, batch, seq, y);
-    float[] all;
-    if (dtype == DType.FP32) {
-      all = y.toFloatArray(rows * hidden);
-    } else {
-      NativeApi.convert(DType.FP32, out32, dtype, y, (long) rows * hidden, stream);
-      stream.synchronize();
-      all = out32.toFloatArray(rows * hidden);
+    encoder.forward(x, lengths, batch, seq, y); // returns when y is complete
+    return padded;
+  }
+
+  private void ensureBatchCapacity(int batch) {
+    if (batch <= batchCapacity) {
+      return;
     }
-    float[][] result = new float[batch][];
-    for (int b = 0; b < batch; b++) {
-      result[b] = new float[lengths[b] * hidden];
-      System.arraycopy(all, b * seq * hidden, result[b], 0, lengths[b] * hidden);
+    closeBatchBuffers();
+    lengthsDev = DeviceBuffer.allocate(DType.INT32, batch);
+    pooledOut = DeviceBuffer.allocate(DType.FP32, (long) batch * config.hidden());
+    batchCapacity = batch;
+  }
+
+  private void closeBatchBuffers() {
+    for (DeviceBuffer b : new DeviceBuffer[] {lengthsDev, pooledOut}) {
+      if (b != null) {
+        b.close();
+      }
     }
-    return result;
+    lengthsDev = pooledOut = null;
+    batchCapacity = 0;
   }
 
   private void ensureCapacity(long rows) {
@@ -212,6 +289,7 @@ public final class GpuEmbedder implements TokenEmbedder {
     }
     closed = true;
     closeActivations();
+    closeBatchBuffers();
     tables.forEach(DeviceBuffer::close);
     stream.close();
     encoder.close();

@@ -2,6 +2,7 @@ package org.ft4j.nativeapi;
 
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
@@ -168,6 +169,18 @@ public final class Ft4jNative {
       int seq,
       int hidden,
       int restore,
+      CUstream_st stream);
+
+  public static native int ft4j_pool_rows(
+      int dtype,
+      FloatPointer out,
+      @Const Pointer states,
+      @Const IntPointer lengths,
+      int batch,
+      int seq,
+      int hidden,
+      int mean,
+      int normalize,
       CUstream_st stream);
 
   public static native int ft4j_zero_padded_rows(

@@ -1,5 +1,6 @@
 package org.ft4j.nativeapi;
 
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.ft4j.cuda.CudaException;
 import org.ft4j.cuda.CudaStream;
@@ -647,6 +648,46 @@ public final class NativeApi {
             seq,
             hidden,
             restore,
+            stream.handle()));
+  }
+
+  /**
+   * out[b, :] = the pooled states of sequence b: row 0 ({@code mean} false: CLS) or the mean of its
+   * first lengths[b] rows (lengths clamped to [1, seq]), divided by its L2 norm when {@code
+   * normalize} (a zero vector stays zero). states: padded [batch, seq, hidden] of {@code dtype};
+   * out: FP32 [batch, hidden]; lengths: int32 [batch].
+   */
+  public static void poolRows(
+      DType dtype,
+      DeviceBuffer out,
+      DeviceBuffer states,
+      DeviceBuffer lengths,
+      int batch,
+      int seq,
+      int hidden,
+      boolean mean,
+      boolean normalize,
+      CudaStream stream) {
+    int t = floatType(dtype);
+    positive("batch", batch);
+    positive("seq", seq);
+    positive("hidden", hidden);
+    states.requireFits(
+        dtype, (long) batch * seq * hidden, "states [" + batch + ", " + seq + ", " + hidden + "]");
+    out.requireFits(DType.FP32, (long) batch * hidden, "out [" + batch + ", " + hidden + "]");
+    lengths.requireFits(DType.INT32, batch, "lengths [" + batch + "]");
+    ensureLoaded();
+    check(
+        Ft4jNative.ft4j_pool_rows(
+            t,
+            new FloatPointer(out.pointer()),
+            states.pointer(),
+            new IntPointer(lengths.pointer()),
+            batch,
+            seq,
+            hidden,
+            mean ? 1 : 0,
+            normalize ? 1 : 0,
             stream.handle()));
   }
 

@@ -61,6 +61,19 @@ class GpuEmbedderGpuTest {
               precision == Precision.FP32 ? 1e-5 : 2e-3,
               arch + " " + precision + " sequence " + b);
         }
+        // device pooling == the host Pooler over the same hidden states
+        for (Pooling pooling : new Pooling[] {Pooling.CLS, Pooling.MEAN}) {
+          for (boolean normalize : new boolean[] {false, true}) {
+            float[][] pooled = gpu.pooled(ids, types, pooling, normalize);
+            for (int b = 0; b < 3; b++) {
+              assertClose(
+                  Pooler.pool(actual[b], lengths[b], config.hidden(), pooling, normalize),
+                  pooled[b],
+                  1e-5,
+                  arch + " " + precision + " " + pooling + " pooled sequence " + b);
+            }
+          }
+        }
         int[][] bad = {{config.vocabSize()}};
         IllegalArgumentException e =
             assertThrows(IllegalArgumentException.class, () -> gpu.lastHiddenStates(bad, null));

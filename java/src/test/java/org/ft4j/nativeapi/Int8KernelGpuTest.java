@@ -199,6 +199,41 @@ class Int8KernelGpuTest {
     }
   }
 
+  /**
+   * One block per row: an FP16 output written over the int32 accumulator it reads would overwrite
+   * rows another block still reads; the C API refuses before the launch (an exact alias of equal
+   * element types stays allowed, as the encoder's in-place layernorm uses).
+   */
+  @Test
+  void mixedTypeAliasingIsRejectedBeforeTheLaunch() {
+    int rows = 4;
+    int cols = 96;
+    int n = rows * cols;
+    try (DeviceBuffer accBuf = DeviceBuffer.allocate(DType.INT32, n);
+        DeviceBuffer w = floats(random(cols, 7, 2e-4, 1e-3))) {
+      accBuf.copyFrom(acc(n, 5));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.dequantizeBiasAct(
+                      DType.FP16,
+                      accBuf,
+                      null,
+                      accBuf,
+                      DType.INT32,
+                      null,
+                      1e-3f,
+                      w,
+                      null,
+                      false,
+                      rows,
+                      cols,
+                      STREAM.get()));
+      assertTrue(e.getMessage().contains("overlaps acc"), e.getMessage());
+    }
+  }
+
   @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
   @MethodSource("cases")
   void dequantizeBiasResidualLayerNormQuantize(DType t, boolean perToken, int rows, int cols) {

@@ -228,6 +228,68 @@ class KernelGpuTest {
     }
   }
 
+  static Stream<Arguments> poolShapes() {
+    // batch, seq, hidden
+    return Stream.of(
+        Arguments.of(1, 1, 1),
+        Arguments.of(3, 5, 7),
+        Arguments.of(4, 130, 384),
+        Arguments.of(2, 17, 1000),
+        Arguments.of(33, 3, 33));
+  }
+
+  /**
+   * Device pooling against {@link org.ft4j.model.Pooler} on each sequence's valid rows: padded rows
+   * hold large values that would show in a mean that read them; the output starts poisoned.
+   */
+  @ParameterizedTest(name = "batch {0} seq {1} hidden {2}")
+  @MethodSource("poolShapes")
+  void poolRowsMatchesThePooler(int batch, int seq, int hidden) {
+    int[] lengths = randomLengths(batch, seq, 7L * seq + hidden);
+    lengths[0] = seq;
+    lengths[batch - 1] = 1;
+    for (DType t : new DType[] {DType.FP32, DType.FP16}) {
+      float[] states = asStored(random(batch * seq * hidden, 5L * hidden + batch, -2, 2), t);
+      for (int b = 0; b < batch; b++) {
+        for (int i = lengths[b] * hidden; i < seq * hidden; i++) {
+          states[b * seq * hidden + i] = 1000f; // padding: must not be read
+        }
+      }
+      for (org.ft4j.model.Pooling pooling :
+          new org.ft4j.model.Pooling[] {org.ft4j.model.Pooling.CLS, org.ft4j.model.Pooling.MEAN}) {
+        for (boolean normalize : new boolean[] {false, true}) {
+          try (DeviceBuffer in = upload(states, t);
+              DeviceBuffer len = DeviceBuffer.of(lengths);
+              DeviceBuffer out = poisoned(DType.FP32, (long) batch * hidden)) {
+            NativeApi.poolRows(
+                t,
+                out,
+                in,
+                len,
+                batch,
+                seq,
+                hidden,
+                pooling == org.ft4j.model.Pooling.MEAN,
+                normalize,
+                STREAM.get());
+            STREAM.get().synchronize();
+            float[] actual = download(out, DType.FP32, batch * hidden);
+            for (int b = 0; b < batch; b++) {
+              float[] rows =
+                  java.util.Arrays.copyOfRange(
+                      states, b * seq * hidden, (b * seq + lengths[b]) * hidden);
+              float[] expected =
+                  org.ft4j.model.Pooler.pool(rows, lengths[b], hidden, pooling, normalize);
+              float[] got = java.util.Arrays.copyOfRange(actual, b * hidden, (b + 1) * hidden);
+              assertClose(
+                  expected, got, 1e-5, t + " " + pooling + " normalize " + normalize + " b " + b);
+            }
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void zeroPaddedRowsClearsOnlyPadding() {
     int batch = 4;
