@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # One GPU session's checks in one command, for a machine without Java or network (see README,
-# "Checking on a GPU machine"). Copy this file and the bundle beside it:
-#   scripts/bundle.sh --with-tests --without-models --archs 90a   (H100/H200; measured 49 MB, 58 MiB
-#   with the working tree; all five architectures add 6 MB, the embedded models far more)
-#   mkdir -p device && cp target/ft4j-*-linux-x86_64.tar.xz device/ft4j.tar.xz
-#   cp scripts/gpu-session.sh device/run.sh && cp -r ../shared/anchors device/anchors
-# then run `bash device/run.sh` there with $OUT set to a folder for the results.
+# "Checking on a GPU machine"). scripts/prepare-device.sh lays it out: the bundle built with
+# --with-tests --without-models --archs 90a (H100/H200) as device/ft4j.tar.xz, this file as
+# device/run.sh, ../shared/anchors as device/anchors, and a check that the working tree plus
+# device/ stay under the 64 MiB a call may carry. Then run `bash device/run.sh` there (carry:
+# device) with $OUT set to a folder for the results.
 # Steps (environment switches): GPU tests + compute-sanitizer (TEST_S seconds, SANITIZE=0 skips the
 # sanitizers, REPEAT=n runs the tests n times), encoder_sample timings (BENCH=1: PRECS
 # "is_use_fp16:int8_mode ..." (default "1:0 0:0 1:1 1:2": FP16, FP32, INT8 modes 1 and 2; INT8 runs
