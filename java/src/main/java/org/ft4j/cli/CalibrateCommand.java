@@ -59,8 +59,9 @@ public final class CalibrateCommand implements Callable<Integer> {
       names = "--data",
       required = true,
       paramLabel = "FILE",
-      description = "calibration texts, JSON lines")
-  Path data;
+      description =
+          "calibration texts, JSON lines; repeat the option to calibrate on several files")
+  List<Path> data;
 
   @Option(
       names = "--method",
@@ -169,7 +170,10 @@ public final class CalibrateCommand implements Callable<Integer> {
     if (maxTexts != null && maxTexts < 1) {
       throw new IllegalArgumentException("--max-texts = " + maxTexts + ", must be >= 1");
     }
-    List<String> texts = readTexts(data, "--data");
+    List<String> texts = new java.util.ArrayList<>();
+    for (Path file : data) {
+      texts.addAll(readTexts(file, "--data"));
+    }
     if (maxTexts != null && texts.size() > maxTexts) {
       texts = texts.subList(0, maxTexts);
     }
@@ -209,8 +213,9 @@ public final class CalibrateCommand implements Callable<Integer> {
       String source =
           "ft4j calibrate --model "
               + model
-              + " --data "
-              + data.getFileName()
+              + data.stream()
+                  .map(f -> " --data " + f.getFileName())
+                  .collect(java.util.stream.Collectors.joining())
               + ": "
               + texts.size()
               + " texts, "

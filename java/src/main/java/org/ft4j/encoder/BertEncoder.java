@@ -29,7 +29,6 @@ import org.ft4j.nativeapi.Int8Output;
 import org.ft4j.nativeapi.NativeApi;
 import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
 import org.ft4j.quant.Calibrator;
-import org.ft4j.quant.Int8;
 import org.ft4j.quant.Int8EncoderWeights;
 import org.ft4j.quant.ScaleSet;
 import org.ft4j.quant.ScaleSetException;
@@ -889,45 +888,23 @@ public final class BertEncoder implements Encoder {
   }
 
   /**
-   * Attention of an INT8 layer into {@code a.qx}: int8 with the static amax of attn_out_in. With
-   * the fused attention one kernel does it all: mode 1 ({@code mode2 == null}) reads the
-   * dequantized QKV GEMM output {@code a.qkv}, mode 2 the int8 one in {@code a.acc} (its Q, K, V
-   * steps in {@code mode2}). Unfused: the FP attention on {@code a.qkv}, then a quantize kernel.
+   * The attention of both INT8 modes: qkv [rows, 3 hidden] in the storage type (mode 1: the QKV
+   * GEMM's dequantized output; mode 2: its int8 output written dequantized, q · step) -> the FP16
+   * (or FP32) attention, fused or unfused, QKV bias added inside -> merged -> qx, int8 per token
+   * (scales in attnInScale), read by the attention-output GEMM. Per token because a context row's
+   * amax spans all heads, which the head-blocked int8 attention kernel cannot know, and a static
+   * amax calibrated on some texts clips others: BGE-small on a Hindi question, 0.912 cosine to FP32
+   * with the static amax, 0.9987 per token (docs/int8.md).
    */
   private void enqueueInt8Attention(
-      Activations a,
-      ShapeState s,
-      LayerWeights w,
-      Int8DeviceWeights.Mode2 mode2,
-      float amax,
-      int batch,
-      int seq,
-      int rows,
-      int paddedSeq) {
-    if (!fused) {
-      enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
-      NativeApi.quantizeRows(
-          dtype, Int8Output.ofStatic(a.qx, amax, null), a.merged, rows, config.hidden(), stream);
-      return;
-    }
-    NativeApi.fusedAttentionInt8(
+      Activations a, ShapeState s, LayerWeights w, int batch, int seq, int rows, int paddedSeq) {
+    enqueueAttention(a, s, w, batch, seq, rows, paddedSeq);
+    NativeApi.quantizeRows(
         dtype,
-        mode2 != null ? DType.INT8 : dtype,
-        a.qx,
-        mode2 != null ? a.acc : a.qkv,
-        w.qkvBias(),
-        a.offsets,
+        Int8Output.perToken(a.qx, a.attnInScale, null),
+        a.merged,
         rows,
-        batch,
-        config.heads(),
-        config.sizePerHead(),
-        paddedSeq,
-        seq,
-        (float) (1 / Math.sqrt(config.sizePerHead())),
-        mode2 != null ? mode2.qStep() : 1f,
-        mode2 != null ? mode2.kStep() : 1f,
-        mode2 != null ? mode2.vStep() : 1f,
-        amax,
+        config.hidden(),
         stream);
   }
 
@@ -939,10 +916,10 @@ public final class BertEncoder implements Encoder {
    *   qx, s0  = int8 per token of x / s_qkv          (layer 0 here; later layers: the previous
    *                                                   layer's last layernorm writes them)
    *   qkv     = qx Wqkv^T · s0 · w                    INT8 GEMM, FP16 out, bias in attention
-   *   qx      = int8 of attention(qkv + bqkv)        static amax; the fused attention writes
-   *                                                   int8 (unfused: FP16, then a quantize kernel)
+   *   qx, sa  = int8 per token of attention(qkv + bqkv)   FP16 attention (fused or not), then
+   *                                                   a quantize kernel
    *   acc     = qx Wo^T                               INT8 GEMM, int32 out
-   *   a, qx, s1 = LN(acc · a · w + bo + x), int8 per token of a / s_ffn1
+   *   a, qx, s1 = LN(acc · sa · w + bo + x), int8 per token of a / s_ffn1
    *   acc     = qx Wi^T                               int32
    *   qx, s2  = int8 per token of gelu(acc · s1 · w + bi) / s_ffn2
    *   acc     = qx Wo2^T                              int32
@@ -950,7 +927,7 @@ public final class BertEncoder implements Encoder {
    * </pre>
    *
    * With cuBLASLt ({@link Int8Gemm}) every GEMM writes int32 to acc, and the QKV output is
-   * dequantized by the row kernel. Three row-scale buffers, one per quantized input, so no kernel
+   * dequantized by the row kernel. Four row-scale buffers, one per quantized input, so no kernel
    * reads and writes the same one.
    */
   private void enqueueInt8Layer(
@@ -996,8 +973,7 @@ public final class BertEncoder implements Encoder {
           3 * hidden,
           stream);
     }
-    float attentionAmax = q.attentionOutputAmax();
-    enqueueInt8Attention(a, s, w, null, attentionAmax, batch, seq, rows, paddedSeq);
+    enqueueInt8Attention(a, s, w, batch, seq, rows, paddedSeq);
     linearInt8(
         s.attentionOutput, s.ownPlan("attn_out"), q.attentionOutput(), a, rows, hidden, hidden);
     NativeApi.dequantizeBiasResidualLayerNorm(
@@ -1006,8 +982,8 @@ public final class BertEncoder implements Encoder {
         Int8Output.perToken(a.qx, a.ffn1InScale, q.ffn1InvSmooth()),
         a.acc,
         DType.INT32,
-        null,
-        attentionAmax / Int8.QMAX,
+        a.attnInScale,
+        0f,
         q.attentionOutputScale(),
         w.attentionOutputBias(),
         a.x,
@@ -1100,11 +1076,11 @@ public final class BertEncoder implements Encoder {
           hidden,
           stream);
     }
-    // Q, K, V rounded to int8 in the epilogue: as int8 (into acc) for the int8 attention, or
-    // written dequantized for the unfused FP16 attention
+    // Q, K, V rounded to int8 in the epilogue and written dequantized (q · step) for the FP16
+    // attention, whose output is quantized per token (enqueueInt8Attention)
     ownGemm(
-        fused ? Int8GemmOut.INT8 : Int8GemmOut.INT8_DEQUANTIZED,
-        fused ? a.acc : a.qkv,
+        Int8GemmOut.INT8_DEQUANTIZED,
+        a.qkv,
         s.ownPlan("qkv"),
         a,
         q.qkv(),
@@ -1115,16 +1091,15 @@ public final class BertEncoder implements Encoder {
         rows,
         3 * hidden,
         hidden);
-    float attentionAmax = q.attentionOutputAmax();
-    enqueueInt8Attention(a, s, w, o, attentionAmax, batch, seq, rows, paddedSeq);
+    enqueueInt8Attention(a, s, w, batch, seq, rows, paddedSeq);
     ownGemm(
         Int8GemmOut.INT8,
         a.acc,
         s.ownPlan("attn_out"),
         a,
         q.attentionOutput(),
-        null,
-        attentionAmax / Int8.QMAX,
+        a.attnInScale,
+        0f,
         q.attentionOutputScale(),
         o.attentionOutputInv(),
         rows,
@@ -1481,6 +1456,7 @@ public final class BertEncoder implements Encoder {
     final DeviceBuffer qkvInScale; // float [tokens], per-token scales of qkv_in
     final DeviceBuffer ffn1InScale; // of ffn1_in
     final DeviceBuffer ffn2InScale; // of ffn2_in
+    final DeviceBuffer attnInScale; // of attn_out_in
     final PinnedHostBuffer hostInput;
     final PinnedHostBuffer hostOutput;
     final PinnedHostBuffer hostLengths;
@@ -1510,6 +1486,7 @@ public final class BertEncoder implements Encoder {
         4L * (batch + 1),
         int8 ? tokens * Math.max(c.hidden(), c.intermediateSize()) : 0,
         int8 ? 4L * tokens * Math.max(3 * c.hidden(), c.intermediateSize()) : 0,
+        int8 ? 4L * tokens : 0,
         int8 ? 4L * tokens : 0,
         int8 ? 4L * tokens : 0,
         int8 ? 4L * tokens : 0
@@ -1544,6 +1521,7 @@ public final class BertEncoder implements Encoder {
       qkvInScale = views[16];
       ffn1InScale = views[17];
       ffn2InScale = views[18];
+      attnInScale = views[19];
       PinnedHostBuffer in = null;
       PinnedHostBuffer out = null;
       try {

@@ -20,7 +20,7 @@ import org.ft4j.quant.ScaleSetException;
  *       <name>.ft4j-int8-scales.json} in the working directory for an embedded model — where {@code
  *       ft4j calibrate} writes by default;
  *   <li>for the embedded models, the scales shipped in the jar ({@code int8-scales/<name>.json}),
- *       calibrated on data/calibration-en.jsonl.
+ *       calibrated on data/calibration-en.jsonl and data/calibration-varied-en.jsonl.
  * </ol>
  */
 public final class Int8Scales {

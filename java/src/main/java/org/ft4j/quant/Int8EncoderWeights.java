@@ -10,7 +10,8 @@ import org.ft4j.reference.ActivationHook.Point;
  * What an INT8 mode-1 GPU encoder uploads besides biases and layernorm parameters, prepared on the
  * host from FP32 weights and a scale set: each GEMM weight multiplied per input column by its
  * smoothing factors (when the scale set has them), then int8 per output channel; the inverse
- * smoothing factors the kernels apply to the GEMM inputs; the static amax of attn_out_in.
+ * smoothing factors the kernels apply to the GEMM inputs; the static amax of attn_out_in (for
+ * static input scaling; the GPU encoders quantize attn_out_in per token).
  *
  * <p>The int8 values times their scales are exactly the weights {@link
  * QuantizedReference#quantizeWeights} gives the fake-quantized reference, so the GPU encoder and

@@ -73,6 +73,8 @@ class CalibrateCommandTest {
     assertEquals("gptq", s.weightRounding().method(), "GPTQ weights by default");
     assertTrue(s.source().contains("GPTQ weights, damping 0.01"), s.source());
 
+    Path more = tmp.resolve("more.jsonl");
+    Files.writeString(more, "{\"text\": \"A second file adds this text.\"}\n");
     Path nearest = tmp.resolve("out/nearest.json");
     r =
         run(
@@ -81,8 +83,10 @@ class CalibrateCommandTest {
             "minilm",
             "--data",
             data.toString(),
+            "--data",
+            more.toString(),
             "--max-texts",
-            "2",
+            "5",
             "--weights",
             "nearest",
             "-o",
@@ -91,6 +95,9 @@ class CalibrateCommandTest {
     assertEquals(0, r.exit(), r.err());
     ScaleSet plain = ScaleSet.read(nearest);
     assertEquals(null, plain.weightRounding());
+    // both files' texts, in order: the 4 of data.jsonl and the one of more.jsonl
+    assertTrue(
+        plain.source().contains("--data data.jsonl --data more.jsonl: 5 texts"), plain.source());
     assertTrue(plain.source().contains("weights rounded to nearest"), plain.source());
   }
 

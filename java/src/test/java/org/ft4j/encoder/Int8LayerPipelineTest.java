@@ -27,8 +27,8 @@ class Int8LayerPipelineTest {
    * int8 (before the bias, per-column out amax) that the row kernels dequantize like an int32
    * accumulator (in scale 1, per-column step amax / 127), and the kernels that quantize a GEMM
    * input per token also write its dequantized value, which the next residual adds (mode 2's int8
-   * residual). Mode 2's attention is the int8 fused attention's reference: int8 Q, K, V (the QKV
-   * GEMM's int8 output) in, the int8 context out.
+   * residual). Both modes' attention: the FP attention over the QKV GEMM's output (mode 2: its int8
+   * values dequantized, q · step), its context quantized per token.
    */
   @ParameterizedTest(
       name = "{0}: {1} layers {2} heads x {3}, batch {4} seq {5}, ffn2_out per token {6}")
@@ -122,40 +122,17 @@ class Int8LayerPipelineTest {
       float[] qkvBias =
           w.stacked(l, LayerParam.QUERY_BIAS, LayerParam.KEY_BIAS, LayerParam.VALUE_BIAS);
       float attentionScale = (float) (1 / Math.sqrt(c.sizePerHead()));
-      float amax = L.attentionOutputAmax();
-      if (mode2) {
-        qx =
-            Int8ReferenceKernels.attentionInt8(
-                narrow(d.acc()),
-                qkvBias,
-                lengths,
-                batch,
-                seq,
-                c.heads(),
-                c.sizePerHead(),
-                attentionScale,
-                o.qkv()[0] / Int8.QMAX,
-                o.qkv()[h] / Int8.QMAX,
-                o.qkv()[2 * h] / Int8.QMAX,
-                amax);
-      } else {
-        float[] qkv =
-            toFloat(
-                Int8ReferenceKernels.dequantizeBiasAct(
-                    d.acc(), d.inScale(), d.inStatic(), d.wScale(), null, false, rows, 3 * h));
-        float[] merged =
-            ReferenceKernels.attention(
-                qkv, qkvBias, lengths, batch, seq, c.heads(), c.sizePerHead(), attentionScale);
-        qx = Int8ReferenceKernels.quantizeRows(merged, rows, h, null, false, amax);
-      }
-      d =
-          linear(
-              qx,
-              amax / Int8.QMAX,
-              L.attentionOutput(),
-              rows,
-              mode2 ? o.attentionOutput() : null,
-              false);
+      // mode 1: the QKV GEMM's FP output; mode 2: its int8 output dequantized (q · step), as
+      // the GEMM writes it for the attention. The attention context: int8 per token.
+      float[] qkv =
+          toFloat(
+              Int8ReferenceKernels.dequantizeBiasAct(
+                  d.acc(), d.inScale(), d.inStatic(), d.wScale(), null, false, rows, 3 * h));
+      float[] merged =
+          ReferenceKernels.attention(
+              qkv, qkvBias, lengths, batch, seq, c.heads(), c.sizePerHead(), attentionScale);
+      qx = Int8ReferenceKernels.quantizeRows(merged, rows, h, null, true, 0);
+      d = linear(qx, 0, L.attentionOutput(), rows, mode2 ? o.attentionOutput() : null, false);
       float[] attention =
           toFloat(
               Int8ReferenceKernels.dequantizeBiasResidualLayerNorm(
@@ -212,18 +189,6 @@ class Int8LayerPipelineTest {
       }
     }
     return ReferenceKernels.zeroPaddedRows(x, lengths, batch, seq, h);
-  }
-
-  /** int8 values held as ints (a widened int8 GEMM output) back as bytes. */
-  private static byte[] narrow(int[] v) {
-    byte[] b = new byte[v.length];
-    for (int i = 0; i < v.length; i++) {
-      if (v[i] != (byte) v[i]) {
-        throw new IllegalStateException("not an int8 value at " + i + ": " + v[i]);
-      }
-      b[i] = (byte) v[i];
-    }
-    return b;
   }
 
   private static float[] toFloat(double[] v) {
