@@ -27,7 +27,6 @@ final class Int8DeviceWeights implements AutoCloseable {
       DeviceBuffer qkvInvSmooth, // float [hidden] or null
       DeviceBuffer ffn1InvSmooth, // float [hidden] or null
       DeviceBuffer ffn2InvSmooth, // float [intermediate] or null
-      float attentionOutputAmax,
       Mode2 mode2) {} // null in mode 1
 
   /**
@@ -43,10 +42,7 @@ final class Int8DeviceWeights implements AutoCloseable {
       DeviceBuffer intermediateStep,
       DeviceBuffer outputInv, // float [hidden]
       DeviceBuffer outputStep,
-      boolean outputTokenScaled, // FFN2 output in units of its input's per-token step
-      float qStep, // amax / 127 of the Q, K and V parts of the QKV output (per tensor each): the
-      float kStep, // int8 attention's dequantization steps
-      float vStep) {}
+      boolean outputTokenScaled) {} // FFN2 output in units of its input's per-token step
 
   private final DeviceBuffer memory;
   private final Layer[] layers;
@@ -118,7 +114,6 @@ final class Int8DeviceWeights implements AutoCloseable {
                 views[8],
                 views[9],
                 views[10],
-                h.attentionOutputAmax(),
                 h.mode2() == null
                     ? null
                     : new Mode2(
@@ -130,10 +125,7 @@ final class Int8DeviceWeights implements AutoCloseable {
                         views[16],
                         views[17],
                         views[18],
-                        h.mode2().outputTokenScaled(),
-                        partStep(h.mode2(), 0),
-                        partStep(h.mode2(), 1),
-                        partStep(h.mode2(), 2)));
+                        h.mode2().outputTokenScaled()));
       }
       return new Int8DeviceWeights(memory, layers);
     } catch (RuntimeException | Error e) {
@@ -165,12 +157,6 @@ final class Int8DeviceWeights implements AutoCloseable {
       floats(inv(h, 3)),
       floats(step(h, 3))
     };
-  }
-
-  /** amax / 127 of part {@code part} (0 Q, 1 K, 2 V) of mode 2's QKV output. */
-  private static float partStep(Int8EncoderWeights.Mode2Outputs o, int part) {
-    int hidden = o.qkv().length / 3;
-    return o.qkv()[part * hidden] / Int8.QMAX;
   }
 
   /**
