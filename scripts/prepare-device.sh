@@ -2,7 +2,8 @@
 # Lays out device/ (git-ignored) for a GPU session on a machine without Java or network: the bundle
 # with tests and without the embedded models, scripts/gpu-session.sh as device/run.sh, and
 # ../shared/anchors; then checks that the working tree plus device/ stay under the 64 MiB a device
-# call may carry. Afterwards, on the GPU machine (carry: device):
+# call may carry (measured 2026-11-27: 8.2 MiB + 51.2 MiB = 59.4 MiB). Afterwards, on the GPU
+# machine (carry: device):
 #   TESTS=1 BENCH=0 bash device/run.sh                       # GPU tests + compute-sanitizer
 #   TESTS=0 ATT=1 GELU=1 EMB=1 TUNE=1 bash device/run.sh     # timings, anchor, tuning
 #
@@ -23,11 +24,12 @@ while [ $# -gt 0 ]; do
 done
 cd "$root"
 "$here/bundle.sh" --with-tests --without-models --archs "$archs" $skip
+[ -d device ] && chmod -R u+w device
 rm -rf device && mkdir -p device
 cp target/ft4j-*-linux-x86_64.tar.xz device/ft4j.tar.xz
 cp scripts/gpu-session.sh device/run.sh
 if [ -d ../shared/anchors ]; then
-  cp -r ../shared/anchors device/anchors
+  cp -r ../shared/anchors device/anchors && chmod -R u+w device/anchors
 else
   echo "prepare-device: ../shared/anchors not found: no PyTorch anchor (PT=0)" >&2
 fi
