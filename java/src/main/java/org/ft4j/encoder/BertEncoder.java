@@ -443,7 +443,7 @@ public final class BertEncoder implements Encoder {
               + " or OWN");
     }
     checkInt8Widths(c, options);
-    checkScalesTheGpuRuns(scales, c.precision());
+    checkScalesTheGpuRuns(scales);
     if (activations != DType.FP16 && activations != DType.FP32) {
       throw new IllegalArgumentException(
           "INT8 activations must be FP16 or FP32, not " + activations);
@@ -478,13 +478,13 @@ public final class BertEncoder implements Encoder {
   }
 
   /**
-   * The scale-file features the fake-quantized reference implements but the GPU encoder does not:
-   * smoothing of other inputs than {@link Calibrator#SMOOTHED} (the attention writes its int8
-   * context with one static step and no smoothing vector), and per-channel amax for q/k/v_out (the
-   * int8 attention takes one step per Q, K and V). Accepting them would run the GPU encoder with
-   * different math than its oracle, silently.
+   * The scale-file feature the fake-quantized reference implements but the GPU encoder does not:
+   * smoothing of other inputs than {@link Calibrator#SMOOTHED} (the attention context is quantized
+   * by a kernel without a smoothing vector). Accepting it would run the GPU encoder with different
+   * math than its oracle, silently. (Per-channel q/k/v_out is fine: the QKV GEMM's output scale is
+   * a per-column vector, and the attention reads Q, K and V dequantized.)
    */
-  private static void checkScalesTheGpuRuns(ScaleSet scales, Precision precision) {
+  private static void checkScalesTheGpuRuns(ScaleSet scales) {
     if (scales.layers() < 1) {
       return; // the layer-count mismatch is reported by Int8EncoderWeights
     }
@@ -498,19 +498,6 @@ public final class BertEncoder implements Encoder {
                 + " (remove \"smooth\"."
                 + p.key()
                 + " from the file, or recalibrate with ft4j calibrate)");
-      }
-      boolean qkvOut =
-          p == ActivationHook.Point.Q_OUT
-              || p == ActivationHook.Point.K_OUT
-              || p == ActivationHook.Point.V_OUT;
-      if (precision == Precision.INT8_MODE_2 && qkvOut && scales.channelAmax(0, p) != null) {
-        throw new ScaleSetException(
-            "the INT8 scale set has per-channel amax for "
-                + p.key()
-                + ": the GPU encoder's int8 attention takes one step per Q, K and V (per tensor);"
-                + " remove \"channel_amax\"."
-                + p.key()
-                + " from the file");
       }
     }
   }

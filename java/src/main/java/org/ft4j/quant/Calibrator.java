@@ -286,7 +286,8 @@ public final class Calibrator implements ActivationHook {
   /**
    * The scales {@code method} picks for every point and layer, with this calibrator's smoothing and
    * the per-channel amax of the GEMM outputs that feed element-wise kernels (attn_out_out,
-   * ffn1_out, ffn2_out), which mode 2 quantizes per channel.
+   * ffn1_out, ffn2_out) and of v_out, which mode 2 quantizes per channel (v_out: one static amax
+   * per tensor clipped a Hindi question on BGE-small to cosine 0.94; docs/int8.md).
    *
    * @param source free text recorded in the scale file (what data, how much)
    * @throws IllegalStateException before any data, or when a point saw only zeros
@@ -298,7 +299,7 @@ public final class Calibrator implements ActivationHook {
     int points = Point.values().length;
     double[][] amax = new double[points][config.layers()];
     double[][][] perChannel = new double[points][][];
-    for (Point p : new Point[] {Point.ATTN_OUT_OUT, Point.FFN1_OUT, Point.FFN2_OUT}) {
+    for (Point p : new Point[] {Point.V_OUT, Point.ATTN_OUT_OUT, Point.FFN1_OUT, Point.FFN2_OUT}) {
       perChannel[p.ordinal()] = new double[config.layers()][];
     }
     for (int l = 0; l < config.layers(); l++) {

@@ -190,8 +190,8 @@ public final class Int8EncoderWeights {
     int h = config.hidden();
     float[] qkv = new float[3 * h];
     Point[] parts = {Point.Q_OUT, Point.K_OUT, Point.V_OUT};
-    for (int part = 0; part < 3; part++) {
-      java.util.Arrays.fill(qkv, part * h, (part + 1) * h, (float) scales.amax(layer, parts[part]));
+    for (int part = 0; part < 3; part++) { // per tensor, or per channel where the set has it
+      System.arraycopy(columnAmax(scales, layer, parts[part], h), 0, qkv, part * h, h);
     }
     return new Mode2Outputs(
         qkv,

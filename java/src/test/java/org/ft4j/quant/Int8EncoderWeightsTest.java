@@ -52,6 +52,31 @@ class Int8EncoderWeightsTest {
     }
   }
 
+  /**
+   * Mode 2's QKV output amax: per tensor for Q and K, per channel for V (the calibrator's choice:
+   * one static amax per tensor clipped unusual texts), each column as calibrated.
+   */
+  @Test
+  void mode2QkvOutputAmaxIsPerChannelForV() {
+    ScaleSet scales = QuantizedReferenceTest.calibrate(0.5).scales(CalibrationMethod.DEFAULT, "t");
+    int h = CONFIG.hidden();
+    for (int l = 0; l < CONFIG.layers(); l++) {
+      assertNull(scales.channelAmax(l, Point.Q_OUT));
+      assertNull(scales.channelAmax(l, Point.K_OUT));
+      double[] v = scales.channelAmax(l, Point.V_OUT);
+      assertNotNull(v, "v_out per channel");
+      float[] qkv = Int8EncoderWeights.mode2Outputs(scales, CONFIG, l).qkv();
+      boolean varies = false;
+      for (int c = 0; c < h; c++) {
+        assertEquals((float) scales.amax(l, Point.Q_OUT), qkv[c]);
+        assertEquals((float) scales.amax(l, Point.K_OUT), qkv[h + c]);
+        assertEquals((float) v[c], qkv[2 * h + c]);
+        varies |= v[c] != v[0];
+      }
+      assertTrue(varies, "per-channel amax all equal: not per channel");
+    }
+  }
+
   private static void assertInverse(double[] s, float[] inv) {
     assertNotNull(s, "the calibration smoothed this input");
     assertEquals(s.length, inv.length);
