@@ -10,7 +10,8 @@
 # "is_use_fp16:int8_mode ..." (default "1:0 0:0 1:1 1:2": FP16, FP32, INT8 modes 1 and 2; INT8 runs
 # once per INT8_GEMMS entry, default "auto own": --int8-gemm), SHAPES "32x128 ...",
 # RPS "0 1"), the PyTorch anchor (PT=1), FP16 with and without the GELU epilogue (GELU=1),
-# embedding throughput with host vs device pooling (EMB=1),
+# embedding throughput with host vs device pooling (EMB=1), service load with and without the
+# EmbeddingBatcher (SERVE=1),
 # epilogue and attention benchmarks (EPI=1, ATT=1), GEMM tuning (TUNE=1: encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and
 # without the tuned config).
 cd "$(dirname "$0")" && tar xJf ft4j.tar.xz && cd ft4j || exit 1
@@ -59,6 +60,9 @@ if [ "${GELU:-0}" = 1 ]; then  # FP16 with ft4j's erf GELU kernel vs cuBLASLt's 
 fi
 if [ "${EMB:-0}" = 1 ]; then  # token ids -> pooled vectors: host vs device pooling
   timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EmbedBench minilm 2048 1,32,128 > $OUT/embed.csv 2>&1; cat $OUT/embed.csv
+fi
+if [ "${SERVE:-0}" = 1 ]; then  # closed-loop clients: direct calls vs EmbeddingBatcher (FP16 MiniLM shape)
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.ServeBench gpu 1,8,64 3 128 minilm > $OUT/serve.csv 2>&1; cat $OUT/serve.csv
 fi
 if [ "${EPI:-0}" = 1 ]; then
   timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench 128,4096,12288 > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv

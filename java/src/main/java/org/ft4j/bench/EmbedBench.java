@@ -3,9 +3,7 @@ package org.ft4j.bench;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
-import org.ft4j.encoder.EncoderWeights;
 import org.ft4j.encoder.Precision;
-import org.ft4j.model.EmbeddingWeights;
 import org.ft4j.model.GpuEmbedder;
 import org.ft4j.model.Model;
 import org.ft4j.model.ModelConfig;
@@ -36,7 +34,7 @@ public final class EmbedBench {
         shape.equals("bert-base")
             ? new ModelConfig("bert", 30522, 768, 12, 12, 3072, 512, 2, 1e-12, 0)
             : new ModelConfig("bert", 30522, 384, 6, 12, 1536, 512, 2, 1e-12, 0);
-    Model model = randomModel(c, 42);
+    Model model = Model.random(c, 42);
     SplittableRandom r = new SplittableRandom(7);
     int[][] ids = new int[texts][];
     for (int i = 0; i < texts; i++) {
@@ -96,34 +94,5 @@ public final class EmbedBench {
       }
     }
     return out;
-  }
-
-  private static Model randomModel(ModelConfig c, long seed) {
-    int h = c.hidden();
-    EmbeddingWeights e =
-        new EmbeddingWeights(
-            uniform(c.vocabSize() * h, seed, 1),
-            uniform(c.maxPositions() * h, seed + 1, 0.5),
-            uniform(c.typeVocabSize() * h, seed + 2, 0.2),
-            shifted(uniform(h, seed + 3, 0.5), 1),
-            uniform(h, seed + 4, 0.5));
-    EncoderWeights w = EncoderWeights.random(c.encoderConfig(Precision.FP32), seed + 5);
-    return new Model("random " + c.architecture(), c, e, w);
-  }
-
-  private static float[] uniform(int n, long seed, double scale) {
-    SplittableRandom r = new SplittableRandom(seed);
-    float[] v = new float[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) ((2 * r.nextDouble() - 1) * scale);
-    }
-    return v;
-  }
-
-  private static float[] shifted(float[] v, float by) {
-    for (int i = 0; i < v.length; i++) {
-      v[i] += by;
-    }
-    return v;
   }
 }

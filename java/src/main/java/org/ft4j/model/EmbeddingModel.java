@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * truncated.
  *
  * <p><b>Thread safety:</b> {@link #embed} and {@link #close} are synchronized: an instance can be
- * shared between threads, but runs one call at a time (use one instance per device, or a pool of
- * instances, for concurrency).
+ * shared between threads, but runs one call at a time. For many concurrent callers put an {@link
+ * EmbeddingBatcher} in front of it: it merges their texts into large batches.
  */
 public final class EmbeddingModel implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddingModel.class);

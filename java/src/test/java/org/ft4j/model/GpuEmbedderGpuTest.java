@@ -1,13 +1,11 @@
 package org.ft4j.model;
 
 import static org.ft4j.testing.GpuTesting.assertClose;
-import static org.ft4j.testing.GpuTesting.random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.SplittableRandom;
 import org.ft4j.cuda.DType;
-import org.ft4j.encoder.EncoderWeights;
 import org.ft4j.encoder.Precision;
 import org.ft4j.reference.ReferenceEncoder;
 import org.ft4j.reference.ReferenceKernels;
@@ -37,7 +35,7 @@ class GpuEmbedderGpuTest {
   void matchesTheReferenceForBertAndRoberta(Precision precision) {
     for (String arch : new String[] {"bert", "roberta"}) {
       ModelConfig config = new ModelConfig(arch, 500, 128, 2, 4, 512, 66, 2, 1e-12, 1);
-      Model model = randomModel(config, 17);
+      Model model = Model.random(config, 17);
       int[][] ids = new int[3][];
       int[][] types = new int[3][];
       int[] lengths = {5, 64, 1};
@@ -111,18 +109,5 @@ class GpuEmbedderGpuTest {
     try (ReferenceEncoder enc = new ReferenceEncoder(m.encoder())) {
       return enc.forward(in, new int[] {ids.length}, 1, ids.length);
     }
-  }
-
-  static Model randomModel(ModelConfig c, long seed) {
-    int h = c.hidden();
-    EmbeddingWeights e =
-        new EmbeddingWeights(
-            random(c.vocabSize() * h, seed, -1, 1),
-            random(c.maxPositions() * h, seed + 1, -0.5, 0.5),
-            random(c.typeVocabSize() * h, seed + 2, -0.2, 0.2),
-            random(h, seed + 3, 0.5, 1.5),
-            random(h, seed + 4, -0.5, 0.5));
-    EncoderWeights w = EncoderWeights.random(c.encoderConfig(Precision.FP32), seed + 5);
-    return new Model("random " + c.architecture(), c, e, w);
   }
 }

@@ -1,0 +1,462 @@
+package org.ft4j.model;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Dynamic batching for services: many request threads each submit a few texts; one worker thread
+ * gathers what is queued into one backend call of up to {@link Options#maxBatchTexts()} texts, so
+ * the GPU sees large batches (and {@link EmbeddingModel#embed} can sort them by length) while each
+ * caller sees its own vectors.
+ *
+ * <pre>{@code
+ * try (EmbeddingModel model = EmbeddingModel.load("minilm");
+ *     EmbeddingBatcher batcher = EmbeddingBatcher.of(model, EmbeddingBatcher.Options.defaults())) {
+ *   CompletableFuture<float[]> v = batcher.submit("a text");      // from any thread
+ *   float[] w = batcher.embed("another text");                     // blocking form
+ * }
+ * }</pre>
+ *
+ * <p><b>Batching rule:</b> when the worker is idle it waits for the first request, then for more
+ * until {@link Options#maxBatchTexts()} texts are queued or {@link Options#maxDelay()} has passed
+ * since that first request arrived; requests that queued while a batch ran go out at once. A
+ * request's texts are never split between batches (a request larger than the batch limit is a batch
+ * of its own). Requests cancelled (or timed out with {@code orTimeout}) before their batch starts
+ * are dropped.
+ *
+ * <p><b>Load:</b> at most {@link Options#queueCapacity()} texts wait; {@link #submit} beyond that
+ * throws {@link RejectedExecutionException} at once (the caller can answer "busy" instead of piling
+ * up latency). Null or empty texts throw {@link IllegalArgumentException} in the caller's thread.
+ *
+ * <p><b>Failures:</b> if the backend rejects a batch with an {@link IllegalArgumentException}, each
+ * of its requests is run alone, so only the request at fault fails; any other exception fails every
+ * request of that batch, and the worker goes on with the next one.
+ *
+ * <p><b>Threads:</b> futures are completed on the worker thread, so dependent stages attached with
+ * the non-async methods ({@code thenApply}, ...) run there and delay the next batch: attach heavy
+ * work with the {@code ...Async} variants. {@link #close} stops new submissions, runs everything
+ * already queued, and waits for the worker; it does not close the backend (close the model after
+ * the batcher: in try-with-resources, declare the model first).
+ */
+public final class EmbeddingBatcher implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(EmbeddingBatcher.class);
+
+  /**
+   * @param maxBatchTexts texts per backend call, at most (unless one request alone has more); >= 1
+   * @param maxDelay how long an idle worker waits for more requests after the first one; >= 0 (0:
+   *     run whatever is queued at once)
+   * @param queueCapacity texts that may wait; {@link #submit} beyond that is rejected; >= 1
+   */
+  public record Options(int maxBatchTexts, Duration maxDelay, int queueCapacity) {
+    public Options {
+      if (maxBatchTexts < 1) {
+        throw new IllegalArgumentException("maxBatchTexts = " + maxBatchTexts + ", must be >= 1");
+      }
+      if (maxDelay == null || maxDelay.isNegative()) {
+        throw new IllegalArgumentException("maxDelay = " + maxDelay + ", must be >= 0");
+      }
+      if (maxDelay.compareTo(Duration.ofSeconds(10)) > 0) {
+        throw new IllegalArgumentException("maxDelay = " + maxDelay + ", must be <= 10 s");
+      }
+      if (queueCapacity < 1) {
+        throw new IllegalArgumentException("queueCapacity = " + queueCapacity + ", must be >= 1");
+      }
+    }
+
+    /**
+     * 128 texts per batch, no delay, 8192 waiting texts. No delay: batches form from what queues
+     * while the previous batch runs, which under load is plenty; a delay only adds latency for
+     * closed-loop clients (ServeBench, 8 clients each waiting for its vector: 1 ms delay gave fewer
+     * texts/s than none, as the worker sat out the delay for texts that could not come) and helps
+     * only where requests arrive spread out and one backend call costs much more than the delay.
+     */
+    public static Options defaults() {
+      return new Options(128, Duration.ZERO, 8192);
+    }
+
+    public Options withMaxBatchTexts(int value) {
+      return new Options(value, maxDelay, queueCapacity);
+    }
+
+    public Options withMaxDelay(Duration value) {
+      return new Options(maxBatchTexts, value, queueCapacity);
+    }
+
+    public Options withQueueCapacity(int value) {
+      return new Options(maxBatchTexts, maxDelay, value);
+    }
+  }
+
+  /**
+   * Counters since creation.
+   *
+   * @param requests requests accepted
+   * @param texts texts accepted
+   * @param batches backend calls made (retries of a rejected batch's requests count too)
+   * @param batchedTexts texts handed to those calls
+   * @param rejected submissions refused because the queue was full
+   * @param failed requests completed with an exception
+   * @param cancelled requests dropped because their future was done before their batch started
+   * @param pendingTexts texts waiting now
+   */
+  public record Stats(
+      long requests,
+      long texts,
+      long batches,
+      long batchedTexts,
+      long rejected,
+      long failed,
+      long cancelled,
+      int pendingTexts) {
+    /** Mean texts per backend call (0 before the first). */
+    public double meanBatchTexts() {
+      return batches == 0 ? 0 : (double) batchedTexts / batches;
+    }
+  }
+
+  /** One submission: exactly one of {@code one} (from {@link #submit}) and {@code many} is set. */
+  private record Request(
+      List<String> texts,
+      CompletableFuture<float[]> one,
+      CompletableFuture<float[][]> many,
+      long arrival) {
+    boolean done() {
+      return one != null ? one.isDone() : many.isDone();
+    }
+
+    void complete(float[][] vectors) {
+      if (one != null) {
+        one.complete(vectors[0]);
+      } else {
+        many.complete(vectors);
+      }
+    }
+
+    void fail(Throwable e) {
+      if (one != null) {
+        one.completeExceptionally(e);
+      } else {
+        many.completeExceptionally(e);
+      }
+    }
+  }
+
+  private final Function<List<String>, float[][]> backend;
+  private final Options options;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition queued = lock.newCondition();
+  private final ArrayDeque<Request> queue = new ArrayDeque<>();
+  private final Thread worker;
+  private int pendingTexts;
+  private boolean closing;
+  private long requests;
+  private long texts;
+  private long batches;
+  private long batchedTexts;
+  private long rejected;
+  private long failed;
+  private long cancelled;
+
+  /**
+   * A batcher over any backend that maps a list of texts to one vector per text, in order (for
+   * example {@code model::embed}). The backend is called from one thread only.
+   */
+  public EmbeddingBatcher(Function<List<String>, float[][]> backend, Options options) {
+    if (backend == null) {
+      throw new IllegalArgumentException("backend is null");
+    }
+    if (options == null) {
+      throw new IllegalArgumentException("options is null");
+    }
+    this.backend = backend;
+    this.options = options;
+    this.worker = new Thread(this::work, "ft4j-embedding-batcher");
+    worker.setDaemon(true);
+    worker.start();
+  }
+
+  /** A batcher over {@code model} (not closed by {@link #close}). */
+  public static EmbeddingBatcher of(EmbeddingModel model, Options options) {
+    if (model == null) {
+      throw new IllegalArgumentException("model is null");
+    }
+    return new EmbeddingBatcher(model::embed, options);
+  }
+
+  /**
+   * The vector of {@code text}, when its batch has run. Exceptions as for {@link #submitAll}.
+   * Cancelling the future before its batch starts drops the text.
+   */
+  public CompletableFuture<float[]> submit(String text) {
+    CompletableFuture<float[]> future = new CompletableFuture<>();
+    enqueue(List.of(checkText(text, 0)), future, null);
+    return future;
+  }
+
+  /**
+   * Queues {@code texts} as one request (they go into the same batch).
+   *
+   * @return completes with one vector per text, in order; or exceptionally with the backend's
+   *     exception
+   * @throws IllegalArgumentException a null list, or a null or empty text (named by index)
+   * @throws RejectedExecutionException the queue holds too many texts (see {@link
+   *     Options#queueCapacity()}), or the request alone has more than it
+   * @throws IllegalStateException after {@link #close}
+   */
+  public CompletableFuture<float[][]> submitAll(List<String> texts) {
+    if (texts == null) {
+      throw new IllegalArgumentException("texts is null");
+    }
+    List<String> copy = new ArrayList<>(texts.size());
+    for (int i = 0; i < texts.size(); i++) {
+      copy.add(checkText(texts.get(i), i));
+    }
+    CompletableFuture<float[][]> future = new CompletableFuture<>();
+    if (copy.isEmpty()) {
+      future.complete(new float[0][]);
+      return future;
+    }
+    enqueue(List.copyOf(copy), null, future);
+    return future;
+  }
+
+  private void enqueue(
+      List<String> texts, CompletableFuture<float[]> one, CompletableFuture<float[][]> many) {
+    lock.lock();
+    try {
+      if (closing) {
+        throw new IllegalStateException("embedding batcher is closed");
+      }
+      if (texts.size() > options.queueCapacity()) {
+        rejected++;
+        throw new RejectedExecutionException(
+            "request of "
+                + texts.size()
+                + " texts is larger than the queue capacity ("
+                + options.queueCapacity()
+                + " texts)");
+      }
+      if (pendingTexts + texts.size() > options.queueCapacity()) {
+        rejected++;
+        throw new RejectedExecutionException(
+            "embedding queue full: "
+                + pendingTexts
+                + " texts waiting, capacity "
+                + options.queueCapacity()
+                + ", request of "
+                + texts.size());
+      }
+      queue.add(new Request(texts, one, many, System.nanoTime()));
+      pendingTexts += texts.size();
+      requests++;
+      this.texts += texts.size();
+      queued.signal();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Blocking form of {@link #submit}: waits for the vector; the backend's exception is rethrown as
+   * it was (unchecked), or wrapped in a {@link CompletionException} if checked.
+   */
+  public float[] embed(String text) {
+    try {
+      return submit(text).join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw e;
+    }
+  }
+
+  /** The counters now. */
+  public Stats stats() {
+    lock.lock();
+    try {
+      return new Stats(
+          requests, texts, batches, batchedTexts, rejected, failed, cancelled, pendingTexts);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The options in use. */
+  public Options options() {
+    return options;
+  }
+
+  /**
+   * Refuses new submissions, runs every queued request, then stops the worker; idempotent. If the
+   * calling thread is interrupted while waiting, it returns with its interrupt flag set (the worker
+   * still finishes the queue).
+   */
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      closing = true;
+      queued.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    if (Thread.currentThread() == worker) {
+      return; // close() from a completion stage on the worker: it stops after this batch
+    }
+    try {
+      worker.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static String checkText(String text, int index) {
+    if (text == null || text.isEmpty()) {
+      throw new IllegalArgumentException(
+          "text "
+              + index
+              + " is "
+              + (text == null ? "null" : "empty")
+              + "; every text needs content");
+    }
+    return text;
+  }
+
+  private void work() {
+    while (true) {
+      List<Request> batch = nextBatch();
+      if (batch == null) {
+        return;
+      }
+      if (!batch.isEmpty()) {
+        run(batch, true);
+      }
+    }
+  }
+
+  /** The next batch (possibly empty when every taken request was cancelled); null to stop. */
+  private List<Request> nextBatch() {
+    lock.lock();
+    try {
+      while (queue.isEmpty() && !closing) {
+        queued.awaitUninterruptibly();
+      }
+      if (queue.isEmpty()) {
+        return null; // closing, nothing left
+      }
+      long deadline = queue.peek().arrival() + options.maxDelay().toNanos();
+      while (pendingTexts < options.maxBatchTexts() && !closing) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        try {
+          queued.awaitNanos(left);
+        } catch (InterruptedException e) {
+          break; // nobody interrupts the worker; if it happens, run what is there
+        }
+      }
+      List<Request> batch = new ArrayList<>();
+      int size = 0;
+      while (!queue.isEmpty()) {
+        Request r = queue.peek();
+        if (!batch.isEmpty() && size + r.texts().size() > options.maxBatchTexts()) {
+          break;
+        }
+        queue.poll();
+        pendingTexts -= r.texts().size();
+        if (r.done()) {
+          cancelled++;
+          continue;
+        }
+        batch.add(r);
+        size += r.texts().size();
+      }
+      return batch;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Runs one backend call for {@code batch} and completes its futures. */
+  private void run(List<Request> batch, boolean retryAlone) {
+    List<String> all = new ArrayList<>();
+    for (Request r : batch) {
+      all.addAll(r.texts());
+    }
+    float[][] vectors;
+    try {
+      countBatch(all.size());
+      vectors = backend.apply(all);
+      if (vectors == null || vectors.length != all.size()) {
+        throw new IllegalStateException(
+            "backend returned "
+                + (vectors == null ? "null" : vectors.length + " vectors")
+                + " for "
+                + all.size()
+                + " texts");
+      }
+    } catch (IllegalArgumentException e) {
+      if (retryAlone && batch.size() > 1) {
+        for (Request r : batch) {
+          run(List.of(r), false);
+        }
+      } else {
+        failAll(batch, e);
+      }
+      return;
+    } catch (RuntimeException | Error e) {
+      LOG.warn("embedding batch of {} texts failed: {}", all.size(), e.toString());
+      failAll(batch, e); // and go on: a later batch may succeed
+      return;
+    }
+    int at = 0;
+    for (Request r : batch) {
+      float[][] mine = new float[r.texts().size()][];
+      System.arraycopy(vectors, at, mine, 0, mine.length);
+      at += mine.length;
+      r.complete(mine);
+    }
+  }
+
+  private void countBatch(int size) {
+    lock.lock();
+    try {
+      batches++;
+      batchedTexts += size;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void failAll(List<Request> batch, Throwable e) {
+    lock.lock();
+    try {
+      failed += batch.size();
+    } finally {
+      lock.unlock();
+    }
+    for (Request r : batch) {
+      r.fail(e);
+    }
+  }
+
+  /** For tests: whether the worker thread has stopped. */
+  boolean stopped() {
+    return !worker.isAlive();
+  }
+}
