@@ -1,7 +1,6 @@
 package org.ft4j.model;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.ft4j.encoder.Precision;
 import org.ft4j.quant.QuantizedReference;
@@ -26,9 +25,11 @@ import org.slf4j.LoggerFactory;
  * rejected; each {@link #embed} call that truncates logs one INFO line saying how many texts were
  * truncated.
  *
- * <p><b>Thread safety:</b> {@link #embed} and {@link #close} are synchronized: an instance can be
- * shared between threads, but runs one call at a time. For many concurrent callers put an {@link
- * EmbeddingBatcher} in front of it: it merges their texts into large batches.
+ * <p><b>Thread safety:</b> an instance can be shared between threads. {@link #embed} tokenizes in
+ * the caller's thread (concurrent callers tokenize in parallel; long lists on several threads),
+ * then runs the backend one call at a time. For many concurrent callers put an {@link
+ * EmbeddingBatcher} in front of it: it merges their texts into large batches. {@link #close} waits
+ * for the running backend call; later calls throw {@link IllegalStateException}.
  */
 public final class EmbeddingModel implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddingModel.class);
@@ -126,7 +127,7 @@ public final class EmbeddingModel implements AutoCloseable {
   private final Pooling pooling;
   private final boolean normalize;
   private final int batchSize;
-  private boolean closed;
+  private volatile boolean closed;
 
   private EmbeddingModel(
       String spec,
@@ -247,10 +248,17 @@ public final class EmbeddingModel implements AutoCloseable {
    *     Pooling#NONE} the flattened [tokens, hidden] states of the text. Empty for an empty list.
    * @throws IllegalArgumentException if a text is null or empty (the message names its index)
    */
-  public synchronized float[][] embed(List<String> texts) {
-    if (closed) {
-      throw new IllegalStateException("embedding model " + spec + " is closed");
-    }
+  public float[][] embed(List<String> texts) {
+    return embedTokens(tokenize(texts)); // tokenization outside the lock: callers overlap there
+  }
+
+  /**
+   * The token ids of {@code texts}, for {@link #embedTokens}; not synchronized (concurrent callers
+   * tokenize in parallel; see {@link TextTokenizer#encode(List)}). Same exceptions as {@link
+   * #embed}.
+   */
+  Tokens tokenize(List<String> texts) {
+    checkOpen();
     if (texts == null) {
       throw new IllegalArgumentException("texts is null");
     }
@@ -261,21 +269,61 @@ public final class EmbeddingModel implements AutoCloseable {
             "text " + i + " is " + (t == null ? "null" : "empty") + "; every text needs content");
       }
     }
-    Embedded e = embedBatches(tokenizer, embedder, texts, batchSize, pooling, normalize, null);
-    int truncated = e.truncated();
-    float[][] result = e.vectors();
-    if (truncated > 0) {
+    return tokenize(tokenizer, texts);
+  }
+
+  /** Runs the backend over tokenized texts (in batches, sorted by length) and pools. */
+  synchronized float[][] embedTokens(Tokens tokens) {
+    checkOpen();
+    float[][] result = run(embedder, tokens, batchSize, pooling, normalize, null);
+    if (tokens.truncated() > 0) {
       LOG.info(
           "{} of {} text(s) were longer than {} tokens and were truncated",
-          truncated,
-          texts.size(),
+          tokens.truncated(),
+          tokens.size(),
           config.maxSequenceLength());
     }
     return result;
   }
 
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("embedding model " + spec + " is closed");
+    }
+  }
+
   /** Vectors and how many texts were truncated. */
   record Embedded(float[][] vectors, int truncated) {}
+
+  /**
+   * Token ids and token type ids of some texts (one row per text, no padding) and how many of them
+   * were truncated.
+   */
+  record Tokens(int[][] ids, int[][] typeIds, int truncated) {
+    int size() {
+      return ids.length;
+    }
+
+    /** {@code parts} (each a Tokens) back to back. */
+    static Tokens concat(List<?> parts) {
+      int n = 0;
+      for (Object p : parts) {
+        n += ((Tokens) p).size();
+      }
+      int[][] ids = new int[n][];
+      int[][] types = new int[n][];
+      int truncated = 0;
+      int at = 0;
+      for (Object p : parts) {
+        Tokens t = (Tokens) p;
+        System.arraycopy(t.ids, 0, ids, at, t.size());
+        System.arraycopy(t.typeIds, 0, types, at, t.size());
+        at += t.size();
+        truncated += t.truncated;
+      }
+      return new Tokens(ids, types, truncated);
+    }
+  }
 
   /**
    * Tokenizes all texts, sorts them by token count (longest first) and runs {@code embedder} in
@@ -294,15 +342,27 @@ public final class EmbeddingModel implements AutoCloseable {
       Pooling pooling,
       boolean normalize,
       java.util.function.IntConsumer progress) {
+    Tokens tokens = tokenize(tokenizer, texts);
+    return new Embedded(
+        run(embedder, tokens, batchSize, pooling, normalize, progress), tokens.truncated());
+  }
+
+  /** Tokenizes {@code texts} (in parallel, in chunks of {@value #TOKENIZE_CHUNK}). */
+  static Tokens tokenize(TextTokenizer tokenizer, List<String> texts) {
     int n = texts.size();
-    float[][] result = new float[n][];
     int truncated = 0;
-    int hidden = embedder.config().hidden();
     int[][] allIds = new int[n][];
     int[][] allTypes = new int[n][];
-    for (int start = 0; start < n; start += batchSize) {
-      List<String> chunk = texts.subList(start, Math.min(n, start + batchSize));
-      List<TextTokenizer.Encoding> encodings = tokenizer.encode(new ArrayList<>(chunk));
+    for (int start = 0; start < n; start += TOKENIZE_CHUNK) {
+      List<String> chunk = texts.subList(start, Math.min(n, start + TOKENIZE_CHUNK));
+      List<TextTokenizer.Encoding> encodings;
+      try {
+        encodings = tokenizer.encode(chunk);
+      } catch (IllegalArgumentException e) {
+        throw start == 0
+            ? e
+            : new IllegalArgumentException("in texts from " + start + ": " + e.getMessage(), e);
+      }
       for (int b = 0; b < chunk.size(); b++) {
         TextTokenizer.Encoding e = encodings.get(b);
         allIds[start + b] = e.ids();
@@ -312,6 +372,27 @@ public final class EmbeddingModel implements AutoCloseable {
         }
       }
     }
+    return new Tokens(allIds, allTypes, truncated);
+  }
+
+  static final int TOKENIZE_CHUNK = 1024;
+
+  /**
+   * The second half of {@link #embedBatches}: sorts (unless NONE), runs {@code embedder} in
+   * batches, pools; results in the order of {@code tokens}.
+   */
+  static float[][] run(
+      TokenEmbedder embedder,
+      Tokens tokens,
+      int batchSize,
+      Pooling pooling,
+      boolean normalize,
+      java.util.function.IntConsumer progress) {
+    int n = tokens.size();
+    float[][] result = new float[n][];
+    int hidden = embedder.config().hidden();
+    int[][] allIds = tokens.ids();
+    int[][] allTypes = tokens.typeIds();
     Integer[] order = new Integer[n];
     for (int i = 0; i < n; i++) {
       order[i] = i;
@@ -343,7 +424,7 @@ public final class EmbeddingModel implements AutoCloseable {
         progress.accept(start + size);
       }
     }
-    return new Embedded(result, truncated);
+    return result;
   }
 
   /** Length of each returned vector (the model's hidden size). */
@@ -376,11 +457,13 @@ public final class EmbeddingModel implements AutoCloseable {
 
   /** Closes the backend and the tokenizer; idempotent. */
   @Override
-  public synchronized void close() {
-    if (closed) {
-      return;
+  public void close() {
+    synchronized (this) { // waits for a running embedTokens
+      if (closed) {
+        return;
+      }
+      closed = true;
     }
-    closed = true;
     RuntimeException failure = null;
     try {
       embedder.close();

@@ -84,6 +84,52 @@ class EmbeddingModelTest {
     assertTrue(e.getMessage().contains("text 0 is null"), e.getMessage());
   }
 
+  @Test
+  void closeWhileOtherThreadsEmbedFailsThemCleanly() throws Exception {
+    EmbeddingModel m =
+        EmbeddingModel.load(
+            "minilm", EmbeddingModel.Options.defaults().withBackend(Backend.CPU).withBatchSize(4));
+    List<String> texts = List.of("one short text", "another", "a third, a little longer, text");
+    java.util.concurrent.atomic.AtomicInteger done =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    Thread[] threads = new Thread[3];
+    for (int k = 0; k < threads.length; k++) {
+      threads[k] =
+          new Thread(
+              () -> {
+                try {
+                  while (true) {
+                    assertEquals(3, m.embed(texts).length);
+                    done.incrementAndGet();
+                  }
+                } catch (Throwable x) {
+                  failures.add(x);
+                }
+              });
+      threads[k].start();
+    }
+    while (done.get() < 3) {
+      Thread.sleep(1);
+    }
+    m.close();
+    for (Thread th : threads) {
+      th.join(60_000);
+      assertTrue(!th.isAlive());
+    }
+    assertEquals(threads.length, failures.size());
+    for (Throwable x : failures) {
+      assertTrue(
+          x instanceof IllegalStateException && x.getMessage().contains("closed"),
+          "expected an IllegalStateException saying closed, got " + x);
+    }
+    IllegalStateException after =
+        assertThrows(IllegalStateException.class, () -> m.embed(List.of("x")));
+    assertTrue(after.getMessage().contains("embedding model minilm is closed"), after.getMessage());
+    m.close(); // idempotent
+  }
+
   private static double[] toDouble(float[] v) {
     double[] d = new double[v.length];
     for (int i = 0; i < v.length; i++) {

@@ -83,4 +83,65 @@ class TextTokenizerTest {
         IllegalArgumentException.class,
         () -> TextTokenizer.load(Path.of("/nonexistent/tokenizer.json"), 128));
   }
+
+  @Test
+  void longListsEncodeInParallelWithTheSameIdsInOrder() throws Exception {
+    List<String> texts = Int8AccuracyTest.texts(Int8AccuracyTest.EVAL_VARIED);
+    assertTrue(texts.size() >= TextTokenizer.PARALLEL_MIN);
+    List<TextTokenizer.Encoding> all = tok.encode(texts);
+    assertEquals(texts.size(), all.size());
+    for (int i = 0; i < texts.size(); i++) {
+      TextTokenizer.Encoding one = tok.encode(texts.get(i));
+      assertArrayEquals(one.ids(), all.get(i).ids(), texts.get(i));
+      assertArrayEquals(one.typeIds(), all.get(i).typeIds(), texts.get(i));
+    }
+    List<String> withEmpty = new java.util.ArrayList<>(texts);
+    withEmpty.set(37, "");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> tok.encode(withEmpty));
+    assertTrue(e.getMessage().contains("text 37 is empty"), e.getMessage());
+  }
+
+  @Test
+  void closingWhileOtherThreadsEncodeNeitherCrashesNorLeavesThemHanging() throws Exception {
+    TextTokenizer t =
+        TextTokenizer.load(
+            EmbeddedModels.directory("minilm").resolve(EmbeddedModels.TOKENIZER_FILE), 512);
+    List<String> texts = Int8AccuracyTest.texts(Int8AccuracyTest.EVAL_VARIED).subList(0, 40);
+    java.util.concurrent.atomic.AtomicInteger encoded =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    Thread[] threads = new Thread[4];
+    for (int k = 0; k < threads.length; k++) {
+      threads[k] =
+          new Thread(
+              () -> {
+                try {
+                  while (true) {
+                    t.encode(texts);
+                    encoded.incrementAndGet();
+                  }
+                } catch (Throwable x) {
+                  failures.add(x);
+                }
+              });
+      threads[k].start();
+    }
+    while (encoded.get() < 4) {
+      Thread.sleep(1);
+    }
+    t.close();
+    for (Thread th : threads) {
+      th.join(30_000);
+      assertFalse(th.isAlive());
+    }
+    assertEquals(threads.length, failures.size());
+    for (Throwable x : failures) {
+      assertTrue(
+          x instanceof IllegalStateException && x.getMessage().contains("is closed"),
+          "expected 'tokenizer ... is closed', got " + x);
+    }
+    t.close(); // idempotent
+  }
 }
