@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import org.ft4j.encoder.Precision;
 import org.ft4j.model.EmbeddingModel.Backend;
+import org.ft4j.testing.CloseUnderLoad;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -90,35 +91,8 @@ class EmbeddingModelTest {
         EmbeddingModel.load(
             "minilm", EmbeddingModel.Options.defaults().withBackend(Backend.CPU).withBatchSize(4));
     List<String> texts = List.of("one short text", "another", "a third, a little longer, text");
-    java.util.concurrent.atomic.AtomicInteger done =
-        new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures =
-        new java.util.concurrent.ConcurrentLinkedQueue<>();
-    Thread[] threads = new Thread[3];
-    for (int k = 0; k < threads.length; k++) {
-      threads[k] =
-          new Thread(
-              () -> {
-                try {
-                  while (true) {
-                    assertEquals(3, m.embed(texts).length);
-                    done.incrementAndGet();
-                  }
-                } catch (Throwable x) {
-                  failures.add(x);
-                }
-              });
-      threads[k].start();
-    }
-    while (done.get() < 3) {
-      Thread.sleep(1);
-    }
-    m.close();
-    for (Thread th : threads) {
-      th.join(60_000);
-      assertTrue(!th.isAlive());
-    }
-    assertEquals(threads.length, failures.size());
+    List<Throwable> failures =
+        CloseUnderLoad.run(3, () -> assertEquals(3, m.embed(texts).length), m::close);
     for (Throwable x : failures) {
       assertTrue(
           x instanceof IllegalStateException && x.getMessage().contains("closed"),

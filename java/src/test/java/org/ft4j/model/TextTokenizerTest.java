@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.ft4j.testing.CloseUnderLoad;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -108,35 +109,7 @@ class TextTokenizerTest {
         TextTokenizer.load(
             EmbeddedModels.directory("minilm").resolve(EmbeddedModels.TOKENIZER_FILE), 512);
     List<String> texts = Int8AccuracyTest.texts(Int8AccuracyTest.EVAL_VARIED).subList(0, 40);
-    java.util.concurrent.atomic.AtomicInteger encoded =
-        new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures =
-        new java.util.concurrent.ConcurrentLinkedQueue<>();
-    Thread[] threads = new Thread[4];
-    for (int k = 0; k < threads.length; k++) {
-      threads[k] =
-          new Thread(
-              () -> {
-                try {
-                  while (true) {
-                    t.encode(texts);
-                    encoded.incrementAndGet();
-                  }
-                } catch (Throwable x) {
-                  failures.add(x);
-                }
-              });
-      threads[k].start();
-    }
-    while (encoded.get() < 4) {
-      Thread.sleep(1);
-    }
-    t.close();
-    for (Thread th : threads) {
-      th.join(30_000);
-      assertFalse(th.isAlive());
-    }
-    assertEquals(threads.length, failures.size());
+    List<Throwable> failures = CloseUnderLoad.run(4, () -> t.encode(texts), t::close);
     for (Throwable x : failures) {
       assertTrue(
           x instanceof IllegalStateException && x.getMessage().contains("is closed"),
