@@ -2,6 +2,7 @@ package org.ft4j.model;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.ft4j.encoder.Precision;
 import org.ft4j.quant.QuantizedReference;
 import org.ft4j.quant.ScaleSet;
@@ -241,24 +242,67 @@ public final class EmbeddingModel implements AutoCloseable {
 
   /**
    * Embeds {@code texts}: tokenizes them (truncating texts over the model's limit, see the class
-   * comment), runs the backend in batches of {@link Options#batchSize()} texts, pools and (if asked
-   * to) normalizes.
+   * comment), runs the backend in batches of {@link Options#batchSize()} texts of similar length,
+   * pools and (if asked to) normalizes. Lists longer than {@value #PIPELINE_WINDOW} texts go in
+   * windows of that many (sorted by length within each window), the next window tokenized on other
+   * threads while the backend runs the current one.
    *
    * @return result[i] = the vector of texts.get(i), {@link #dimension()} floats; for {@link
    *     Pooling#NONE} the flattened [tokens, hidden] states of the text. Empty for an empty list.
    * @throws IllegalArgumentException if a text is null or empty (the message names its index)
    */
   public float[][] embed(List<String> texts) {
-    return embedTokens(tokenize(texts)); // tokenization outside the lock: callers overlap there
+    return embed(texts, PIPELINE_WINDOW);
   }
 
-  /**
-   * The token ids of {@code texts}, for {@link #embedTokens}; not synchronized (concurrent callers
-   * tokenize in parallel; see {@link TextTokenizer#encode(List)}). Same exceptions as {@link
-   * #embed}.
-   */
-  Tokens tokenize(List<String> texts) {
-    checkOpen();
+  /** {@link #embed(List)} with windows of {@code window} texts (tests). */
+  float[][] embed(List<String> texts, int window) {
+    checkTexts(texts);
+    int n = texts.size();
+    if (n <= window) {
+      return embedTokens(tokenize(texts)); // tokenization outside the lock: callers overlap there
+    }
+    // Long lists: windows of `window` texts (sorted by length within each), the next window
+    // tokenized on other threads while the backend runs this one.
+    float[][] result = new float[n][];
+    int truncated = 0;
+    CompletableFuture<Tokens> next =
+        CompletableFuture.completedFuture(tokenize(texts.subList(0, window)));
+    for (int start = 0; start < n; start += window) {
+      Tokens current = join(next, start);
+      int following = start + window;
+      next =
+          following < n
+              ? CompletableFuture.supplyAsync(
+                  () -> tokenize(texts.subList(following, Math.min(n, following + window))))
+              : null;
+      float[][] v = runTokens(current);
+      System.arraycopy(v, 0, result, start, v.length);
+      truncated += current.truncated();
+    }
+    logTruncated(truncated, n);
+    return result;
+  }
+
+  /** Texts per window of a pipelined {@link #embed}. */
+  static final int PIPELINE_WINDOW = 1024;
+
+  private static Tokens join(CompletableFuture<Tokens> f, int start) {
+    try {
+      return f.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof IllegalArgumentException iae) {
+        throw new IllegalArgumentException("in texts from " + start + ": " + iae.getMessage(), iae);
+      }
+      if (c instanceof RuntimeException r) {
+        throw r;
+      }
+      throw e;
+    }
+  }
+
+  private static void checkTexts(List<String> texts) {
     if (texts == null) {
       throw new IllegalArgumentException("texts is null");
     }
@@ -269,21 +313,39 @@ public final class EmbeddingModel implements AutoCloseable {
             "text " + i + " is " + (t == null ? "null" : "empty") + "; every text needs content");
       }
     }
+  }
+
+  /**
+   * The token ids of {@code texts}, for {@link #embedTokens}; not synchronized (concurrent callers
+   * tokenize in parallel; see {@link TextTokenizer#encode(List)}). Same exceptions as {@link
+   * #embed}.
+   */
+  Tokens tokenize(List<String> texts) {
+    checkOpen();
+    checkTexts(texts);
     return tokenize(tokenizer, texts);
   }
 
   /** Runs the backend over tokenized texts (in batches, sorted by length) and pools. */
-  synchronized float[][] embedTokens(Tokens tokens) {
+  float[][] embedTokens(Tokens tokens) {
+    float[][] result = runTokens(tokens);
+    logTruncated(tokens.truncated(), tokens.size());
+    return result;
+  }
+
+  private synchronized float[][] runTokens(Tokens tokens) {
     checkOpen();
-    float[][] result = run(embedder, tokens, batchSize, pooling, normalize, null);
-    if (tokens.truncated() > 0) {
+    return run(embedder, tokens, batchSize, pooling, normalize, null);
+  }
+
+  private void logTruncated(int truncated, int texts) {
+    if (truncated > 0) {
       LOG.info(
           "{} of {} text(s) were longer than {} tokens and were truncated",
-          tokens.truncated(),
-          tokens.size(),
+          truncated,
+          texts,
           config.maxSequenceLength());
     }
-    return result;
   }
 
   private void checkOpen() {

@@ -86,6 +86,25 @@ class EmbeddingModelTest {
   }
 
   @Test
+  void longListsGoThroughPipelinedWindowsWithTheSameResult() {
+    List<String> texts = new ArrayList<>();
+    for (int i = 0; i < 23; i++) {
+      texts.add("text number " + i + " " + "and more words ".repeat(i % 5));
+    }
+    float[][] whole = model.embed(texts, 1000);
+    float[][] windows = model.embed(texts, 5);
+    assertEquals(texts.size(), windows.length);
+    for (int i = 0; i < texts.size(); i++) {
+      assertEquals(1.0, dot(whole[i], windows[i]), 1e-6, texts.get(i));
+    }
+    List<String> bad = new ArrayList<>(texts);
+    bad.set(17, "");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> model.embed(bad, 5));
+    assertTrue(e.getMessage().contains("text 17 is empty"), e.getMessage());
+  }
+
+  @Test
   void closeWhileOtherThreadsEmbedFailsThemCleanly() throws Exception {
     EmbeddingModel m =
         EmbeddingModel.load(
