@@ -104,6 +104,9 @@ public final class EmbedCommand implements Callable<Integer> {
   @Parameters(arity = "0..*", paramLabel = "text", description = "texts to embed")
   List<String> texts = new ArrayList<>();
 
+  /** Most texts read from stdin before they are embedded. */
+  static final int STDIN_CHUNK = 4096;
+
   /** Where texts are read from when none are given (tests replace it). */
   InputStream in = System.in;
 
@@ -139,7 +142,10 @@ public final class EmbedCommand implements Callable<Integer> {
             continue;
           }
           chunk.add(parseLine(line, lineNumber));
-          if (chunk.size() == batchSize) {
+          // a full chunk, or the input has nothing more right now (a pipe fed line by line):
+          // embed what there is; a file or a fast producer fills whole chunks, which the model
+          // sorts by length and tokenizes in parallel, pipelined with the backend
+          if (chunk.size() >= STDIN_CHUNK || !lines.ready()) {
             index = write(json, out, index, embedder.embed(chunk), hidden, tokens);
             chunk.clear();
           }

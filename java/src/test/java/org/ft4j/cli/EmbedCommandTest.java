@@ -126,4 +126,77 @@ class EmbedCommandTest {
     e = assertThrows(IllegalArgumentException.class, () -> EmbedCommand.parseLine("raw text", 9));
     assertTrue(e.getMessage().contains("stdin line 9 is not JSON"), e.getMessage());
   }
+
+  /** Runs `embed` with stdin from {@code in}; returns the embeddings by output line. */
+  private static float[][] runStdin(java.io.InputStream in, String... args) throws Exception {
+    CommandLine cl = Ft4jCli.newCommandLine();
+    EmbedCommand embed = cl.getSubcommands().get("embed").getCommand();
+    embed.in = in;
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out));
+    cl.setErr(new PrintWriter(err));
+    assertEquals(0, cl.execute(args), err.toString());
+    com.fasterxml.jackson.databind.ObjectMapper json =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    List<String> lines = out.toString().lines().toList();
+    float[][] v = new float[lines.size()][];
+    for (int i = 0; i < lines.size(); i++) {
+      com.fasterxml.jackson.databind.JsonNode n = json.readTree(lines.get(i));
+      assertEquals(i, n.get("index").asInt(), lines.get(i));
+      v[i] = new float[n.get("embedding").size()];
+      for (int d = 0; d < v[i].length; d++) {
+        v[i][d] = (float) n.get("embedding").get(d).asDouble();
+      }
+    }
+    return v;
+  }
+
+  @Test
+  void embedsStdinLinesInOrderWhetherTheyArriveAtOnceOrOneByOne() throws Exception {
+    List<String> texts =
+        List.of("first line", "a second, longer line of text", "3", "fourth", "the fifth one");
+    StringBuilder input = new StringBuilder();
+    for (String t : texts) {
+      input.append("{\"text\": \"").append(t).append("\"}\n");
+      if (t.equals("3")) {
+        input.append("\n"); // blank lines are skipped
+      }
+    }
+    byte[] bytes = input.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String[] args = {"embed", "--backend", "cpu", "--batch-size", "2"};
+    float[][] atOnce = runStdin(new java.io.ByteArrayInputStream(bytes), args);
+    // a pipe that never has more ready: each text is embedded as soon as its line is read
+    java.io.InputStream trickle =
+        new java.io.ByteArrayInputStream(bytes) {
+          @Override
+          public synchronized int read(byte[] b, int off, int len) {
+            return super.read(b, off, Math.min(len, 1));
+          }
+
+          @Override
+          public synchronized int available() {
+            return 0;
+          }
+        };
+    float[][] oneByOne = runStdin(trickle, args);
+    String[] direct = new String[texts.size() + 5];
+    direct[0] = "embed";
+    direct[1] = "--backend";
+    direct[2] = "cpu";
+    direct[3] = "--batch-size";
+    direct[4] = "2";
+    for (int i = 0; i < texts.size(); i++) {
+      direct[5 + i] = texts.get(i);
+    }
+    float[][] fromArgs = runStdin(new java.io.ByteArrayInputStream(new byte[0]), direct);
+    assertEquals(texts.size(), atOnce.length);
+    assertEquals(texts.size(), oneByOne.length);
+    for (int i = 0; i < texts.size(); i++) {
+      for (int d = 0; d < fromArgs[i].length; d++) {
+        assertEquals(fromArgs[i][d], atOnce[i][d], 1e-6, texts.get(i));
+        assertEquals(fromArgs[i][d], oneByOne[i][d], 1e-6, texts.get(i));
+      }
+    }
+  }
 }
