@@ -62,7 +62,7 @@ if [ "${EMB:-0}" = 1 ]; then  # token ids -> pooled vectors: host vs device pool
   timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EmbedBench minilm 2048 1,32,128 > $OUT/embed.csv 2>&1; cat $OUT/embed.csv
 fi
 if [ "${SERVE:-0}" = 1 ]; then  # closed-loop clients: direct calls vs EmbeddingBatcher (FP16 MiniLM shape)
-  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.ServeBench gpu 1,8,64 3 128 minilm > $OUT/serve.csv 2>&1; cat $OUT/serve.csv
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.ServeBench gpu 1,8,64 2 128 minilm direct,batched:0,two:0 > $OUT/serve.csv 2>&1; cat $OUT/serve.csv
 fi
 if [ "${EPI:-0}" = 1 ]; then
   timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench 128,4096,12288 > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv

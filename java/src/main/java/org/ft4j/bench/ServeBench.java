@@ -22,10 +22,12 @@ import org.ft4j.model.TokenEmbedder;
  * its vector (closed loop), for {@code seconds}, with lengths uniform in [8, maxLen] tokens. Modes:
  * {@code direct} (every client calls the shared embedder itself, one text per call: what a service
  * gets from a synchronized {@code EmbeddingModel} without batching) and {@code batched:<ms>} (the
- * same through an {@link EmbeddingBatcher} with that maximum delay). Prints throughput, latency
- * percentiles and the mean batch size. The embedder works on token ids (tokenization is left out):
- * a text is the index of a pre-drawn id sequence; the backend sorts each batch by length and pools
- * (mean, normalised) in calls of at most 128 sequences, as {@code EmbeddingModel} does.
+ * same through an {@link EmbeddingBatcher} with that maximum delay) and {@code two:<ms>} (a batcher
+ * over two embedders of the model on the same device, two workers: does a second stream hide the
+ * host's share of each batch?). Prints throughput, latency percentiles and the mean batch size. The
+ * embedder works on token ids (tokenization is left out): a text is the index of a pre-drawn id
+ * sequence; the backend sorts each batch by length and pools (mean, normalised) in calls of at most
+ * 128 sequences, as {@code EmbeddingModel} does.
  *
  * <pre>java -cp 'lib/*' org.ft4j.bench.ServeBench [gpu|cpu] [clients,...] [seconds] [maxLen]
  *     [minilm|bert-base|tiny] [modes]</pre>
@@ -105,14 +107,23 @@ public final class ServeBench {
       pool[i] = r.ints(8 + r.nextInt(maxLen - 7), 0, c.vocabSize()).toArray();
     }
     List<Row> rows = new ArrayList<>();
-    try (TokenEmbedder embedder =
-        switch (backend) {
-          case "gpu" -> new GpuEmbedder(model, Precision.FP16, 0);
-          case "cpu" -> new ReferenceEmbedder(model);
-          default ->
-              throw new IllegalArgumentException("backend " + backend + ": expected gpu or cpu");
-        }) {
-      Function<List<String>, float[][]> embed = texts -> embed(embedder, pool, texts);
+    List<TokenEmbedder> embedders = new ArrayList<>();
+    try {
+      int copies = modes.contains("two:") ? 2 : 1;
+      for (int i = 0; i < copies; i++) {
+        embedders.add(
+            switch (backend) {
+              case "gpu" -> new GpuEmbedder(model, Precision.FP16, 0);
+              case "cpu" -> new ReferenceEmbedder(model);
+              default ->
+                  throw new IllegalArgumentException(
+                      "backend " + backend + ": expected gpu or cpu");
+            });
+      }
+      List<Function<List<String>, float[][]>> embed = new ArrayList<>();
+      for (TokenEmbedder e : embedders) {
+        embed.add(texts -> embed(e, pool, texts));
+      }
       for (String m : modes.split(",")) {
         for (String n : clients.split(",")) {
           int k = Integer.parseInt(n.trim());
@@ -120,6 +131,8 @@ public final class ServeBench {
           rows.add(measure(m, k, seconds, embed, pool.length));
         }
       }
+    } finally {
+      embedders.forEach(TokenEmbedder::close);
     }
     return rows;
   }
@@ -150,23 +163,31 @@ public final class ServeBench {
   }
 
   private static Row measure(
-      String mode, int clients, double seconds, Function<List<String>, float[][]> embed, int n) {
+      String mode,
+      int clients,
+      double seconds,
+      List<Function<List<String>, float[][]>> embed,
+      int n) {
     EmbeddingBatcher batcher = null;
     Function<String, float[]> one;
     if (mode.equals("direct")) {
-      one = t -> embed.apply(List.of(t))[0];
-    } else if (mode.startsWith("batched:")) {
-      double ms = Double.parseDouble(mode.substring("batched:".length()));
+      Function<List<String>, float[][]> first = embed.get(0);
+      one = t -> first.apply(List.of(t))[0];
+    } else if (mode.startsWith("batched:") || mode.startsWith("two:")) {
+      double ms = Double.parseDouble(mode.substring(mode.indexOf(':') + 1));
+      EmbeddingBatcher.Options o =
+          EmbeddingBatcher.Options.defaults()
+              .withMaxBatchTexts(256)
+              .withMaxDelay(Duration.ofNanos((long) (ms * 1e6)));
       EmbeddingBatcher b =
-          new EmbeddingBatcher(
-              embed,
-              EmbeddingBatcher.Options.defaults()
-                  .withMaxBatchTexts(256)
-                  .withMaxDelay(Duration.ofNanos((long) (ms * 1e6))));
+          mode.startsWith("two:")
+              ? EmbeddingBatcher.ofBackends(embed, o)
+              : new EmbeddingBatcher(embed.get(0), o);
       batcher = b;
       one = b::embed;
     } else {
-      throw new IllegalArgumentException("mode " + mode + ": expected direct or batched:<ms>");
+      throw new IllegalArgumentException(
+          "mode " + mode + ": expected direct, batched:<ms> or two:<ms>");
     }
     AtomicBoolean stop = new AtomicBoolean();
     long[][] latencies = new long[clients][];

@@ -3,6 +3,7 @@ package org.ft4j.model;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -14,10 +15,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Dynamic batching for services: many request threads each submit a few texts; one worker thread
- * gathers what is queued into one backend call of up to {@link Options#maxBatchTexts()} texts, so
- * the GPU sees large batches (and {@link EmbeddingModel#embed} can sort them by length) while each
- * caller sees its own vectors.
+ * Dynamic batching for services: many request threads each submit a few texts; a worker thread (one
+ * per backend: several models, e.g. one per GPU, can share one queue) gathers what is queued into
+ * one backend call of up to {@link Options#maxBatchTexts()} texts, so the GPU sees large batches
+ * (and {@link EmbeddingModel#embed} can sort them by length) while each caller sees its own
+ * vectors.
  *
  * <pre>{@code
  * try (EmbeddingModel model = EmbeddingModel.load("minilm");
@@ -156,12 +158,12 @@ public final class EmbeddingBatcher implements AutoCloseable {
   }
 
   private final Function<List<String>, ?> prepare; // caller's thread
-  private final Function<List<Object>, float[][]> backend; // worker: prepared requests in order
+  private final List<Function<List<Object>, float[][]>> backends; // one worker each
   private final Options options;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition queued = lock.newCondition();
   private final ArrayDeque<Request> queue = new ArrayDeque<>();
-  private final Thread worker;
+  private final List<Thread> workers = new ArrayList<>();
   private int pendingTexts;
   private boolean closing;
   private long requests;
@@ -177,35 +179,64 @@ public final class EmbeddingBatcher implements AutoCloseable {
    * example {@code model::embed}). The backend is called from one thread only.
    */
   public EmbeddingBatcher(Function<List<String>, float[][]> backend, Options options) {
-    this(texts -> texts, parts -> backend.apply(concatTexts(parts)), options, backend);
+    this(texts -> texts, wrap(Collections.singletonList(backend)), options);
+  }
+
+  /**
+   * A batcher over several interchangeable backends (for example one model per GPU), each with its
+   * own worker thread; a batch goes to whichever worker is free. Each backend is called from its
+   * own thread only.
+   */
+  public static EmbeddingBatcher ofBackends(
+      List<Function<List<String>, float[][]>> backends, Options options) {
+    return new EmbeddingBatcher(texts -> texts, wrap(backends), options);
+  }
+
+  private static List<Function<List<Object>, float[][]>> wrap(
+      List<Function<List<String>, float[][]>> backends) {
+    if (backends == null || backends.isEmpty()) {
+      throw new IllegalArgumentException("no backend given");
+    }
+    List<Function<List<Object>, float[][]>> out = new ArrayList<>();
+    for (int i = 0; i < backends.size(); i++) {
+      Function<List<String>, float[][]> b = backends.get(i);
+      if (b == null) {
+        throw new IllegalArgumentException("backend " + i + " is null");
+      }
+      out.add(parts -> b.apply(concatTexts(parts)));
+    }
+    return out;
   }
 
   /**
    * {@code prepare} runs in the submitting thread (for a model: tokenization, so that it runs on as
-   * many threads as submit), {@code backend} in the worker over the prepared requests of a batch.
+   * many threads as submit), each backend in its worker over the prepared requests of a batch.
    */
   private EmbeddingBatcher(
       Function<List<String>, ?> prepare,
-      Function<List<Object>, float[][]> backend,
-      Options options,
-      Object given) {
-    if (given == null) {
-      throw new IllegalArgumentException("backend is null");
-    }
+      List<Function<List<Object>, float[][]>> backends,
+      Options options) {
     if (options == null) {
       throw new IllegalArgumentException("options is null");
     }
     this.prepare = prepare;
-    this.backend = backend;
+    this.backends = List.copyOf(backends);
     this.options = options;
-    this.worker = new Thread(this::work, "ft4j-embedding-batcher");
-    worker.setDaemon(true);
-    worker.start();
+    for (int i = 0; i < this.backends.size(); i++) {
+      int index = i;
+      Thread t =
+          new Thread(
+              () -> work(this.backends.get(index)),
+              "ft4j-embedding-batcher" + (this.backends.size() > 1 ? "-" + i : ""));
+      t.setDaemon(true);
+      workers.add(t);
+    }
+    workers.forEach(Thread::start);
   }
 
   /**
    * A batcher over {@code model} (not closed by {@link #close}). Texts are tokenized in the thread
-   * that submits them (so tokenization, ~40-80 µs per short text, scales with the request threads
+   * that submits them (so tokenization, ~40-200 µs per short text, scales with the request threads
    * instead of stalling the one thread that feeds the GPU); the worker runs the model on the merged
    * token ids.
    */
@@ -213,11 +244,45 @@ public final class EmbeddingBatcher implements AutoCloseable {
     if (model == null) {
       throw new IllegalArgumentException("model is null");
     }
-    return new EmbeddingBatcher(
-        model::tokenize,
-        parts -> model.embedTokens(EmbeddingModel.Tokens.concat(parts)),
-        options,
-        model);
+    return ofModels(List.of(model), options);
+  }
+
+  /**
+   * A batcher over several copies of one model, for example one per GPU ({@code
+   * Options.withDevice}): one worker each, a batch goes to whichever is free. The models must agree
+   * on configuration, pooling and normalisation (texts are tokenized with the first one's
+   * tokenizer). Not closed by {@link #close}.
+   */
+  public static EmbeddingBatcher ofModels(List<EmbeddingModel> models, Options options) {
+    if (models == null || models.isEmpty()) {
+      throw new IllegalArgumentException("no model given");
+    }
+    EmbeddingModel first = models.get(0);
+    List<Function<List<Object>, float[][]>> backends = new ArrayList<>();
+    for (int i = 0; i < models.size(); i++) {
+      EmbeddingModel m = models.get(i);
+      if (m == null) {
+        throw new IllegalArgumentException("model " + i + " is null");
+      }
+      if (!m.config().equals(first.config())
+          || m.pooling() != first.pooling()
+          || m.normalizes() != first.normalizes()) {
+        throw new IllegalArgumentException(
+            "model "
+                + i
+                + " differs from model 0 ("
+                + m.config()
+                + ", "
+                + m.pooling()
+                + " vs "
+                + first.config()
+                + ", "
+                + first.pooling()
+                + "): a batch may run on either");
+      }
+      backends.add(parts -> m.embedTokens(EmbeddingModel.Tokens.concat(parts)));
+    }
+    return new EmbeddingBatcher(first::tokenize, backends, options);
   }
 
   @SuppressWarnings("unchecked")
@@ -282,7 +347,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
       pendingTexts += texts.size();
       requests++;
       this.texts += texts.size();
-      queued.signal();
+      queued.signalAll(); // idle workers, and one waiting out the delay for a fuller batch
     } finally {
       lock.unlock();
     }
@@ -323,9 +388,9 @@ public final class EmbeddingBatcher implements AutoCloseable {
   }
 
   /**
-   * Refuses new submissions, runs every queued request, then stops the worker; idempotent. If the
-   * calling thread is interrupted while waiting, it returns with its interrupt flag set (the worker
-   * still finishes the queue).
+   * Refuses new submissions, runs every queued request, then stops the workers; idempotent. If the
+   * calling thread is interrupted while waiting, it returns with its interrupt flag set (the
+   * workers still finish the queue).
    */
   @Override
   public void close() {
@@ -336,13 +401,16 @@ public final class EmbeddingBatcher implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    if (Thread.currentThread() == worker) {
-      return; // close() from a completion stage on the worker: it stops after this batch
-    }
-    try {
-      worker.join();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    for (Thread worker : workers) {
+      if (Thread.currentThread() == worker) {
+        continue; // close() from a completion stage on a worker: it stops after this batch
+      }
+      try {
+        worker.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
     }
   }
 
@@ -384,14 +452,14 @@ public final class EmbeddingBatcher implements AutoCloseable {
     return text;
   }
 
-  private void work() {
+  private void work(Function<List<Object>, float[][]> backend) {
     while (true) {
       List<Request> batch = nextBatch();
       if (batch == null) {
         return;
       }
       if (!batch.isEmpty()) {
-        run(batch, true);
+        run(backend, batch, true);
       }
     }
   }
@@ -400,48 +468,68 @@ public final class EmbeddingBatcher implements AutoCloseable {
   private List<Request> nextBatch() {
     lock.lock();
     try {
-      while (queue.isEmpty() && !closing) {
-        queued.awaitUninterruptibly();
-      }
-      if (queue.isEmpty()) {
-        return null; // closing, nothing left
-      }
-      long deadline = queue.peek().arrival() + options.maxDelay().toNanos();
-      while (pendingTexts < options.maxBatchTexts() && !closing) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          break;
-        }
-        try {
-          queued.awaitNanos(left);
-        } catch (InterruptedException e) {
-          break; // nobody interrupts the worker; if it happens, run what is there
+      while (true) {
+        List<Request> batch = takeBatch();
+        if (batch != null || queue.isEmpty() && closing) {
+          return batch;
         }
       }
-      List<Request> batch = new ArrayList<>();
-      int size = 0;
-      while (!queue.isEmpty()) {
-        Request r = queue.peek();
-        if (!batch.isEmpty() && size + r.size() > options.maxBatchTexts()) {
-          break;
-        }
-        queue.poll();
-        pendingTexts -= r.size();
-        if (r.done()) {
-          cancelled++;
-          continue;
-        }
-        batch.add(r);
-        size += r.size();
-      }
-      return batch;
     } finally {
       lock.unlock();
     }
   }
 
+  /**
+   * Under the lock: waits for a request and for the delay, then takes a batch; null if the queue is
+   * empty by then (closing and drained, or another worker took it).
+   */
+  private List<Request> takeBatch() {
+    while (queue.isEmpty() && !closing) {
+      queued.awaitUninterruptibly();
+    }
+    if (queue.isEmpty()) {
+      return null;
+    }
+    long deadline = queue.peek().arrival() + options.maxDelay().toNanos();
+    while (pendingTexts < options.maxBatchTexts() && !closing && !queue.isEmpty()) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        break;
+      }
+      try {
+        queued.awaitNanos(left);
+      } catch (InterruptedException e) {
+        break; // nobody interrupts the workers; if it happens, run what is there
+      }
+    }
+    if (queue.isEmpty()) {
+      return null;
+    }
+    List<Request> batch = new ArrayList<>();
+    int size = 0;
+    while (!queue.isEmpty()) {
+      Request r = queue.peek();
+      if (!batch.isEmpty() && size + r.size() > options.maxBatchTexts()) {
+        break;
+      }
+      queue.poll();
+      pendingTexts -= r.size();
+      if (r.done()) {
+        cancelled++;
+        continue;
+      }
+      batch.add(r);
+      size += r.size();
+    }
+    if (!queue.isEmpty()) {
+      queued.signalAll(); // another idle worker can take the rest
+    }
+    return batch;
+  }
+
   /** Runs one backend call for {@code batch} and completes its futures. */
-  private void run(List<Request> batch, boolean retryAlone) {
+  private void run(
+      Function<List<Object>, float[][]> backend, List<Request> batch, boolean retryAlone) {
     List<Object> parts = new ArrayList<>(batch.size());
     int total = 0;
     for (Request r : batch) {
@@ -463,7 +551,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       if (retryAlone && batch.size() > 1) {
         for (Request r : batch) {
-          run(List.of(r), false);
+          run(backend, List.of(r), false);
         }
       } else {
         failAll(batch, e);
@@ -505,8 +593,8 @@ public final class EmbeddingBatcher implements AutoCloseable {
     }
   }
 
-  /** For tests: whether the worker thread has stopped. */
+  /** For tests: whether every worker thread has stopped. */
   boolean stopped() {
-    return !worker.isAlive();
+    return workers.stream().noneMatch(Thread::isAlive);
   }
 }

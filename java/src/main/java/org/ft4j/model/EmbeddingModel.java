@@ -517,6 +517,11 @@ public final class EmbeddingModel implements AutoCloseable {
     return pooling;
   }
 
+  /** Whether vectors are scaled to unit L2 norm. */
+  public boolean normalizes() {
+    return normalize;
+  }
+
   /** Closes the backend and the tokenizer; idempotent. */
   @Override
   public void close() {

@@ -19,8 +19,9 @@ import org.junit.jupiter.api.Test;
 class ServeBenchTest {
   @Test
   void runsEveryModeAndClientCountOnTheCpu() {
-    List<ServeBench.Row> rows = ServeBench.run("cpu", "tiny", "1,3", 0.2, 24, "direct,batched:0");
-    assertEquals(4, rows.size());
+    List<ServeBench.Row> rows =
+        ServeBench.run("cpu", "tiny", "1,3", 0.2, 24, "direct,batched:0,two:0");
+    assertEquals(6, rows.size());
     for (ServeBench.Row r : rows) {
       assertTrue(r.texts() > 0, r.toString());
       assertTrue(r.p99Ms() >= r.p50Ms(), r.toString());

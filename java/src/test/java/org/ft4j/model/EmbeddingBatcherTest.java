@@ -323,6 +323,79 @@ class EmbeddingBatcherTest {
   }
 
   @Test
+  void severalBackendsShareOneQueueAndEachTakesWhatTheOtherLeaves() throws Exception {
+    Backend one = new Backend(true);
+    Backend two = new Backend(true);
+    try (EmbeddingBatcher batcher =
+        EmbeddingBatcher.ofBackends(List.of(one, two), options(4, Duration.ZERO, 100))) {
+      CompletableFuture<float[]> a = batcher.submit("a");
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+      while (one.entered.getCount() + two.entered.getCount() == 2 && System.nanoTime() < until) {
+        Thread.sleep(1);
+      }
+      CompletableFuture<float[]> b = batcher.submit("b"); // the other worker is free: it takes b
+      assertTrue(one.entered.await(WAIT_S, TimeUnit.SECONDS), "backend 1 never called");
+      assertTrue(two.entered.await(WAIT_S, TimeUnit.SECONDS), "backend 2 never called");
+      List<CompletableFuture<float[]>> rest = new ArrayList<>();
+      for (int i = 0; i < 10; i++) {
+        rest.add(batcher.submit("r" + i));
+      }
+      one.release.countDown();
+      two.release.countDown();
+      assertArrayEquals(Backend.vector("a"), a.get(WAIT_S, TimeUnit.SECONDS));
+      assertArrayEquals(Backend.vector("b"), b.get(WAIT_S, TimeUnit.SECONDS));
+      for (int i = 0; i < 10; i++) {
+        assertArrayEquals(Backend.vector("r" + i), rest.get(i).get(WAIT_S, TimeUnit.SECONDS));
+      }
+      List<String> seen = new ArrayList<>();
+      for (Backend x : List.of(one, two)) {
+        synchronized (x.calls) {
+          for (List<String> call : x.calls) {
+            assertTrue(call.size() <= 4, "call of " + call.size());
+            seen.addAll(call);
+          }
+        }
+      }
+      assertEquals(12, seen.size(), "each text once: " + seen);
+      assertEquals(12, new java.util.HashSet<>(seen).size(), "each text once: " + seen);
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> EmbeddingBatcher.ofBackends(List.of(), Options.defaults()));
+    List<Function<List<String>, float[][]>> withNull = new ArrayList<>();
+    withNull.add(new Backend(false));
+    withNull.add(null);
+    String m =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> EmbeddingBatcher.ofBackends(withNull, Options.defaults()))
+            .getMessage();
+    assertTrue(m.contains("backend 1 is null"), m);
+  }
+
+  @Test
+  void modelsThatDifferCannotShareABatcher() {
+    EmbeddingModel.Options cpu =
+        EmbeddingModel.Options.defaults().withBackend(EmbeddingModel.Backend.CPU);
+    try (EmbeddingModel mean = EmbeddingModel.load("minilm", cpu);
+        EmbeddingModel cls = EmbeddingModel.load("minilm", cpu.withPooling(Pooling.CLS))) {
+      String m =
+          assertThrows(
+                  IllegalArgumentException.class,
+                  () -> EmbeddingBatcher.ofModels(List.of(mean, cls), Options.defaults()))
+              .getMessage();
+      assertTrue(m.contains("model 1 differs from model 0"), m);
+      try (EmbeddingBatcher both =
+          EmbeddingBatcher.ofModels(List.of(mean, mean), Options.defaults())) {
+        assertEquals(mean.dimension(), both.embed("same model twice").length);
+      }
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> EmbeddingBatcher.ofModels(List.<EmbeddingModel>of(), Options.defaults()));
+  }
+
+  @Test
   void badInputIsRefusedInTheCallersThread() {
     Backend backend = new Backend(false);
     try (EmbeddingBatcher batcher =
