@@ -47,6 +47,9 @@ public final class GpuEmbedder implements TokenEmbedder {
   private int batchCapacity;
   private boolean closed;
 
+  /** Padded sequence lengths are multiples of this with padding removal (FP16, INT8). */
+  static final int SEQ_MULTIPLE = 16;
+
   /** True when a CUDA device and the ft4j native library can be used. */
   public static boolean available() {
     try {
@@ -204,7 +207,12 @@ public final class GpuEmbedder implements TokenEmbedder {
     if (closed) {
       throw new IllegalStateException("embedder is closed");
     }
-    TokenInputs.Padded padded = TokenInputs.pad(config, tokenIds, tokenTypes);
+    // With padding removal (FP16, INT8) padded positions cost nothing in the layers, so the batch
+    // is padded to a multiple of SEQ_MULTIPLE: the encoder caches GEMM plans and CUDA graphs per
+    // (batch, seq, 64-row token bucket), and exact lengths would make most batches of a service
+    // a new shape (docs: README, "Serving").
+    TokenInputs.Padded padded =
+        TokenInputs.pad(config, tokenIds, tokenTypes, dtype == DType.FP32 ? 1 : SEQ_MULTIPLE);
     int batch = padded.batch();
     int seq = padded.seq();
     int[] lengths = padded.lengths();

@@ -84,6 +84,19 @@ public final class TokenInputs {
 
   /** Checks the batch (see {@link #check}) and pads it to its longest sequence. */
   public static Padded pad(ModelConfig config, int[][] ids, int[][] typeIds) {
+    return pad(config, ids, typeIds, 1);
+  }
+
+  /**
+   * Checks the batch and pads it to its longest sequence rounded up to a multiple of {@code
+   * multiple} (at most the model's {@link ModelConfig#maxSequenceLength()}): fewer distinct shapes
+   * for an encoder that caches plans and CUDA graphs per shape, where padded positions cost nothing
+   * (padding removal).
+   */
+  public static Padded pad(ModelConfig config, int[][] ids, int[][] typeIds, int multiple) {
+    if (multiple < 1) {
+      throw new IllegalArgumentException("multiple = " + multiple + ", must be >= 1");
+    }
     int batch = check(config, ids, typeIds);
     int seq = 0;
     int[] lengths = new int[batch];
@@ -91,6 +104,8 @@ public final class TokenInputs {
       lengths[b] = ids[b].length;
       seq = Math.max(seq, lengths[b]);
     }
+    int rounded = (seq + multiple - 1) / multiple * multiple;
+    seq = Math.max(seq, Math.min(rounded, config.maxSequenceLength()));
     int[] flatIds = new int[batch * seq];
     int[] flatTypes = new int[batch * seq];
     for (int b = 0; b < batch; b++) {

@@ -7,6 +7,7 @@ import static org.ft4j.testing.GpuTesting.randomLengths;
 import static org.ft4j.testing.GpuTesting.upload;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -238,16 +239,22 @@ class BertEncoderGpuTest {
     try (BertEncoder graphs = BertEncoder.create(weights, BertEncoder.Options.defaults());
         BertEncoder eager =
             BertEncoder.create(weights, BertEncoder.Options.defaults().withCudaGraphs(false))) {
+      java.util.Set<String> seen = new java.util.HashSet<>();
       for (int[] s : shapes) {
         float[] input = random(s[0] * s[1] * 768, s[0] + s[1], -1, 1);
         int[] lengths = randomLengths(s[0], s[1], s[1]);
         float[] a = graphs.forward(input, lengths, s[0], s[1]);
+        // a shape's first forward runs eagerly, its graph is captured on the second
+        boolean again = !seen.add(s[0] + "x" + s[1]);
+        assertEquals(again, graphs.lastReplayedGraph(), "graph replay at " + s[0] + "x" + s[1]);
         float[] b = eager.forward(input, lengths, s[0], s[1]);
         assertArrayEquals(b, a, "graph vs eager at batch " + s[0] + " seq " + s[1]);
-        // a second replay with other lengths must use them (lengths are not baked into the graph)
+        // a replay with other lengths must use them (lengths are not baked into the graph)
         int[] other = randomLengths(s[0], s[1], s[1] + 1);
-        assertArrayEquals(
-            eager.forward(input, other, s[0], s[1]), graphs.forward(input, other, s[0], s[1]));
+        float[] replayed = graphs.forward(input, other, s[0], s[1]);
+        assertTrue(graphs.lastReplayedGraph(), "no graph replay at " + s[0] + "x" + s[1]);
+        assertArrayEquals(eager.forward(input, other, s[0], s[1]), replayed);
+        assertFalse(eager.lastReplayedGraph());
       }
     }
   }

@@ -1,5 +1,6 @@
 package org.ft4j.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -38,6 +39,25 @@ class TokenInputsTest {
     assertEquals(
         "typeIds of sequence 0 must have 2 entries",
         failure(() -> TokenInputs.check(bert, new int[][] {{5, 6}}, new int[][] {{0}})));
+  }
+
+  @Test
+  void padsToAMultipleButNeverPastTheModelsLimit() {
+    // bert: maxPositions 10, so sequences of at most 10 tokens
+    TokenInputs.Padded p =
+        TokenInputs.pad(bert, new int[][] {{1, 2, 3}, {4}}, new int[][] {{0, 0, 1}, {1}}, 4);
+    assertEquals(4, p.seq());
+    assertEquals(2, p.batch());
+    assertArrayEquals(new int[] {3, 1}, p.lengths());
+    assertArrayEquals(new int[] {1, 2, 3, 0, 4, 0, 0, 0}, p.ids());
+    assertArrayEquals(new int[] {0, 0, 1, 0, 1, 0, 0, 0}, p.types());
+    assertEquals(8, TokenInputs.pad(bert, new int[][] {{1, 2, 3, 4, 5}}, null, 4).seq());
+    int limit = bert.maxSequenceLength();
+    assertEquals(limit, TokenInputs.pad(bert, new int[][] {new int[limit - 1]}, null, 4).seq());
+    assertEquals(limit, TokenInputs.pad(bert, new int[][] {new int[limit]}, null, 16).seq());
+    assertEquals(3, TokenInputs.pad(bert, new int[][] {{1, 2, 3}}, null).seq());
+    assertThrows(
+        IllegalArgumentException.class, () -> TokenInputs.pad(bert, new int[][] {{1}}, null, 0));
   }
 
   @Test
