@@ -489,6 +489,42 @@ public final class EmbeddingModel implements AutoCloseable {
     return result;
   }
 
+  /**
+   * Runs the backend once over synthetic token sequences of {@code lengths} tokens (each clamped to
+   * the model's limit) in batches of 1 and of {@link Options#batchSize()}, so that the first
+   * requests of a service do not pay for what a first call costs: loading the GPU kernels (CUDA
+   * loads modules lazily), cuBLASLt's first heuristic queries, the JIT. Results are discarded.
+   *
+   * @return how long it took
+   */
+  public java.time.Duration warmUp(int... lengths) {
+    checkOpen();
+    if (lengths == null || lengths.length == 0) {
+      throw new IllegalArgumentException("no lengths given");
+    }
+    long t0 = System.nanoTime();
+    for (int length : lengths) {
+      if (length < 1) {
+        throw new IllegalArgumentException("warm-up length " + length + ", must be >= 1");
+      }
+      int n = Math.min(length, config.maxSequenceLength());
+      int[] ids = new int[n];
+      for (int i = 0; i < n; i++) {
+        ids[i] = (1000 + 7 * i) % config.vocabSize();
+      }
+      for (int batch : new int[] {1, batchSize}) {
+        int[][] all = new int[batch][];
+        int[][] types = new int[batch][];
+        for (int b = 0; b < batch; b++) {
+          all[b] = ids;
+          types[b] = new int[n];
+        }
+        runTokens(new Tokens(all, types, 0));
+      }
+    }
+    return java.time.Duration.ofNanos(System.nanoTime() - t0);
+  }
+
   /** Length of each returned vector (the model's hidden size). */
   public int dimension() {
     return config.hidden();

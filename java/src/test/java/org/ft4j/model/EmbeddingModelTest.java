@@ -105,6 +105,14 @@ class EmbeddingModelTest {
   }
 
   @Test
+  void warmUpRunsTheBackendAndChecksItsArguments() {
+    assertTrue(model.warmUp(5, 9).toNanos() > 0);
+    assertThrows(IllegalArgumentException.class, () -> model.warmUp());
+    String m = assertThrows(IllegalArgumentException.class, () -> model.warmUp(0)).getMessage();
+    assertTrue(m.contains("warm-up length 0"), m);
+  }
+
+  @Test
   void closeWhileOtherThreadsEmbedFailsThemCleanly() throws Exception {
     EmbeddingModel m =
         EmbeddingModel.load(
