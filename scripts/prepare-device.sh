@@ -5,7 +5,7 @@
 # call may carry (measured 2026-11-27: 8.2 MiB + 51.2 MiB = 59.4 MiB). Afterwards, on the GPU
 # machine (carry: device):
 #   TESTS=1 BENCH=0 bash device/run.sh                       # GPU tests + compute-sanitizer
-#   TESTS=0 ATT=1 GELU=1 EMB=1 TUNE=1 bash device/run.sh     # timings, anchor, tuning
+#   TESTS=0 ATT=1 GELU=1 EMB=1 SERVE=1 TUNE=1 bash device/run.sh  # timings, anchor, tuning
 #
 #   scripts/prepare-device.sh [--archs 90a] [--skip-build]
 set -euo pipefail
