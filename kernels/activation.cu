@@ -8,9 +8,6 @@
 namespace ft4j {
 namespace {
 
-__device__ __forceinline__ float gelu_erf(float x) {
-  return 0.5f * x * (1.f + erff(x * 0.70710678118654752440f));
-}
 
 template <typename T, int N>
 __global__ void add_bias_gelu_kernel(T* __restrict__ data, const T* __restrict__ bias, int rows,

@@ -2,7 +2,7 @@
 //  - split/merge: element-wise grid-stride loops in 64-bit indices; packs of N elements when
 //    size_per_head and the pointers allow (a pack never crosses a head).
 //  - masked_softmax: one block per score row (grid-stride over rows); the valid part of the row is
-//    cached in shared memory as float when seq <= 12288, else re-read for each pass.
+//    cached in shared memory as float when seq <= 12224, else re-read for each pass.
 #include <cuda_fp16.h>
 
 #include <initializer_list>
@@ -147,7 +147,7 @@ cudaError_t launch_masked_softmax(const MaskedSoftmaxParams<T>& p, cudaStream_t 
   const int64_t rows = int64_t(p.batch) * p.heads * p.seq;
   const int threads = row_block_threads(p.seq, 4, 512);
   const size_t shared = sizeof(float) * static_cast<size_t>(p.seq);
-  if (shared <= kDefaultSharedBytes) {
+  if (shared <= kRowSharedBytes) {
     masked_softmax_kernel<T, true><<<row_blocks(rows), threads, shared, stream>>>(p);
   } else {
     masked_softmax_kernel<T, false><<<row_blocks(rows), threads, 0, stream>>>(p);

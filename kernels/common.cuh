@@ -156,8 +156,21 @@ inline unsigned row_blocks(int64_t rows) {
   return static_cast<unsigned>(rows < cap ? rows : cap);
 }
 
-// Largest dynamic shared memory a kernel may ask for without opting in (48 KiB on every target).
+// BERT's exact GELU, 0.5 x (1 + erf(x / sqrt 2)), written with erfc so that it keeps its relative
+// accuracy for negative x (1 + erff(...) cancels: 4 % off at x = -5, 0 below -5.6; with per-token
+// int8 scaling a row of such values is scaled up by its own amax, so the relative error matters).
+__device__ __forceinline__ float gelu_erf(float x) {
+  return 0.5f * x * erfcf(-x * 0.70710678118654752f);
+}
+
+// Largest shared memory a kernel may use without opting in (48 KiB on every target): dynamic and
+// static together.
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
+
+// Dynamic shared memory a row kernel may ask for beside its static reduction scratch (block_sum /
+// block_max: 33 floats, 144 bytes per ptxas): 48 KiB minus 256 bytes, a row of up to 12224 floats.
+// (Asking for the whole 48 KiB fails the launch with cudaErrorInvalidValue.)
+constexpr size_t kRowSharedBytes = kDefaultSharedBytes - 256;
 
 }  // namespace ft4j
 

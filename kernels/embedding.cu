@@ -1,5 +1,5 @@
 // embedding_layernorm (see embedding.cuh): one block per token row (grid-stride over rows); the
-// summed row is kept in shared memory as float (hidden <= 12288) for the two-pass statistics.
+// summed row is kept in shared memory as float (hidden <= 12224) for the two-pass statistics.
 #include <cuda_fp16.h>
 
 #include "common.cuh"
@@ -51,8 +51,9 @@ std::string check_embedding_layernorm(const EmbeddingLayernormParams<T>& p) {
       p.type_vocab < 1) {
     return "all sizes must be >= 1";
   }
-  if (sizeof(float) * static_cast<size_t>(p.hidden) > kDefaultSharedBytes) {
-    return "hidden = " + std::to_string(p.hidden) + " is above the supported 12288";
+  if (sizeof(float) * static_cast<size_t>(p.hidden) > kRowSharedBytes) {
+    return "hidden = " + std::to_string(p.hidden) + " is above the supported " +
+           std::to_string(kRowSharedBytes / sizeof(float));
   }
   return "";
 }

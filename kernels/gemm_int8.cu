@@ -22,9 +22,6 @@ constexpr int kBK = 32;
 constexpr int kPad = 16;  // bytes of padding per shared row: keeps 16-byte alignment
 constexpr int kThreads = 128;
 
-__device__ __forceinline__ float gelu_exact(float x) {
-  return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
-}
 
 // Loads a 64 x 32 int8 tile (rows row0.., k0..k0+31) of a [rows, k] row-major matrix into smem,
 // zero-filling outside the matrix. Each of the 128 threads moves 16 bytes.
@@ -60,7 +57,7 @@ __device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, i
   const float a = p.a_scale != nullptr ? p.a_scale[row] : p.a_static;
   float y = static_cast<float>(acc) * a * p.w_scale[col];
   if (p.bias != nullptr) y += to_float(p.bias[col]);
-  if (p.gelu) y = gelu_exact(y);
+  if (p.gelu) y = gelu_erf(y);
   if (p.out_kind == GemmInt8Out::FLOAT) {
     static_cast<T*>(p.out)[at] = from_float<T>(y);
   } else {

@@ -1,6 +1,6 @@
 // add_bias_residual_layernorm (see layernorm.cuh). One block per row (grid-stride over rows).
 // The row's x = input + bias + residual is kept in shared memory as float when it fits (cols <=
-// 12288), otherwise recomputed from global memory for each pass. Each thread reads and writes only
+// 12224), otherwise recomputed from global memory for each pass. Each thread reads and writes only
 // its own columns, so aliasing out with input/residual is safe once the statistics are reduced.
 #include <cuda_fp16.h>
 
@@ -91,7 +91,7 @@ template <typename T, int N>
 cudaError_t launch(const AddBiasResidualLayernormParams<T>& p, cudaStream_t stream) {
   const int threads = row_block_threads(p.cols / N, 2, 512);
   const size_t shared = sizeof(float) * static_cast<size_t>(p.cols);
-  if (shared <= kDefaultSharedBytes) {
+  if (shared <= kRowSharedBytes) {
     add_bias_residual_layernorm_kernel<T, N, true><<<row_blocks(p.rows), threads, shared, stream>>>(p);
   } else {
     add_bias_residual_layernorm_kernel<T, N, false><<<row_blocks(p.rows), threads, 0, stream>>>(p);

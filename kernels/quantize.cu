@@ -10,9 +10,6 @@
 namespace ft4j {
 namespace {
 
-__device__ __forceinline__ float gelu_exact(float x) {
-  return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
-}
 
 // Quantizes the cached row v[0, cols) (already multiplied by inv_smooth) into qout_row: per token
 // when out_scale != NULL (writes out_scale[r]), else with static_amax. With deq_row, also writes
@@ -76,7 +73,7 @@ __global__ void dequantize_bias_act_kernel(DequantizeBiasActParams<T> p) {
     for (int c = threadIdx.x; c < p.cols; c += blockDim.x) {
       float y = acc_value(p.acc, p.acc8, at + c) * a * p.w_scale[c];
       if (p.bias != nullptr) y += to_float(p.bias[c]);
-      if (p.gelu) y = gelu_exact(y);
+      if (p.gelu) y = gelu_erf(y);
       if (p.out != nullptr) p.out[r * p.cols + c] = from_float<T>(y);
       row[c] = p.inv_smooth != nullptr ? y * p.inv_smooth[c] : y;
     }

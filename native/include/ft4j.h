@@ -102,7 +102,7 @@ FT4J_API int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, i
  * out[r, :] = layernorm(word[ids[r]] + position[(r % seq) + position_offset] + token_type[t_r])
  * with t_r = type_ids[r] (type_ids may be NULL: type 0), gamma/beta [hidden], eps > 0.
  * out: [rows, hidden]; ids, type_ids: device int[rows]; tables row-major [n, hidden]. Ids outside
- * a table are clamped into it (validate them before upload). hidden <= 12288. */
+ * a table are clamped into it (validate them before upload). hidden <= 12224. */
 FT4J_API int ft4j_embedding_layernorm(int dtype, void* out, const int* ids, const int* type_ids,
                                       const void* word, const void* position,
                                       const void* token_type, const void* gamma, const void* beta,

@@ -622,6 +622,13 @@ int ft4j_pool_rows(int dtype, float* out, const void* states, const int* lengths
     require(mean == 0 || mean == 1, "mean = ", mean, ", must be 0 (CLS) or 1 (mean)");
     require(normalize == 0 || normalize == 1, "normalize = ", normalize, ", must be 0 or 1");
     ft4j::element_count({batch, seq, hidden}, "states");
+    const auto* o = reinterpret_cast<const char*>(out);
+    const auto* s = static_cast<const char*>(states);
+    const size_t out_bytes = size_t(batch) * size_t(hidden) * sizeof(float);
+    const size_t states_bytes = size_t(batch) * size_t(seq) * size_t(hidden) * size;
+    require(o + out_bytes <= s || s + states_bytes <= o,
+            "out overlaps states: the pooled rows cannot be written over the hidden states they "
+            "are read from");
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::PoolRowsParams<T> p{out,   static_cast<const T*>(states), lengths, batch, seq,
@@ -710,6 +717,7 @@ int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input
     const size_t size = ft4j::dtype_size(dtype);
     require_row_safe(qout, 1, "qout", input, size, "input", rows, cols);
     require_row_safe(qout, 1, "qout", deq_out, size, "deq_out", rows, cols);
+    require_row_safe(deq_out, size, "deq_out", input, size, "input", rows, cols);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::QuantizeRowsParams<T> p{static_cast<int8_t*>(qout),
@@ -797,6 +805,7 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
     require_row_safe(out, size, "out", qout, 1, "qout", rows, cols);
     require_row_safe(residual, size, "residual", acc, acc_size, "acc", rows, cols);
     require_row_safe(residual, size, "residual", qout, 1, "qout", rows, cols);
+    require_row_safe(out, size, "out", residual, size, "residual", rows, cols);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::DequantizeBiasResidualLayernormParams<T> p{

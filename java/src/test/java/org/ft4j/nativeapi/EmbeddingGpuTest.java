@@ -37,7 +37,9 @@ class EmbeddingGpuTest {
                     Arguments.of(t, 3 * 17, 17, 384, 1000, 64, 2, 0, true),
                     Arguments.of(t, 2 * 33, 33, 768, 300, 40, 1, 2, false),
                     Arguments.of(t, 5 * 7, 7, 1001, 77, 9, 1, 2, false),
-                    Arguments.of(t, 4 * 128, 128, 1024, 500, 512, 2, 0, true)));
+                    Arguments.of(t, 4 * 128, 128, 1024, 500, 512, 2, 0, true),
+                    // the widest row the kernel keeps in shared memory
+                    Arguments.of(t, 2 * 3, 3, 12224, 20, 8, 2, 0, true)));
   }
 
   @ParameterizedTest(name = "{0} rows {1} seq {2} hidden {3}")
@@ -112,6 +114,39 @@ class EmbeddingGpuTest {
           download(out, t, rows * hidden),
           t == DType.FP32 ? 1e-6 : 2e-3,
           t + " embedding layernorm");
+    }
+  }
+
+  @Test
+  void rejectsRowsWiderThanTheSharedMemoryRowBeforeLaunch() {
+    int hidden = 12225;
+    try (DeviceBuffer ids = DeviceBuffer.of(new int[1]);
+        DeviceBuffer table = DeviceBuffer.allocate(DType.FP32, hidden)) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.embeddingLayerNorm(
+                      DType.FP32,
+                      table,
+                      ids,
+                      null,
+                      table,
+                      table,
+                      table,
+                      table,
+                      table,
+                      1e-12f,
+                      1,
+                      1,
+                      hidden,
+                      1,
+                      1,
+                      1,
+                      0,
+                      STREAM.get()));
+      org.junit.jupiter.api.Assertions.assertTrue(
+          e.getMessage().contains("hidden = 12225 is above the supported 12224"), e.getMessage());
     }
   }
 

@@ -234,6 +234,33 @@ class Int8KernelGpuTest {
     }
   }
 
+  /** A dequantized copy written half a row into the input it quantizes: refused before launch. */
+  @Test
+  void partlyOverlappingDequantizedOutputIsRejectedBeforeTheLaunch() {
+    int rows = 3;
+    int cols = 64;
+    int n = rows * cols;
+    try (DeviceBuffer in = upload(random(n + cols, 3, -1, 1), DType.FP16);
+        DeviceBuffer q = int8Poisoned(n);
+        DeviceBuffer scales = poisoned(DType.FP32, rows)) {
+      DeviceBuffer shifted = in.slice(2L * (cols / 2), 2L * n); // half a row further on
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.quantizeRows(
+                      DType.FP16,
+                      Int8Output.perToken(q, scales, null),
+                      in,
+                      shifted,
+                      rows,
+                      cols,
+                      STREAM.get()));
+      assertTrue(e.getMessage().contains("deq_out"), e.getMessage());
+      assertTrue(e.getMessage().contains("overlaps input"), e.getMessage());
+    }
+  }
+
   @ParameterizedTest(name = "{0} perToken={1} [{2}, {3}]")
   @MethodSource("cases")
   void dequantizeBiasResidualLayerNormQuantize(DType t, boolean perToken, int rows, int cols) {

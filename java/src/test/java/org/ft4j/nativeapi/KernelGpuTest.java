@@ -10,6 +10,7 @@ import static org.ft4j.testing.GpuTesting.upload;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.stream.Stream;
 import org.ft4j.cuda.DType;
@@ -54,7 +55,11 @@ class KernelGpuTest {
                     Arguments.of(t, 5, 4096),
                     Arguments.of(t, 2, 8192),
                     Arguments.of(t, 9, 1001),
-                    // above 12288 columns layernorm re-reads the row instead of caching it
+                    // the widest row kept in shared memory (12224 floats beside the 144-byte
+                    // reduction scratch), then the re-read path: 12288 asked for all 48 KiB and
+                    // failed the launch before 2026-11-27 (never tested at that width)
+                    Arguments.of(t, 2, 12224),
+                    Arguments.of(t, 2, 12288),
                     Arguments.of(t, 3, 13001)));
   }
 
@@ -200,8 +205,9 @@ class KernelGpuTest {
                     Arguments.of(t, 1, 2, 384),
                     Arguments.of(t, 2, 1, 1000),
                     Arguments.of(t, 1, 1, 4096),
-                    // above 12288 keys the row is re-read instead of cached in shared memory
-                    Arguments.of(t, 1, 1, 12289)));
+                    // above 12224 keys the row is re-read instead of cached in shared memory
+                    // (12288 failed the launch before 2026-11-27: see the layernorm cases)
+                    Arguments.of(t, 1, 1, 12288)));
   }
 
   @ParameterizedTest(name = "{0} batch {1} heads {2} seq {3}")
@@ -287,6 +293,24 @@ class KernelGpuTest {
           }
         }
       }
+    }
+  }
+
+  @Test
+  void poolRowsRefusesAnOutputOverTheStatesItReads() {
+    int batch = 2;
+    int seq = 4;
+    int hidden = 8;
+    try (DeviceBuffer in = upload(random(batch * seq * hidden, 1, -1, 1), DType.FP32);
+        DeviceBuffer len = DeviceBuffer.of(new int[] {4, 2})) {
+      DeviceBuffer inside = in.slice(4L * hidden, 4L * batch * hidden); // rows 1..2 of the states
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  NativeApi.poolRows(
+                      DType.FP32, inside, in, len, batch, seq, hidden, true, true, STREAM.get()));
+      assertTrue(e.getMessage().contains("out overlaps states"), e.getMessage());
     }
   }
 
