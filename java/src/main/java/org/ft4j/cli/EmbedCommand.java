@@ -138,14 +138,13 @@ public final class EmbedCommand implements Callable<Integer> {
         List<String> chunk = new ArrayList<>();
         for (String line; (line = lines.readLine()) != null; ) {
           lineNumber++;
-          if (line.isBlank()) {
-            continue;
+          if (!line.isBlank()) {
+            chunk.add(parseLine(line, lineNumber));
           }
-          chunk.add(parseLine(line, lineNumber));
-          // a full chunk, or the input has nothing more right now (a pipe fed line by line):
-          // embed what there is; a file or a fast producer fills whole chunks, which the model
-          // sorts by length and tokenizes in parallel, pipelined with the backend
-          if (chunk.size() >= STDIN_CHUNK || !lines.ready()) {
+          // a full chunk, or the input has nothing more right now (a pipe fed line by line; also
+          // after a blank line): embed what there is; a file or a fast producer fills whole
+          // chunks, which the model sorts by length and tokenizes in parallel
+          if (!chunk.isEmpty() && (chunk.size() >= STDIN_CHUNK || !lines.ready())) {
             index = write(json, out, index, embedder.embed(chunk), hidden, tokens);
             chunk.clear();
           }

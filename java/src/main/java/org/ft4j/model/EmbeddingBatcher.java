@@ -148,12 +148,9 @@ public final class EmbeddingBatcher implements AutoCloseable {
       }
     }
 
-    void fail(Throwable e) {
-      if (one != null) {
-        one.completeExceptionally(e);
-      } else {
-        many.completeExceptionally(e);
-      }
+    /** True if this completed the future (false: it was already done, e.g. cancelled). */
+    boolean fail(Throwable e) {
+      return one != null ? one.completeExceptionally(e) : many.completeExceptionally(e);
     }
   }
 
@@ -358,6 +355,11 @@ public final class EmbeddingBatcher implements AutoCloseable {
    * it was (unchecked), or wrapped in a {@link CompletionException} if checked.
    */
   public float[] embed(String text) {
+    if (onWorker()) {
+      throw new IllegalStateException(
+          "embed() called on the batcher's own worker thread (from a completion stage): it would"
+              + " wait for itself; use submit() there");
+    }
     try {
       return submit(text).join();
     } catch (CompletionException e) {
@@ -390,7 +392,8 @@ public final class EmbeddingBatcher implements AutoCloseable {
   /**
    * Refuses new submissions, runs every queued request, then stops the workers; idempotent. If the
    * calling thread is interrupted while waiting, it returns with its interrupt flag set (the
-   * workers still finish the queue).
+   * workers still finish the queue). Called from a completion stage on a worker thread it returns
+   * at once (waiting there would deadlock); the workers still drain the queue.
    */
   @Override
   public void close() {
@@ -401,10 +404,10 @@ public final class EmbeddingBatcher implements AutoCloseable {
     } finally {
       lock.unlock();
     }
+    if (onWorker()) {
+      return; // close() from a completion stage on a worker: waiting would deadlock; they drain
+    }
     for (Thread worker : workers) {
-      if (Thread.currentThread() == worker) {
-        continue; // close() from a completion stage on a worker: it stops after this batch
-      }
       try {
         worker.join();
       } catch (InterruptedException e) {
@@ -459,7 +462,12 @@ public final class EmbeddingBatcher implements AutoCloseable {
         return;
       }
       if (!batch.isEmpty()) {
-        run(backend, batch, true);
+        try {
+          run(backend, batch, true);
+        } catch (Throwable t) { // e.g. an OutOfMemoryError while splitting the results
+          LOG.warn("embedding worker recovered from {}", t.toString());
+          failAll(batch, t); // requests already completed stay as they are
+        }
       }
     }
   }
@@ -557,7 +565,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
         failAll(batch, e);
       }
       return;
-    } catch (RuntimeException | Error e) {
+    } catch (Throwable e) { // any other failure, even a checked one thrown sneakily
       LOG.warn("embedding batch of {} texts failed: {}", total, e.toString());
       failAll(batch, e); // and go on: a later batch may succeed
       return;
@@ -582,15 +590,28 @@ public final class EmbeddingBatcher implements AutoCloseable {
   }
 
   private void failAll(List<Request> batch, Throwable e) {
+    int n = 0;
+    for (Request r : batch) {
+      if (r.fail(e)) {
+        n++;
+      }
+    }
     lock.lock();
     try {
-      failed += batch.size();
+      failed += n;
     } finally {
       lock.unlock();
     }
-    for (Request r : batch) {
-      r.fail(e);
+  }
+
+  private boolean onWorker() {
+    Thread t = Thread.currentThread();
+    for (Thread w : workers) {
+      if (w == t) {
+        return true;
+      }
     }
+    return false;
   }
 
   /** For tests: whether every worker thread has stopped. */

@@ -199,4 +199,71 @@ class EmbedCommandTest {
       }
     }
   }
+
+  /**
+   * A caller that writes one line (and a blank one) and waits for the answer before writing more
+   * gets it: the command embeds what has arrived when the input pauses.
+   */
+  @Test
+  void aLineFollowedByABlankLineIsAnsweredBeforeMoreInputArrives() throws Exception {
+    byte[] bytes = "{\"text\": \"hello\"}\n\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    java.util.concurrent.CountDownLatch answered = new java.util.concurrent.CountDownLatch(1);
+    java.io.InputStream pausing =
+        new java.io.InputStream() {
+          int at;
+
+          @Override
+          public int read() throws java.io.IOException {
+            if (at < bytes.length) {
+              return bytes[at++] & 0xff;
+            }
+            try { // the producer waits for the answer before it sends anything else
+              answered.await(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              throw new java.io.IOException(e);
+            }
+            return -1;
+          }
+
+          @Override
+          public int read(byte[] b, int off, int len) throws java.io.IOException {
+            if (len == 0) {
+              return 0;
+            }
+            if (at >= bytes.length) {
+              int c = read();
+              return c < 0 ? -1 : 0;
+            }
+            int n = Math.min(len, bytes.length - at);
+            System.arraycopy(bytes, at, b, off, n);
+            at += n;
+            return n;
+          }
+
+          @Override
+          public int available() {
+            return bytes.length - at;
+          }
+        };
+    CommandLine cl = Ft4jCli.newCommandLine();
+    EmbedCommand embed = cl.getSubcommands().get("embed").getCommand();
+    embed.in = pausing;
+    StringWriter out = new StringWriter();
+    cl.setOut(
+        new PrintWriter(out) {
+          @Override
+          public void println() {
+            super.println();
+            answered.countDown();
+          }
+        });
+    cl.setErr(new PrintWriter(new StringWriter()));
+    Thread run = new Thread(() -> cl.execute("embed", "--backend", "cpu"));
+    run.start();
+    boolean inTime = answered.await(30, java.util.concurrent.TimeUnit.SECONDS);
+    answered.countDown();
+    run.join(60_000);
+    assertTrue(inTime, "no answer while the input paused after a text and a blank line");
+    assertTrue(out.toString().contains("\"index\":0"), out.toString());
+  }
 }

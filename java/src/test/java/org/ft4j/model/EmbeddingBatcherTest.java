@@ -396,6 +396,67 @@ class EmbeddingBatcherTest {
   }
 
   @Test
+  void closeFromCompletionStagesOnSeveralWorkersDoesNotDeadlock() throws Exception {
+    Backend one = new Backend(true);
+    Backend two = new Backend(true);
+    EmbeddingBatcher batcher =
+        EmbeddingBatcher.ofBackends(List.of(one, two), options(1, Duration.ZERO, 100));
+    List<CompletableFuture<float[]>> all = new ArrayList<>();
+    for (int i = 0; i < 6; i++) { // all queued before the held backends let the first two finish
+      all.add(batcher.submit("t" + i).whenComplete((v, e) -> batcher.close()));
+    }
+    one.release.countDown();
+    two.release.countDown();
+    Thread closer = new Thread(batcher::close);
+    closer.start();
+    closer.join(TimeUnit.SECONDS.toMillis(WAIT_S));
+    assertFalse(closer.isAlive(), "close() hangs");
+    for (CompletableFuture<float[]> f : all) {
+      assertTrue(f.isDone());
+    }
+    assertTrue(batcher.stopped());
+  }
+
+  @Test
+  void aBackendThatThrowsACheckedExceptionDoesNotKillTheWorker() throws Exception {
+    Backend backend = new Backend(false);
+    backend.failure =
+        texts -> texts.contains("sneaky") ? sneaky(new java.io.IOException("down")) : null;
+    try (EmbeddingBatcher batcher =
+        new EmbeddingBatcher(backend, options(64, Duration.ZERO, 100))) {
+      ExecutionException e =
+          assertThrows(
+              ExecutionException.class,
+              () -> batcher.submit("sneaky").get(WAIT_S, TimeUnit.SECONDS));
+      assertInstanceOf(java.io.IOException.class, e.getCause());
+      assertArrayEquals(Backend.vector("after"), batcher.embed("after"));
+      assertEquals(1, batcher.stats().failed());
+    }
+  }
+
+  @Test
+  void blockingEmbedOnTheWorkerThreadIsRefusedInsteadOfDeadlocking() throws Exception {
+    Backend backend = new Backend(true);
+    try (EmbeddingBatcher batcher =
+        new EmbeddingBatcher(backend, options(64, Duration.ZERO, 100))) {
+      CompletableFuture<float[]> first =
+          backend.occupy(batcher); // not done: stages run on the worker
+      CompletableFuture<float[]> nested = first.thenApply(v -> batcher.embed("nested"));
+      backend.release.countDown();
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> nested.get(WAIT_S, TimeUnit.SECONDS));
+      assertInstanceOf(IllegalStateException.class, e.getCause());
+      assertTrue(e.getCause().getMessage().contains("own worker thread"), e.getMessage());
+      assertArrayEquals(Backend.vector("fine"), batcher.embed("fine"));
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  static <E extends Throwable> RuntimeException sneaky(Throwable t) throws E {
+    throw (E) t;
+  }
+
+  @Test
   void badInputIsRefusedInTheCallersThread() {
     Backend backend = new Backend(false);
     try (EmbeddingBatcher batcher =
