@@ -20,18 +20,27 @@ __global__ void pool_rows_kernel(PoolRowsParams<T> p) {
     const T* base = p.states + int64_t(b) * p.seq * p.hidden;
     float* out = p.out + int64_t(b) * p.hidden;
     const float inv_rows = 1.f / static_cast<float>(rows);
-    float squares = 0.f;
+    float amax = 0.f;
     for (int c = threadIdx.x; c < p.hidden; c += blockDim.x) {
       float sum = 0.f;
       for (int r = 0; r < rows; ++r) sum += to_float(base[int64_t(r) * p.hidden + c]);
       const float v = sum * inv_rows;
       out[c] = v;
-      squares += v * v;
+      amax = fmaxf(amax, fabsf(v));
     }
     if (p.normalize) {
-      const float norm = sqrtf(block_sum(squares, scratch));  // synchronises the block
-      const float scale = norm > 0.f ? 1.f / norm : 1.f;
-      for (int c = threadIdx.x; c < p.hidden; c += blockDim.x) out[c] *= scale;
+      // The squares are taken of v / max|v| (in [0, 1], their sum in [1, hidden]), so that they
+      // neither underflow (|v| < ~1e-19) nor overflow (|v| > ~1e19) in float.
+      const float m = block_max(amax, scratch);  // synchronises the block; same m everywhere
+      if (m > 0.f) {                             // a zero vector stays zero
+        float squares = 0.f;
+        for (int c = threadIdx.x; c < p.hidden; c += blockDim.x) {
+          const float t = out[c] / m;
+          squares += t * t;
+        }
+        const float inv_norm = 1.f / sqrtf(block_sum(squares, scratch));
+        for (int c = threadIdx.x; c < p.hidden; c += blockDim.x) out[c] = out[c] / m * inv_norm;
+      }
     }
   }
 }

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# kernel-emu: runs the real CUDA kernel sources (kernels/*.cu) on the CPU under an emulator and
+# compares them with double-precision references (README.md). Needs bash, python3 and g++ (C++17);
+# no nvcc, CUDA headers or GPU.
+#
+#   tools/kernel-emu/run.sh                 build (cached) and run every test
+#   tools/kernel-emu/run.sh --self-check    prove the tests can fail: mutated kernel copies must
+#                                           each be caught
+#   options: --only NAME[,NAME...]  run only these tests (emu quantize layernorm pooling embedding
+#                                   activation padding attention convert)
+#            --kernels DIR          test the kernel sources in DIR instead of kernels/
+#   environment: FT4J_EMU_BUILD (build folder, default /tmp/ft4j-kernel-emu), CXX,
+#                FT4J_EMU_CXXFLAGS (extra flags), FT4J_EMU_JOBS (parallel jobs, default nproc),
+#                FT4J_EMU_STRICT=1 (known kernel issues fail too), FT4J_EMU_VERBOSE=1
+#
+# Exit status: 0 when every test passes, 1 on any mismatch, fault (guard page, read-only input),
+# emulator finding (race, shuffle mask, barrier) or build error, 2 on a usage error.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+BUILD="${FT4J_EMU_BUILD:-/tmp/ft4j-kernel-emu}"
+KERNELS="$REPO/kernels"
+CXX="${CXX:-g++}"
+CXXFLAGS="-std=c++17 -O2 -Wall -Wno-unknown-pragmas ${FT4J_EMU_CXXFLAGS:-}"
+JOBS="${FT4J_EMU_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+TEST_TIMEOUT=300
+
+# The tests in the order of the report; RUN_ORDER builds and runs them longest first; KERNEL_OF:
+# the kernel source each one includes ("-": the emulator's own toy kernels).
+ALL_TESTS=(emu quantize layernorm pooling embedding activation padding attention convert)
+RUN_ORDER=(quantize attention layernorm pooling embedding emu activation convert padding)
+declare -A KERNEL_OF=([emu]=- [quantize]=quantize.cu [layernorm]=layernorm.cu [pooling]=pooling.cu
+                      [embedding]=embedding.cu [activation]=activation.cu [padding]=padding.cu
+                      [attention]=attention.cu [convert]=convert.cu)
+
+SELF_CHECK=0
+ONLY=""
+QUIET=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --self-check) SELF_CHECK=1 ;;
+    --only) ONLY="${2:?--only needs a list}"; shift ;;
+    --kernels) KERNELS="$(cd "${2:?--kernels needs a folder}" && pwd)"; shift ;;
+    --quiet) QUIET=1 ;;  # (self-check) no per-kernel lines
+    -h|--help) sed -n '2,18p' "$HERE/run.sh"; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+[[ ${#RUN_ORDER[@]} == ${#ALL_TESTS[@]} ]] || { echo "run.sh: RUN_ORDER and ALL_TESTS differ" >&2; exit 2; }
+TESTS=("${ALL_TESTS[@]}")
+if [[ -n "$ONLY" ]]; then
+  IFS=',' read -r -a TESTS <<<"$ONLY"
+  for t in "${TESTS[@]}"; do
+    [[ -n "${KERNEL_OF[$t]:-}" ]] || { echo "run.sh: unknown test '$t' (${ALL_TESTS[*]})" >&2; exit 2; }
+  done
+fi
+
+for tool in python3 "$CXX"; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool not found" >&2; exit 1; }
+done
+CXX_VERSION=$("$CXX" --version 2>&1 | sed -n 1p)
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+since() { local d=$(($(now_ms) - $1)); echo "$((d / 1000)).$(((d % 1000) / 100))"; }  # seconds
+START=$(now_ms)
+
+# ---- self-check: mutated copies of the kernels must fail -------------------------------------
+if [[ $SELF_CHECK == 1 ]]; then
+  # name | file | tests that must catch it | old text (must occur exactly once) | new text
+  MUTATIONS=(
+    "block_sum without its first __syncthreads|common.cuh|layernorm|  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    float t = lane < warps ? scratch[lane] : 0.f;|  if (lane == 0) scratch[warp] = v;
+  if (warp == 0) {
+    float t = lane < warps ? scratch[lane] : 0.f;"
+    "int8 clamp admits -128|common.cuh|quantize|q = q > 127 ? 127 : (q < -127 ? -127 : q);|q = q > 127 ? 127 : (q < -128 ? -128 : q);"
+    "pool_rows reads one column past the row|pooling.cu|pooling|sum += to_float(base[int64_t(r) * p.hidden + c]);|sum += to_float(base[int64_t(r) * p.hidden + c + 1]);"
+    "kRowSharedBytes = all 48 KiB (static scratch not left room)|common.cuh|layernorm|constexpr size_t kRowSharedBytes = kDefaultSharedBytes - 256;|constexpr size_t kRowSharedBytes = kDefaultSharedBytes;"
+  )
+  failures=0
+  i=0
+  for m in "${MUTATIONS[@]}"; do
+    i=$((i + 1))
+    IFS='|' read -r -d '' name file tests old new <<<"$m" || true
+    new="${new%$'\n'}"
+    dir="$BUILD/self-check/m$i"
+    rm -rf "$dir/kernels"
+    mkdir -p "$dir"
+    cp -r "$KERNELS" "$dir/kernels"
+    python3 - "$dir/kernels/$file" "$old" "$new" <<'PY'
+import sys
+path, old, new = sys.argv[1:4]
+src = open(path).read()
+n = src.count(old)
+if n != 1:
+    sys.exit(f"self-check: the mutation's text occurs {n} times in {path} (expected once): update run.sh")
+open(path, "w").write(src.replace(old, new))
+PY
+    t0=$(now_ms)
+    set +e
+    FT4J_EMU_BUILD="$dir" FT4J_EMU_FAIL_FAST=1 bash "$HERE/run.sh" --quiet --kernels "$dir/kernels" --only "$tests" >"$dir/out.log" 2>&1
+    rc=$?
+    set -e
+    secs=$(since "$t0")
+    why=$( (grep -m1 '^  ' "$dir/out.log" || grep -m1 '^FAIL' "$dir/out.log") | sed 's/^ *//' | cut -c1-220 || true)
+    if [[ $rc == 1 ]] && grep -q '^FAIL' "$dir/out.log" && ! grep -q 'build failed' "$dir/out.log"; then
+      printf 'CAUGHT  mutation %d: %s (%s, %ss)\n        %s\n' "$i" "$name" "$tests" "$secs" "$why"
+    else
+      printf 'MISSED  mutation %d: %s: run.sh exited %d (log: %s)\n' "$i" "$name" "$rc" "$dir/out.log"
+      failures=$((failures + 1))
+    fi
+  done
+  total=$(since "$START")
+  if [[ $failures -gt 0 ]]; then
+    echo "kernel-emu self-check: $failures of ${#MUTATIONS[@]} mutations NOT caught (${total}s)"
+    exit 1
+  fi
+  echo "kernel-emu self-check: all ${#MUTATIONS[@]} mutations caught (${total}s)"
+  exit 0
+fi
+
+# ---- prepare the sources --------------------------------------------------------------------
+python3 "$HERE/prep.py" --self-test
+SRC="$BUILD/src"
+BIN="$BUILD/bin"
+LOGS="$BUILD/logs"
+mkdir -p "$SRC" "$BIN" "$LOGS"
+kernel_files=()
+for t in "${TESTS[@]}"; do
+  [[ "${KERNEL_OF[$t]}" != - ]] && kernel_files+=("${KERNEL_OF[$t]}")
+done
+[[ ${#kernel_files[@]} -gt 0 ]] && python3 "$HERE/prep.py" "$KERNELS" "$SRC" "${kernel_files[@]}"
+test_files=(emu_selftest.cu)
+for t in "${TESTS[@]}"; do test_files+=("test_$t.cpp"); done
+python3 "$HERE/prep.py" "$HERE/tests" "$SRC" "${test_files[@]}"
+
+# ---- build (each test is one translation unit: test + the kernel source it includes) -----------
+build_one() {
+  local t=$1
+  local key
+  # rebuilt when the compiler, the flags, the shim, this test or any prepared kernel file changes
+  key=$( { echo "$CXX $CXXFLAGS $CXX_VERSION"; cat "$HERE"/shim/*.h "$SRC/test_$t.cpp";
+           find "$SRC" -maxdepth 1 -type f ! -name 'test_*' ! -name '*.tmp' -print0 | LC_ALL=C sort -z |
+             xargs -0 cat; } |
+         sha256sum | cut -c1-32)
+  if [[ -x "$BIN/test_$t" && "$(cat "$BIN/test_$t.key" 2>/dev/null)" == "$key" ]]; then
+    return 0
+  fi
+  rm -f "$BIN/test_$t.key"
+  # shellcheck disable=SC2086
+  if ! "$CXX" $CXXFLAGS -I"$HERE/shim" -I"$SRC" -I"$HERE/tests" "$SRC/test_$t.cpp" \
+      -o "$BIN/test_$t" >"$LOGS/build_$t.log" 2>&1; then
+    return 1
+  fi
+  echo "$key" >"$BIN/test_$t.key"
+}
+
+run_one() {
+  local t=$1
+  local rc=0
+  if ! build_one "$t"; then
+    echo build >"$LOGS/$t.rc"
+    grep -m 8 -E ': (fatal )?error' "$LOGS/build_$t.log" | sed 's/^/  /' >"$LOGS/$t.log" || true
+    return 0
+  fi
+  timeout "$TEST_TIMEOUT" "$BIN/test_$t" >"$LOGS/$t.log" 2>&1 || rc=$?
+  echo "$rc" >"$LOGS/$t.rc"
+}
+
+running=0
+for t in "${RUN_ORDER[@]}"; do
+  [[ " ${TESTS[*]} " == *" $t "* ]] || continue
+  rm -f "$LOGS/$t.rc" "$LOGS/$t.log"
+  run_one "$t" 2>"$LOGS/$t.shell" &  # (bash's own "Segmentation fault" notice goes there)
+  running=$((running + 1))
+  if [[ $running -ge $JOBS ]]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+
+# ---- report ---------------------------------------------------------------------------------
+status=0
+for t in "${TESTS[@]}"; do
+  rc=$(cat "$LOGS/$t.rc" 2>/dev/null || echo 1)
+  log="$LOGS/$t.log"
+  if [[ $QUIET == 0 ]]; then
+    grep '^SUMMARY ' "$log" 2>/dev/null | sed 's/^SUMMARY //' || true
+    [[ -n "${FT4J_EMU_VERBOSE:-}" ]] && grep '^  worst at' "$log" 2>/dev/null || true
+  fi
+  if [[ "$rc" != 0 ]]; then
+    status=1
+    if [[ "$rc" == build ]]; then
+      what="build failed"
+      log="$LOGS/build_$t.log"
+    elif [[ "$rc" == 124 ]]; then
+      what="timed out after ${TEST_TIMEOUT}s"
+    elif [[ "$rc" -gt 128 ]]; then
+      sig=$((rc - 128))
+      what="killed by signal $sig ($(kill -l "$sig" 2>/dev/null || echo '?'))"
+      [[ $sig == 11 ]] && what+=": out-of-bounds access (guard page) or write to a kernel input"
+    else
+      what="exit status $rc"
+    fi
+    echo "FAIL test_$t: $what (log: $log)"
+    grep -m 12 -E '^(MISMATCH|KNOWN-ISSUE|EMU|FAULT|FAIL|  |kernel-emu)' "$LOGS/$t.log" 2>/dev/null |
+      sed 's/^/  /' | cut -c1-400 || true
+  fi
+done
+total=$(since "$START")
+if [[ $status == 0 ]]; then
+  [[ $QUIET == 0 ]] && echo "kernel-emu: all ${#TESTS[@]} tests passed in ${total}s (build: $BUILD)"
+else
+  echo "kernel-emu: FAILED in ${total}s (logs: $LOGS)"
+fi
+exit $status

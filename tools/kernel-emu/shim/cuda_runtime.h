@@ -1,0 +1,681 @@
+// kernel-emu: a CPU stand-in for <cuda_runtime.h> that runs the real kernel sources (after
+// prep.py's rewrite of `__shared__` declarations and `<<<...>>>` launches) on fibers, one per
+// CUDA thread. Self-sufficient: needs no CUDA header, nvcc or GPU.
+//
+// What it models (see README.md for what it does not):
+//  - a block is run as blockDim.x fibers; __syncthreads() is a block barrier, __syncwarp() and the
+//    __shfl_*_sync() exchanges are warp barriers over all 32 lanes (a mask other than 0xffffffff,
+//    or a warp op reached by only some lanes, is reported);
+//  - between barriers the threads run one after another in forward, reverse or random order, and
+//    the blocks (optionally capped to exercise grid-stride loops) in forward, reverse or random
+//    order;
+//  - every launch runs under two such schedules from the same starting memory and the results are
+//    compared bit for bit: a kernel whose output depends on the schedule has a race;
+//  - shared memory is filled with 0xFF bytes (NaN floats) for every block and sits next to
+//    PROT_NONE guard pages (as does every device buffer of the tests, see emu::dev_alloc);
+//  - static + dynamic shared memory above 48 KiB (each static array counted in 16-byte units, as
+//    ptxas reports them) fails the launch with cudaErrorInvalidValue and changes no memory, as a
+//    launch without the opt-in attribute does on every CUDA target.
+#pragma once
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+
+// ---- runtime types ---------------------------------------------------------------------------
+enum cudaError {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorLaunchFailure = 719,
+};
+typedef enum cudaError cudaError_t;
+struct CUstream_st;
+typedef struct CUstream_st* cudaStream_t;
+
+struct uint3 { unsigned x, y, z; };
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    default: return "unspecified launch failure";
+  }
+}
+
+namespace emu {
+
+// ---- configuration, error reporting ------------------------------------------------------------
+constexpr size_t kSharedLimit = 48 * 1024;  // static + dynamic, without the opt-in attribute
+constexpr int kMaxThreads = 1024;
+
+struct Sched {
+  int thread_order;  // 0 forward, 1 reverse, 2 random (reshuffled every round)
+  int block_order;   // 0 forward, 1 reverse, 2 random
+  unsigned grid_cap; // 0: the launch's grid; else at most this many blocks (grid-stride loops)
+  const char* name;
+};
+inline const Sched kSchedules[3] = {
+    {0, 0, 0, "fwd"}, {1, 1, 2, "rev/grid<=2"}, {2, 2, 3, "random/grid<=3"}};
+
+struct Config {
+  int runs = 3;           // schedules per launch, compared bit for bit (1: no race check)
+  unsigned rotation = 0;  // which schedule pair the next launch uses
+  bool guard_front = false;  // buffers and shared memory start at a guard page (else end at one)
+  uint32_t seed = 12345;
+};
+inline Config& config() { static Config c; return c; }
+
+inline std::string& current_case() { static std::string s; return s; }
+inline long& error_count() { static long e = 0; return e; }
+inline long& printed_errors() { static long e = 0; return e; }
+
+struct Fiber;
+inline Fiber*& cur_fiber() { static Fiber* f = nullptr; return f; }
+inline uint3& block_idx() { static uint3 v{0, 0, 0}; return v; }
+inline uint3& block_dim() { static uint3 v{1, 1, 1}; return v; }
+inline uint3& grid_dim() { static uint3 v{1, 1, 1}; return v; }
+unsigned current_tid();
+inline bool& in_kernel() { static bool b = false; return b; }
+
+// An emulator finding (race, barrier misuse, shuffle mask...): counted, the first ones printed.
+inline long& kind_count(const std::string& kind) {
+  static std::map<std::string, long> m;  // node-based: references stay valid
+  return m[kind];
+}
+inline void report(const char* kind, const std::string& what) {
+  error_count()++;
+  kind_count(kind)++;
+  if (printed_errors()++ < 20) {
+    if (in_kernel()) {
+      fprintf(stdout, "EMU %s: %s [block %u thread %u] in case: %s\n", kind, what.c_str(),
+              block_idx().x, current_tid(), current_case().c_str());
+    } else {
+      fprintf(stdout, "EMU %s: %s in case: %s\n", kind, what.c_str(), current_case().c_str());
+    }
+    fflush(stdout);
+  }
+}
+
+// ---- guarded memory ----------------------------------------------------------------------------
+inline size_t page_size() { static size_t p = (size_t)sysconf(_SC_PAGESIZE); return p; }
+
+// `bytes` of memory between two PROT_NONE pages, starting right after the front one
+// (config().guard_front) or ending right before the back one.
+struct Guarded {
+  char* map = nullptr;   // whole mapping
+  size_t map_len = 0;
+  char* data = nullptr;  // first data page
+  size_t data_len = 0;   // data pages
+  char* p = nullptr;     // the buffer
+  size_t bytes = 0;
+};
+inline Guarded guarded_alloc(size_t bytes, bool front) {
+  const size_t pg = page_size();
+  Guarded g;
+  g.bytes = bytes;
+  g.data_len = std::max<size_t>(1, (bytes + pg - 1) / pg) * pg;
+  g.map_len = g.data_len + 2 * pg;
+  void* m = mmap(nullptr, g.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) { perror("kernel-emu: mmap"); abort(); }
+  g.map = (char*)m;
+  g.data = g.map + pg;
+  mprotect(g.map, pg, PROT_NONE);
+  mprotect(g.data + g.data_len, pg, PROT_NONE);
+  g.p = front ? g.data : g.data + g.data_len - bytes;
+  return g;
+}
+inline void guarded_free(Guarded& g) {
+  if (g.map) munmap(g.map, g.map_len);
+  g = Guarded();
+}
+
+// "Device" buffers of the tests. Read-only ones (the kernel's inputs) are write-protected while a
+// kernel runs; writable ones are snapshotted and restored between the schedules of a launch.
+struct DevBuf {
+  Guarded g;
+  std::string name;
+  size_t elem = 1;
+  bool readonly = false;
+};
+inline std::vector<DevBuf*>& dev_bufs() { static std::vector<DevBuf*> v; return v; }
+inline void* dev_alloc(size_t bytes, size_t elem, const std::string& name) {
+  DevBuf* b = new DevBuf();
+  b->g = guarded_alloc(bytes, config().guard_front);
+  b->name = name;
+  b->elem = elem;
+  dev_bufs().push_back(b);
+  return b->g.p;
+}
+inline DevBuf* find_buf(const void* p) {
+  for (DevBuf* b : dev_bufs()) if (b->g.p == p) return b;
+  return nullptr;
+}
+inline void dev_free(void* p) {
+  if (!p) return;
+  auto& v = dev_bufs();
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i]->g.p == p) { guarded_free(v[i]->g); delete v[i]; v.erase(v.begin() + i); return; }
+  }
+  fprintf(stderr, "kernel-emu: dev_free of an unknown pointer\n");
+  abort();
+}
+inline void set_readonly(const void* p, bool ro) {
+  DevBuf* b = find_buf(p);
+  if (!b) { fprintf(stderr, "kernel-emu: set_readonly of an unknown pointer\n"); abort(); }
+  b->readonly = ro;
+}
+inline void protect_inputs(bool on) {
+  for (DevBuf* b : dev_bufs()) {
+    if (b->readonly) mprotect(b->g.data, b->g.data_len, on ? PROT_READ : PROT_READ | PROT_WRITE);
+  }
+}
+
+// Shared memory: two 48 KiB arenas between guard pages, the dynamic one and the static one.
+struct Arena { Guarded g; };
+inline Arena& dyn_arena() { static Arena a{guarded_alloc(kSharedLimit, false)}; return a; }
+inline Arena& static_arena() { static Arena a{guarded_alloc(kSharedLimit, false)}; return a; }
+// The 48 KiB in use: right after the front guard page or right before the back one.
+inline char* arena_lo(Arena& a) {
+  return config().guard_front ? a.g.data : a.g.data + a.g.data_len - kSharedLimit;
+}
+inline char* arena_hi(Arena& a) { return arena_lo(a) + kSharedLimit; }
+
+// ---- fibers ------------------------------------------------------------------------------------
+enum FiberState { kReady, kAtBlockBarrier, kAtWarpOp, kDone, kAborted };
+
+#if defined(__x86_64__) && !defined(FT4J_EMU_UCONTEXT) && (defined(__clang__) || __GNUC__ >= 8)
+#define EMU_FAST_SWITCH 1
+// Saves the callee-saved registers and the SSE/x87 control words on the current stack, stores the
+// stack pointer in *save and continues on `load` (a stack saved the same way, or a new fiber's).
+__attribute__((naked, noinline, used)) static void fast_switch(void** /*save*/, void* /*load*/) {
+  __asm__ volatile(
+      "pushq %rbp\n\t"
+      "pushq %rbx\n\t"
+      "pushq %r12\n\t"
+      "pushq %r13\n\t"
+      "pushq %r14\n\t"
+      "pushq %r15\n\t"
+      "subq $8, %rsp\n\t"
+      "stmxcsr (%rsp)\n\t"
+      "fnstcw 4(%rsp)\n\t"
+      "movq %rsp, (%rdi)\n\t"
+      "movq %rsi, %rsp\n\t"
+      "ldmxcsr (%rsp)\n\t"
+      "fldcw 4(%rsp)\n\t"
+      "addq $8, %rsp\n\t"
+      "popq %r15\n\t"
+      "popq %r14\n\t"
+      "popq %r13\n\t"
+      "popq %r12\n\t"
+      "popq %rbx\n\t"
+      "popq %rbp\n\t"
+      "ret\n\t");
+}
+#else
+#define EMU_FAST_SWITCH 0
+#endif
+
+constexpr size_t kStackBytes = 64 * 1024;
+
+struct Fiber {
+  void* sp = nullptr;  // fast switch
+  ucontext_t uc;       // ucontext fallback
+  Guarded stack;
+  unsigned tid = 0;
+  int state = kDone;
+  unsigned warp_seq = 0;  // warp-synchronous operations done so far
+};
+inline std::vector<Fiber>& fibers() { static std::vector<Fiber> f(kMaxThreads); return f; }
+inline void*& sched_sp() { static void* p = nullptr; return p; }
+inline ucontext_t& sched_uc() { static ucontext_t u; return u; }
+inline unsigned current_tid() { return cur_fiber() ? cur_fiber()->tid : 0u; }
+
+// The body every fiber of the current launch runs (type-erased kernel + arguments).
+inline void (*&kernel_body())(void*) { static void (*f)(void*) = nullptr; return f; }
+inline void*& kernel_ctx() { static void* c = nullptr; return c; }
+
+inline void to_scheduler(int state) {
+  Fiber* f = cur_fiber();
+  f->state = state;
+#if EMU_FAST_SWITCH
+  fast_switch(&f->sp, sched_sp());
+#else
+  swapcontext(&f->uc, &sched_uc());
+#endif
+}
+
+[[noreturn]] inline void fiber_entry() {
+  kernel_body()(kernel_ctx());
+  to_scheduler(kDone);
+  abort();  // a finished fiber is never resumed
+}
+#if !EMU_FAST_SWITCH
+inline void fiber_entry_uc() { fiber_entry(); }
+#endif
+
+inline void fiber_start(Fiber& f, unsigned tid) {
+  if (!f.stack.map) f.stack = guarded_alloc(kStackBytes, false);
+  f.tid = tid;
+  f.state = kReady;
+  f.warp_seq = 0;
+#if EMU_FAST_SWITCH
+  uintptr_t top = (uintptr_t)(f.stack.data + f.stack.data_len) & ~uintptr_t(15);
+  void** sp = (void**)top;
+  *--sp = nullptr;                        // return address of fiber_entry (it never returns)
+  *--sp = (void*)&fiber_entry;            // where fast_switch's `ret` goes
+  for (int i = 0; i < 6; ++i) *--sp = 0;  // rbp rbx r12 r13 r14 r15
+  uint32_t mxcsr;
+  uint16_t fpcw;
+  __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+  __asm__ volatile("fnstcw %0" : "=m"(fpcw));
+  uint64_t ctl = (uint64_t)mxcsr | ((uint64_t)fpcw << 32);
+  *--sp = (void*)ctl;
+  f.sp = sp;
+#else
+  getcontext(&f.uc);
+  f.uc.uc_stack.ss_sp = f.stack.data;
+  f.uc.uc_stack.ss_size = f.stack.data_len;
+  f.uc.uc_link = nullptr;
+  makecontext(&f.uc, (void (*)())&fiber_entry_uc, 0);
+#endif
+}
+
+inline void fiber_resume(Fiber& f) {
+  cur_fiber() = &f;
+#if EMU_FAST_SWITCH
+  fast_switch(&sched_sp(), f.sp);
+#else
+  swapcontext(&sched_uc(), &f.uc);
+#endif
+  cur_fiber() = nullptr;
+}
+
+// ---- per-launch state --------------------------------------------------------------------------
+struct StaticArray { const char* file; int line; size_t bytes; size_t offset; };
+struct LaunchState {
+  size_t dyn_bytes = 0;
+  char* dyn = nullptr;
+  std::vector<StaticArray> statics;  // the kernel's __shared__ arrays, by declaration site
+  size_t static_bytes = 0;           // sum of the arrays rounded up to 16 bytes
+  bool failed = false;               // shared memory above the limit
+  unsigned nwarps = 0;
+  std::vector<uint64_t> warp_buf[2];  // shuffle exchange, double-buffered by warp_seq parity
+};
+inline LaunchState& ls() { static LaunchState s; return s; }
+
+// `extern __shared__ T name[];` (prep.py)
+template <typename T>
+inline T* dyn_smem() { return reinterpret_cast<T*>(ls().dyn); }
+
+// `__shared__ T name[count];` (prep.py; file and line name the declaration). One array per
+// declaration site and block, whichever thread reaches it first and however often; the first
+// declaration that takes static + dynamic above 48 KiB fails the launch. In the end-guard mode
+// the first array ends at the arena's guard page, in the front-guard mode it starts at it.
+template <typename T>
+inline T* static_smem(size_t count, const char* file, int line) {
+  LaunchState& s = ls();
+  const size_t bytes = sizeof(T) * count;
+  for (const StaticArray& a : s.statics) {
+    if (a.line == line && strcmp(a.file, file) == 0) {
+      if (a.bytes != bytes) report("ERROR", "a __shared__ array declared with different sizes");
+      return reinterpret_cast<T*>(arena_lo(static_arena()) + a.offset);
+    }
+  }
+  const size_t rounded = (bytes + 15) & ~size_t(15);
+  StaticArray a{file, line, bytes, 0};
+  if (config().guard_front) {
+    a.offset = s.static_bytes;
+  } else {
+    a.offset = bytes > kSharedLimit - s.static_bytes ? 0 : kSharedLimit - s.static_bytes - bytes;
+    a.offset &= ~size_t(alignof(T) - 1);
+  }
+  s.static_bytes += rounded;
+  s.statics.push_back(a);
+  if (s.static_bytes + s.dyn_bytes > kSharedLimit) {
+    s.failed = true;
+    to_scheduler(kAborted);
+  }
+  return reinterpret_cast<T*>(arena_lo(static_arena()) + a.offset);
+}
+
+// ---- warp-synchronous operations ---------------------------------------------------------------
+inline void check_mask(unsigned mask, const char* op) {
+  if (mask != 0xffffffffu) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "%s with mask 0x%08x (only full-warp masks are expected)", op, mask);
+    report("SHUFFLE", buf);
+  }
+}
+
+// One warp-synchronous step: publishes `v`, waits for all 32 lanes, returns lane `src`'s value.
+inline uint64_t warp_exchange(uint64_t v, int src) {
+  Fiber* f = cur_fiber();
+  LaunchState& s = ls();
+  const unsigned lane = f->tid & 31, warp = f->tid >> 5;
+  auto& buf = s.warp_buf[f->warp_seq & 1];
+  buf[warp * 32 + lane] = v;
+  to_scheduler(kAtWarpOp);
+  const uint64_t r = buf[warp * 32 + (unsigned)src];
+  f->warp_seq++;
+  return r;
+}
+
+template <typename T>
+inline uint64_t to_bits(T v) {
+  static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffle type");
+  uint64_t b = 0;
+  memcpy(&b, &v, sizeof(T));
+  return b;
+}
+template <typename T>
+inline T from_bits(uint64_t b) {
+  T v;
+  memcpy(&v, &b, sizeof(T));
+  return v;
+}
+inline int check_width(int width, const char* op) {
+  if (width != 32) {
+    report("SHUFFLE", std::string(op) + " with width != 32 is not emulated");
+    return 32;
+  }
+  return width;
+}
+
+// ---- the scheduler ----------------------------------------------------------------------------
+inline std::mt19937& rng() { static std::mt19937 r(12345); return r; }
+
+// Runs one block to completion, until the launch fails (shared memory) or a deadlock is reported.
+inline void run_block(int nthreads, const Sched& sc) {
+  auto& fs = fibers();
+  LaunchState& s = ls();
+  for (int t = 0; t < nthreads; ++t) fiber_start(fs[t], (unsigned)t);
+  std::vector<int> order(nthreads);
+  for (int i = 0; i < nthreads; ++i) order[i] = sc.thread_order == 1 ? nthreads - 1 - i : i;
+  const int nwarps = (nthreads + 31) / 32;
+  for (;;) {
+    if (sc.thread_order == 2) std::shuffle(order.begin(), order.end(), rng());
+    for (int i : order) {
+      Fiber& f = fs[i];
+      if (f.state != kReady) continue;
+      fiber_resume(f);
+      if (s.failed) return;
+    }
+    // Warp operations: released when all 32 lanes of the warp are at the same one.
+    bool released = false;
+    for (int w = 0; w < nwarps; ++w) {
+      int at = 0, ready = 0, lanes = 0;
+      unsigned seq = 0;
+      bool same = true;
+      for (int l = 0; l < 32 && w * 32 + l < nthreads; ++l) {
+        Fiber& f = fs[w * 32 + l];
+        lanes++;
+        if (f.state == kAtWarpOp) {
+          if (at == 0) seq = f.warp_seq; else same = same && f.warp_seq == seq;
+          at++;
+        }
+        ready += f.state == kReady;
+      }
+      if (at == 0 || ready) continue;
+      if (at < 32 || !same) {
+        report("SHUFFLE", at < 32 ? "warp shuffle/sync reached by " + std::to_string(at) +
+                                        " of 32 lanes (the others exited, wait at "
+                                        "__syncthreads or do not exist)"
+                                  : std::string("lanes of a warp at different shuffles/syncs"));
+      }
+      for (int l = 0; l < lanes; ++l) {
+        Fiber& f = fs[w * 32 + l];
+        if (f.state == kAtWarpOp) f.state = kReady;
+      }
+      released = true;
+    }
+    if (released) continue;
+    int ready = 0, at_bar = 0, done = 0;
+    for (int t = 0; t < nthreads; ++t) {
+      ready += fs[t].state == kReady;
+      at_bar += fs[t].state == kAtBlockBarrier;
+      done += fs[t].state == kDone;
+    }
+    if (ready) continue;
+    if (done == nthreads) return;
+    if (at_bar && at_bar + done == nthreads) {
+      if (done) report("BARRIER", "__syncthreads() reached while " + std::to_string(done) +
+                                      " threads of the block have exited");
+      for (int t = 0; t < nthreads; ++t) if (fs[t].state == kAtBlockBarrier) fs[t].state = kReady;
+      continue;
+    }
+    report("BARRIER", "deadlock: threads wait at __syncthreads() and at warp operations");
+    return;
+  }
+}
+
+// ---- launch ------------------------------------------------------------------------------------
+struct Cfg {
+  dim3 grid, block;
+  size_t dyn;
+  Cfg(dim3 g, dim3 b, size_t d = 0, cudaStream_t = nullptr) : grid(g), block(b), dyn(d) {}
+};
+
+inline cudaError_t& last_error() { static cudaError_t e = cudaSuccess; return e; }
+inline long& launch_count() { static long n = 0; return n; }
+inline long& schedule_runs() { static long n = 0; return n; }
+
+template <typename F, typename Tuple>
+struct Invocation {
+  F fn;
+  Tuple args;
+  static void run(void* self) {
+    auto* inv = static_cast<Invocation*>(self);
+    std::apply(inv->fn, inv->args);
+  }
+};
+
+struct Snapshot {
+  std::vector<std::vector<char>> bytes;
+  void take() {
+    auto& v = dev_bufs();
+    bytes.resize(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i]->readonly) { bytes[i].clear(); continue; }
+      bytes[i].assign(v[i]->g.p, v[i]->g.p + v[i]->g.bytes);
+    }
+  }
+  void restore() const {
+    auto& v = dev_bufs();
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!v[i]->readonly) memcpy(v[i]->g.p, bytes[i].data(), v[i]->g.bytes);
+    }
+  }
+};
+
+// Runs the whole grid under one schedule. Returns false when the launch fails (shared memory).
+inline bool run_grid(unsigned grid, int threads, const Sched& sc) {
+  LaunchState& s = ls();
+  unsigned g = grid;
+  if (sc.grid_cap && g > sc.grid_cap) g = sc.grid_cap;
+  grid_dim() = uint3{g, 1, 1};
+  block_dim() = uint3{(unsigned)threads, 1, 1};
+  std::vector<unsigned> blocks(g);
+  for (unsigned i = 0; i < g; ++i) blocks[i] = sc.block_order == 1 ? g - 1 - i : i;
+  if (sc.block_order == 2) std::shuffle(blocks.begin(), blocks.end(), rng());
+  Arena& da = dyn_arena();
+  Arena& sa = static_arena();
+  for (unsigned b : blocks) {
+    block_idx() = uint3{b, 0, 0};
+    s.dyn = config().guard_front ? arena_lo(da) : arena_hi(da) - s.dyn_bytes;
+    memset(arena_lo(da), 0xFF, kSharedLimit);  // uninitialised shared memory reads as NaN
+    memset(arena_lo(sa), 0xFF, kSharedLimit);
+    s.statics.clear();
+    s.static_bytes = 0;
+    for (auto& wb : s.warp_buf) wb.assign(s.nwarps * 32, ~uint64_t(0));
+    in_kernel() = true;
+    run_block(threads, sc);
+    in_kernel() = false;
+    if (s.failed) return false;
+  }
+  return true;
+}
+
+template <typename F, typename... Args>
+cudaError_t launch(F kernel, const Cfg& c, Args... args) {
+  launch_count()++;
+  if (c.grid.x < 1 || c.grid.x > 0x7fffffffu || c.block.x < 1 || c.block.x > (unsigned)kMaxThreads) {
+    last_error() = cudaErrorInvalidConfiguration;
+    return last_error();
+  }
+  if (c.grid.y != 1 || c.grid.z != 1 || c.block.y != 1 || c.block.z != 1) {
+    report("UNSUPPORTED", "2-D/3-D grids or blocks are not emulated");
+    last_error() = cudaErrorInvalidConfiguration;
+    return last_error();
+  }
+  if (c.dyn > kSharedLimit) {
+    last_error() = cudaErrorInvalidValue;
+    return last_error();
+  }
+  LaunchState& s = ls();
+  s.dyn_bytes = c.dyn;
+  s.failed = false;
+  s.nwarps = (c.block.x + 31) / 32;
+  Invocation<F, std::tuple<Args...>> inv{kernel, std::tuple<Args...>(args...)};
+  kernel_body() = &Invocation<F, std::tuple<Args...>>::run;
+  kernel_ctx() = &inv;
+
+  Config& cf = config();
+  const int runs = cf.runs < 1 ? 1 : (cf.runs > 3 ? 3 : cf.runs);
+  const unsigned first = cf.rotation++ % 3;
+  Snapshot before, after_first;
+  before.take();
+  protect_inputs(true);
+  bool ok = true;
+  for (int k = 0; k < runs && ok; ++k) {
+    const Sched& sc = kSchedules[(first + k) % 3];
+    if (k > 0) {
+      after_first.take();
+      before.restore();
+    }
+    schedule_runs()++;
+    ok = run_grid(c.grid.x, (int)c.block.x, sc);
+    if (ok && k > 0) {
+      // Same starting memory, other schedule: any difference is a race (or a read of memory the
+      // kernel did not write first).
+      auto& v = dev_bufs();
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i]->readonly) continue;
+        const char* a = after_first.bytes[i].data();
+        const char* b = v[i]->g.p;
+        if (memcmp(a, b, v[i]->g.bytes) == 0) continue;
+        size_t at = 0;
+        while (a[at] == b[at]) ++at;
+        char buf[256];
+        snprintf(buf, sizeof buf,
+                 "result depends on the schedule (%s vs %s): buffer '%s' element %zu differs",
+                 kSchedules[first].name, sc.name, v[i]->name.c_str(), at / v[i]->elem);
+        report("RACE", buf);
+        break;
+      }
+    }
+  }
+  protect_inputs(false);
+  if (!ok) {
+    before.restore();  // a launch that fails changes nothing
+    last_error() = cudaErrorInvalidValue;
+    return last_error();
+  }
+  return cudaSuccess;
+}
+
+}  // namespace emu
+
+// ---- device-side names -------------------------------------------------------------------------
+#define threadIdx (::uint3{::emu::current_tid(), 0u, 0u})
+#define blockIdx (::emu::block_idx())
+#define blockDim (::emu::block_dim())
+#define gridDim (::emu::grid_dim())
+#define warpSize 32
+
+inline void __syncthreads() { emu::to_scheduler(emu::kAtBlockBarrier); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  emu::check_mask(mask, "__syncwarp");
+  emu::warp_exchange(0, (int)(emu::current_tid() & 31));
+}
+template <typename T>
+inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
+  emu::check_mask(mask, "__shfl_sync");
+  width = emu::check_width(width, "__shfl_sync");
+  return emu::from_bits<T>(emu::warp_exchange(emu::to_bits(v), src & 31));
+}
+template <typename T>
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+  emu::check_mask(mask, "__shfl_xor_sync");
+  width = emu::check_width(width, "__shfl_xor_sync");
+  const int lane = (int)(emu::current_tid() & 31);
+  int src = lane ^ lane_mask;
+  if (src > 31) src = lane;
+  return emu::from_bits<T>(emu::warp_exchange(emu::to_bits(v), src));
+}
+template <typename T>
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  emu::check_mask(mask, "__shfl_down_sync");
+  width = emu::check_width(width, "__shfl_down_sync");
+  const int lane = (int)(emu::current_tid() & 31);
+  const int src = lane + (int)delta < 32 ? lane + (int)delta : lane;
+  return emu::from_bits<T>(emu::warp_exchange(emu::to_bits(v), src));
+}
+template <typename T>
+inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  emu::check_mask(mask, "__shfl_up_sync");
+  width = emu::check_width(width, "__shfl_up_sync");
+  const int lane = (int)(emu::current_tid() & 31);
+  const int src = lane - (int)delta >= 0 ? lane - (int)delta : lane;
+  return emu::from_bits<T>(emu::warp_exchange(emu::to_bits(v), src));
+}
+
+// Math: the host libm in float (the GPU's ulp errors differ; see README).
+inline int __float2int_rn(float x) {  // round half to even, saturating, NaN -> 0
+  if (std::isnan(x)) return 0;
+  const float r = nearbyintf(x);
+  if (r >= 2147483648.f) return INT_MAX;
+  if (r < -2147483648.f) return INT_MIN;
+  return (int)r;
+}
+inline float rsqrtf(float x) { return 1.f / sqrtf(x); }
+inline float __expf(float x) { return expf(x); }
+inline float __logf(float x) { return logf(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __saturatef(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
+
+inline cudaError_t cudaGetLastError() {
+  cudaError_t e = emu::last_error();
+  emu::last_error() = cudaSuccess;
+  return e;
+}
+inline cudaError_t cudaPeekAtLastError() { return emu::last_error(); }

@@ -1,0 +1,3 @@
+// kernel-emu: see cuda_runtime.h.
+#pragma once
+#include "cuda_runtime.h"
