@@ -119,11 +119,26 @@ class EmbeddingGpuTest {
 
   @Test
   void rejectsRowsWiderThanTheSharedMemoryRowBeforeLaunch() {
-    int hidden = 12225;
-    try (DeviceBuffer ids = DeviceBuffer.of(new int[1]);
-        DeviceBuffer table = DeviceBuffer.allocate(DType.FP32, hidden)) {
-      IllegalArgumentException e =
-          assertThrows(
+    String m = rejected(1, 1, 12225, 1, 1, 0);
+    org.junit.jupiter.api.Assertions.assertTrue(
+        m.contains("hidden = 12225 is above the supported 12224"), m);
+  }
+
+  @Test
+  void rejectsPositionsBeyondTheTableBeforeLaunch() {
+    rejected(4, 4, 8, 8, 4, 2);
+  }
+
+  /**
+   * The message of the IllegalArgumentException an FP32 embedding launch with these sizes gets (one
+   * buffer serves every table, big enough for all of them; 1 type row).
+   */
+  private static String rejected(
+      int rows, int seq, int hidden, int vocab, int maxPositions, int positionOffset) {
+    long elements = (long) Math.max(rows, Math.max(vocab, maxPositions)) * hidden;
+    try (DeviceBuffer ids = DeviceBuffer.of(new int[rows]);
+        DeviceBuffer table = DeviceBuffer.allocate(DType.FP32, elements)) {
+      return assertThrows(
               IllegalArgumentException.class,
               () ->
                   NativeApi.embeddingLayerNorm(
@@ -137,45 +152,15 @@ class EmbeddingGpuTest {
                       table,
                       table,
                       1e-12f,
-                      1,
-                      1,
+                      rows,
+                      seq,
                       hidden,
+                      vocab,
+                      maxPositions,
                       1,
-                      1,
-                      1,
-                      0,
-                      STREAM.get()));
-      org.junit.jupiter.api.Assertions.assertTrue(
-          e.getMessage().contains("hidden = 12225 is above the supported 12224"), e.getMessage());
-    }
-  }
-
-  @Test
-  void rejectsPositionsBeyondTheTableBeforeLaunch() {
-    try (DeviceBuffer ids = DeviceBuffer.of(new int[4]);
-        DeviceBuffer table = DeviceBuffer.allocate(DType.FP32, 64)) {
-      assertThrows(
-          IllegalArgumentException.class,
-          () ->
-              NativeApi.embeddingLayerNorm(
-                  DType.FP32,
-                  table,
-                  ids,
-                  null,
-                  table,
-                  table,
-                  table,
-                  table,
-                  table,
-                  1e-12f,
-                  4,
-                  4,
-                  8,
-                  8,
-                  4,
-                  1,
-                  2,
-                  STREAM.get()));
+                      positionOffset,
+                      STREAM.get()))
+          .getMessage();
     }
   }
 
