@@ -142,8 +142,9 @@ python3 "$HERE/prep.py" "$HERE/tests" "$SRC" "${test_files[@]}"
 build_one() {
   local t=$1
   local key
-  # rebuilt when the compiler, the flags, the shim, this test or any prepared kernel file changes
-  key=$( { echo "$CXX $CXXFLAGS $CXX_VERSION"; cat "$HERE"/shim/*.h "$SRC/test_$t.cpp";
+  # rebuilt when the compiler, the flags, the shim, the test headers, this test or any prepared
+  # kernel file changes
+  key=$( { echo "$CXX $CXXFLAGS $CXX_VERSION"; cat "$HERE"/shim/*.h "$HERE"/tests/*.h "$SRC/test_$t.cpp";
            find "$SRC" -maxdepth 1 -type f ! -name 'test_*' ! -name '*.tmp' -print0 | LC_ALL=C sort -z |
              xargs -0 cat; } |
          sha256sum | cut -c1-32)
