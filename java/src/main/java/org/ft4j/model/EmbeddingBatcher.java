@@ -136,6 +136,16 @@ public final class EmbeddingBatcher implements AutoCloseable {
       CompletableFuture<float[]> one,
       CompletableFuture<float[][]> many,
       long arrival) {
+    @Override
+    public boolean equals(Object o) { // identity: the queue removes exactly this submission
+      return this == o;
+    }
+
+    @Override
+    public int hashCode() {
+      return System.identityHashCode(this);
+    }
+
     boolean done() {
       return one != null ? one.isDone() : many.isDone();
     }
@@ -337,14 +347,30 @@ public final class EmbeddingBatcher implements AutoCloseable {
       lock.unlock();
     }
     Object prepared = prepare.apply(texts);
+    Request request = new Request(prepared, texts.size(), one, many, System.nanoTime());
     lock.lock();
     try {
       check(texts.size());
-      queue.add(new Request(prepared, texts.size(), one, many, System.nanoTime()));
+      queue.add(request);
       pendingTexts += texts.size();
       requests++;
       this.texts += texts.size();
       queued.signalAll(); // idle workers, and one waiting out the delay for a fuller batch
+    } finally {
+      lock.unlock();
+    }
+    // a request cancelled (or failed by its caller, e.g. orTimeout) while it waits leaves the
+    // queue at once, giving its room back
+    (one != null ? one : many).whenComplete((v, e) -> dropIfQueued(request));
+  }
+
+  private void dropIfQueued(Request request) {
+    lock.lock();
+    try {
+      if (queue.remove(request)) { // false once a worker took it
+        pendingTexts -= request.size();
+        cancelled++;
+      }
     } finally {
       lock.unlock();
     }

@@ -295,6 +295,26 @@ class EmbeddingBatcherTest {
   }
 
   @Test
+  void aCancelledRequestGivesItsQueueRoomBackAtOnce() throws Exception {
+    Backend backend = new Backend(true);
+    try (EmbeddingBatcher batcher = new EmbeddingBatcher(backend, options(64, Duration.ZERO, 3))) {
+      backend.occupy(batcher);
+      CompletableFuture<float[]> a = batcher.submit("a");
+      CompletableFuture<float[][]> bc = batcher.submitAll(List.of("b", "c"));
+      assertThrows(RejectedExecutionException.class, () -> batcher.submit("d"));
+      assertTrue(bc.cancel(false));
+      assertEquals(1, batcher.stats().pendingTexts());
+      assertEquals(1, batcher.stats().cancelled());
+      CompletableFuture<float[]> d = batcher.submit("d"); // room again
+      backend.release.countDown();
+      assertArrayEquals(Backend.vector("a"), a.get(WAIT_S, TimeUnit.SECONDS));
+      assertArrayEquals(Backend.vector("d"), d.get(WAIT_S, TimeUnit.SECONDS));
+      assertEquals(List.of(List.of("first"), List.of("a", "d")), backend.calls);
+      assertEquals(1, batcher.stats().cancelled());
+    }
+  }
+
+  @Test
   void closeFinishesTheQueueAndRefusesNewWork() throws Exception {
     Backend backend = new Backend(true);
     EmbeddingBatcher batcher = new EmbeddingBatcher(backend, options(2, Duration.ZERO, 100));
