@@ -30,10 +30,7 @@ public final class EmbedBench {
     int texts = args.length > 1 ? Integer.parseInt(args[1]) : 2048;
     String batches = args.length > 2 ? args[2] : "1,32,128";
     int maxLen = args.length > 3 ? Integer.parseInt(args[3]) : 128;
-    ModelConfig c =
-        shape.equals("bert-base")
-            ? new ModelConfig("bert", 30522, 768, 12, 12, 3072, 512, 2, 1e-12, 0)
-            : new ModelConfig("bert", 30522, 384, 6, 12, 1536, 512, 2, 1e-12, 0);
+    ModelConfig c = ServeBench.shape(shape);
     Model model = Model.random(c, 42);
     SplittableRandom r = new SplittableRandom(7);
     int[][] ids = new int[texts][];

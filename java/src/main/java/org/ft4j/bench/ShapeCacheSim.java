@@ -1,9 +1,6 @@
 package org.ft4j.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,8 +26,17 @@ import org.ft4j.model.TextTokenizer;
 public final class ShapeCacheSim {
   private ShapeCacheSim() {}
 
-  /** Share of forwards (0..1) that make new plans, capture a graph, replay a graph. */
-  public record Result(double newPlans, double captures, double replays, int distinctShapes) {}
+  /**
+   * Share of forwards (0..1) that make a new shape state (its own plans, before plans were shared),
+   * capture a graph, replay a graph; and that make new plans when plans are shared by token rows
+   * (256 idle plans kept), as the encoder does since 2026-11-27.
+   */
+  public record Result(
+      double newPlans,
+      double captures,
+      double replays,
+      int distinctShapes,
+      double newSharedPlans) {}
 
   public static void main(String[] args) throws IOException {
     int batchSize = args.length > 0 ? Integer.parseInt(args[0]) : 32;
@@ -67,24 +73,21 @@ public final class ShapeCacheSim {
               lengths, batchSize, maxBatch, (int) policy[1], (int) policy[2], (int) policy[3], 5);
       System.out.printf(
           Locale.ROOT,
-          "%-42s %5d shapes: new plans %5.1f %%, graph captures %5.1f %%, replays %5.1f %%%n",
+          "%-42s %5d shapes: new shape states %5.1f %%, graph captures %5.1f %%, replays %5.1f %%,"
+              + " new plans if shared by rows %4.1f %%%n",
           policy[0],
           r.distinctShapes(),
           100 * r.newPlans(),
           100 * r.captures(),
-          100 * r.replays());
+          100 * r.replays(),
+          100 * r.newSharedPlans());
     }
   }
 
   static int[] tokenCounts(List<Path> files) throws IOException {
-    ObjectMapper json = new ObjectMapper();
     List<String> texts = new ArrayList<>();
     for (Path f : files) {
-      for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
-        if (!line.isBlank()) {
-          texts.add(json.readTree(line).get("text").asText());
-        }
-      }
+      texts.addAll(org.ft4j.cli.CalibrateCommand.readTexts(f, "text file"));
     }
     try (TextTokenizer t = TextTokenizer.load(ModelLoader.tokenizerPath("minilm"), 512)) {
       return t.encode(texts).stream().mapToInt(TextTokenizer.Encoding::length).toArray();
@@ -111,6 +114,8 @@ public final class ShapeCacheSim {
     long plans = 0;
     long captures = 0;
     long replays = 0;
+    long rowPlans = 0;
+    LinkedHashMap<Integer, Boolean> plansByRows = new LinkedHashMap<>(16, 0.75f, true);
     for (int step = 0; step < 4000; step++) {
       Integer[] batch = new Integer[1 + r.nextInt(maxBatch)];
       for (int i = 0; i < batch.length; i++) {
@@ -125,6 +130,15 @@ public final class ShapeCacheSim {
           tokens += batch[i];
         }
         int rows = Math.min(b * seq, (tokens + 63) / 64 * 64);
+        if (plansByRows.get(rows) == null) {
+          rowPlans++;
+          plansByRows.put(rows, true);
+          if (plansByRows.size() > 256) {
+            Iterator<Integer> eldest = plansByRows.keySet().iterator();
+            eldest.next();
+            eldest.remove();
+          }
+        }
         String key = b + "x" + seq + "r" + rows;
         distinct.add(key);
         forwards++;
@@ -150,6 +164,7 @@ public final class ShapeCacheSim {
         (double) plans / forwards,
         (double) captures / forwards,
         (double) replays / forwards,
-        distinct.size());
+        distinct.size(),
+        (double) rowPlans / forwards);
   }
 }

@@ -282,7 +282,7 @@ public final class CalibrateCommand implements Callable<Integer> {
   }
 
   /** The texts of a JSON-lines file (blank lines skipped); errors name the file and line. */
-  static List<String> readTexts(Path file, String option) throws IOException {
+  public static List<String> readTexts(Path file, String option) throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(option + " " + file + ": no such file");
     }

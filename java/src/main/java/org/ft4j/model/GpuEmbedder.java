@@ -210,7 +210,7 @@ public final class GpuEmbedder implements TokenEmbedder {
     // With padding removal (FP16, INT8) padded positions cost nothing in the layers, so the batch
     // is padded to a multiple of SEQ_MULTIPLE: the encoder caches GEMM plans and CUDA graphs per
     // (batch, seq, 64-row token bucket), and exact lengths would make most batches of a service
-    // a new shape (docs: README, "Serving").
+    // a new shape (README, "Text to embeddings", and org.ft4j.bench.ShapeCacheSim).
     TokenInputs.Padded padded =
         TokenInputs.pad(config, tokenIds, tokenTypes, dtype == DType.FP32 ? 1 : SEQ_MULTIPLE);
     int batch = padded.batch();
