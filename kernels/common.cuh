@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "ptx.cuh"
+
 namespace ft4j {
 
 template <typename T>
@@ -100,34 +102,6 @@ inline int usable_sm(int major, int minor) {
   return major * 10 + minor < 75 ? major * 10 + minor : 75;
 #else
   return major * 10 + minor;
-#endif
-}
-
-// Async 16-byte copy global -> shared, and its group bookkeeping (sm_80+).
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
-#endif
-}
-// The same, reading nothing and writing 16 zero bytes when !valid (gmem must still be a valid
-// address): edges of a tile.
-__device__ __forceinline__ void cp_async_16_zfill(void* smem, const void* gmem, bool valid) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
-#endif
-}
-__device__ __forceinline__ void cp_async_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
 #endif
 }
 

@@ -137,11 +137,7 @@ __global__ void __launch_bounds__(kThreads) gemm_int8_kernel(GemmInt8Params<T> p
         const int a3 = load_s32(&as[r + 8][16 + 4 * t]);
         const int b0 = load_s32(&bs[c][4 * t]);
         const int b1 = load_s32(&bs[c][16 + 4 * t]);
-        asm volatile(
-            "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-            "{%8,%9}, {%0,%1,%2,%3};\n"
-            : "+r"(acc[i][j][0]), "+r"(acc[i][j][1]), "+r"(acc[i][j][2]), "+r"(acc[i][j][3])
-            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+        mma_s8_16832(acc[i][j], a0, a1, a2, a3, b0, b1);
 #else
         // the same four accumulators: rows r, r + 8; columns warp_n + j*8 + 2t, +1
         const int c0 = warp_n + j * 8 + 2 * t;
@@ -296,12 +292,7 @@ __global__ void __launch_bounds__(Tile::kThreads)
 #pragma unroll
       for (int j = 0; j < kJ; ++j) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-        asm volatile(
-            "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-            "{%8,%9}, {%0,%1,%2,%3};\n"
-            : "+r"(acc[i][j][0]), "+r"(acc[i][j][1]), "+r"(acc[i][j][2]), "+r"(acc[i][j][3])
-            : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bf[j][0]),
-              "r"(bf[j][1]));
+        mma_s8_16832(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bf[j][0], bf[j][1]);
 #endif
       }
     }

@@ -2,13 +2,17 @@
 """kernel-emu source preparation: copies CUDA sources into a build folder with the two constructs
 a C++ compiler cannot take rewritten for the CPU emulator (shim/cuda_runtime.h):
 
-  extern __shared__ T name[];        ->  T* name = ::emu::dyn_smem<T>();
-  __shared__ T name[count];          ->  T* name = ::emu::static_smem<T>(count, __FILE__, __LINE__);
-  kernel<targs><<<cfg>>>(args);      ->  ::emu::launch(kernel<targs>, ::emu::Cfg(cfg), args);
+  extern __shared__ [__align__(A)] T name[];  ->  T* name = ::emu::dyn_smem<T>();
+  __shared__ [__align__(A)] T name[d1][d2]..;  ->  T (&name)[d1][d2].. =
+                                                     ::emu::static_smem<T[d1][d2]..>(A, __FILE__, __LINE__);
+                                                 (any number of dimensions, also none: a scalar)
+  kernel<targs><<<cfg>>>(args);                ->  ::emu::launch(kernel<targs>, ::emu::Cfg(cfg), args);
+  #include "ptx.cuh"                           ->  #include "emu_ptx.h" (the emulator's models of the
+                                                   PTX instructions; ptx.cuh itself is not copied)
 
 Everything else is left as it is. Anything that looks like one of these constructs but does not
-match the patterns exactly (2-D shared arrays, alignas, attributes, launches spanning odd syntax)
-stops the build with the file and line, rather than being emulated wrongly.
+match the patterns exactly (alignas, several names in one declaration, initialisers, launches
+spanning odd syntax) stops the build with the file and line, rather than being emulated wrongly.
 
 usage: prep.py SRC_DIR OUT_DIR FILE...   (FILE: names inside SRC_DIR)
   .cu files are written as OUT_DIR/NAME.cpp, others as OUT_DIR/NAME; the files they include with
@@ -21,8 +25,12 @@ import sys
 IDENT = r"[A-Za-z_]\w*"
 TYPE = r"(?:unsigned\s+|signed\s+)?[A-Za-z_][\w:]*"  # float, int, unsigned int, ns::T, __half
 
-DYN = re.compile(r"extern\s+__shared__\s+(" + TYPE + r")\s+(" + IDENT + r")\s*\[\s*\]\s*;")
-STATIC = re.compile(r"(?<!extern )__shared__\s+(" + TYPE + r")\s+(" + IDENT + r")\s*\[([^\[\];]+)\]\s*;")
+ALIGN = r"(?:__align__\(\s*(\d+)\s*\)\s+)?"
+DYN = re.compile(r"extern\s+__shared__\s+" + ALIGN + "(" + TYPE + r")\s+(" + IDENT + r")\s*\[\s*\]\s*;")
+STATIC = re.compile(r"(?<!extern )__shared__\s+" + ALIGN + "(" + TYPE + r")\s+(" + IDENT +
+                    r")\s*((?:\[[^\[\];]+\]\s*)*);")
+# files of kernels/ the emulator replaces with its own (shim/): PTX instructions
+REPLACED = {"ptx.cuh": "emu_ptx.h"}
 # kernel name, optionally with one level of template arguments (no nested <>), then <<<cfg>>>(
 LAUNCH = re.compile(r"(" + r"[A-Za-z_][\w:]*" + r"(?:\s*<[^<>;{}]*>)?)\s*<<<(.*?)>>>\s*\(", re.S)
 
@@ -92,17 +100,27 @@ def rewrite(path, src):
     # 1. shared memory declarations (located in the comment-free copy, replaced in the source)
     edits = []
     for m in DYN.finditer(code):
-        edits.append((m.start(), m.end(), f"{m.group(1)}* {m.group(2)} = ::emu::dyn_smem<{m.group(1)}>();"))
+        if m.group(1) and int(m.group(1)) > 16:
+            die(path, src, m.start(), "dynamic shared memory is emulated with 16-byte alignment only")
+        edits.append((m.start(), m.end(), f"{m.group(2)}* {m.group(3)} = ::emu::dyn_smem<{m.group(2)}>();"))
     for m in STATIC.finditer(code):
         if any(s <= m.start() < e for s, e, _ in edits):
             continue
+        t, name = m.group(2), m.group(3)
+        dims = "".join("[" + d.strip() + "]" for d in re.findall(r"\[([^\[\]]+)\]", m.group(4)))
+        align = m.group(1) or f"alignof({t})"
         edits.append((m.start(), m.end(),
-                      f"{m.group(1)}* {m.group(2)} = ::emu::static_smem<{m.group(1)}>({m.group(3).strip()}, __FILE__, __LINE__);"))
+                      f"{t} (&{name}){dims} = ::emu::static_smem<{t}{dims}>({align}, __FILE__, __LINE__);"))
+    for m in re.finditer(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', code, re.M):
+        inc = src[m.start(1):m.end(1)]
+        if inc in REPLACED:
+            edits.append((m.start(), m.end(), f'#include "{REPLACED[inc]}"'))
     covered = [(s, e) for s, e, _ in edits]
     for m in re.finditer(r"__shared__", code):
         if not any(s <= m.start() < e for s, e in covered):
-            die(path, src, m.start(), "__shared__ declaration not understood (only `extern __shared__ T name[];` "
-                                      "and `__shared__ T name[count];` are emulated)")
+            die(path, src, m.start(), "__shared__ declaration not understood (only `extern __shared__ "
+                                      "[__align__(A)] T name[];` and `__shared__ [__align__(A)] T name[d]...;` "
+                                      "are emulated)")
     # 2. launches
     for m in LAUNCH.finditer(code):
         if "<<<" in m.group(2) or "\n\n" in m.group(2):
@@ -137,8 +155,15 @@ def self_test():
     """Rewrites what it should, refuses what it does not understand (run by run.sh)."""
     good = {
         "extern __shared__ float row[];": "float* row = ::emu::dyn_smem<float>();",
-        "__shared__ float scratch[33];": "::emu::static_smem<float>(33, __FILE__, __LINE__);",
-        "__shared__ unsigned int s[2 * kWarps];": "::emu::static_smem<unsigned int>(2 * kWarps,",
+        "__shared__ float scratch[33];":
+            "float (&scratch)[33] = ::emu::static_smem<float[33]>(alignof(float), __FILE__, __LINE__);",
+        "__shared__ unsigned int s[2 * kWarps];": "unsigned int (&s)[2 * kWarps] = ::emu::static_smem<unsigned int[2 * kWarps]>(",
+        "__shared__ __align__(16) int8_t t[kS][Tile::kBM][kBK + 16];":
+            "int8_t (&t)[kS][Tile::kBM][kBK + 16] = ::emu::static_smem<int8_t[kS][Tile::kBM][kBK + 16]>(16, __FILE__, __LINE__);",
+        "__shared__ float tile[32][33];": "float (&tile)[32][33] = ::emu::static_smem<float[32][33]>(alignof(float),",
+        "__shared__ int carry;": "int (&carry) = ::emu::static_smem<int>(alignof(int), __FILE__, __LINE__);",
+        "extern __shared__ __align__(16) unsigned char smem[];": "unsigned char* smem = ::emu::dyn_smem<unsigned char>();",
+        '#include "ptx.cuh"\n#include "common.cuh"': '#include "emu_ptx.h"\n#include "common.cuh"',
         "k<T, 1><<<row_blocks(n), t, 0, stream>>>(p);": "::emu::launch(k<T, 1>, ::emu::Cfg(row_blocks(n), t, 0, stream), p);",
         "ns::k<<<g, b>>>(a, f(b, c));": "::emu::launch(ns::k, ::emu::Cfg(g, b), a, f(b, c));",
         "k<<<g, b>>>();": "::emu::launch(k, ::emu::Cfg(g, b));",
@@ -146,11 +171,11 @@ def self_test():
         "// __shared__ and <<<a>>> in a comment\n": "// __shared__ and <<<a>>> in a comment",
     }
     bad = [
-        "__shared__ float tile[32][33];",
-        "extern __shared__ __align__(16) unsigned char smem[];",
+        "extern __shared__ __align__(128) unsigned char smem[];",
         "__shared__ alignas(16) float x[4];",
         "k<Foo<int>><<<g, b>>>(p);",
-        "__shared__ float x;",
+        "__shared__ float x[4], y[4];",
+        "__shared__ float x = 0.f;",
     ]
     for src, want in good.items():
         out, _ = rewrite("<self-test>", src)
@@ -183,7 +208,7 @@ def main():
         result, _n = rewrite(path, src)
         # the quoted includes found next to the file are prepared too (the kernels' .cuh)
         for inc in re.findall(r'^\s*#\s*include\s+"([^"]+)"', src, re.M):
-            if os.path.exists(os.path.join(src_dir, inc)):
+            if inc not in REPLACED and os.path.exists(os.path.join(src_dir, inc)):
                 names.append(inc)
         # #line keeps compiler messages and crash reports pointing at the real source
         header = f'#line 1 "{os.path.abspath(path)}"\n'

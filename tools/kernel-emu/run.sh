@@ -7,7 +7,8 @@
 #   tools/kernel-emu/run.sh --self-check    prove the tests can fail: mutated kernel copies must
 #                                           each be caught
 #   options: --only NAME[,NAME...]  run only these tests (emu quantize layernorm pooling embedding
-#                                   activation padding attention convert)
+#                                   activation padding attention convert gemm_int8 gemm_int8_sm75
+#                                   fused_attention fused_attention_sm75)
 #            --kernels DIR          test the kernel sources in DIR instead of kernels/
 #   environment: FT4J_EMU_BUILD (build folder, default /tmp/ft4j-kernel-emu), CXX,
 #                FT4J_EMU_CXXFLAGS (extra flags), FT4J_EMU_JOBS (parallel jobs, default nproc),
@@ -28,11 +29,23 @@ TEST_TIMEOUT=300
 
 # The tests in the order of the report; RUN_ORDER builds and runs them longest first; KERNEL_OF:
 # the kernel source each one includes ("-": the emulator's own toy kernels).
-ALL_TESTS=(emu quantize layernorm pooling embedding activation padding attention convert)
-RUN_ORDER=(quantize attention layernorm pooling embedding emu activation convert padding)
+# SOURCE_OF: a test built from another test's source (default test_NAME.cpp); FLAGS_OF: its extra
+# compiler flags (the tensor-core tests: the CUDA architecture the device code is compiled for and
+# the emulated device, EMU_SM).
+ALL_TESTS=(emu quantize layernorm pooling embedding activation padding attention convert
+           gemm_int8 gemm_int8_sm75)
+RUN_ORDER=(gemm_int8 quantize gemm_int8_sm75 attention
+           layernorm pooling embedding emu activation convert padding)
 declare -A KERNEL_OF=([emu]=- [quantize]=quantize.cu [layernorm]=layernorm.cu [pooling]=pooling.cu
                       [embedding]=embedding.cu [activation]=activation.cu [padding]=padding.cu
-                      [attention]=attention.cu [convert]=convert.cu)
+                      [attention]=attention.cu [convert]=convert.cu [gemm_int8]=gemm_int8.cu
+                      [gemm_int8_sm75]=gemm_int8.cu [fused_attention]=fused_attention.cu
+                      [fused_attention_sm75]=fused_attention.cu)
+declare -A SOURCE_OF=([gemm_int8_sm75]=gemm_int8 [fused_attention_sm75]=fused_attention)
+declare -A FLAGS_OF=([gemm_int8]="-D__CUDA_ARCH__=800 -DEMU_SM=90"
+                     [gemm_int8_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75"
+                     [fused_attention]="-D__CUDA_ARCH__=800 -DEMU_SM=90"
+                     [fused_attention_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75")
 
 SELF_CHECK=0
 ONLY=""
@@ -135,16 +148,18 @@ for t in "${TESTS[@]}"; do
 done
 [[ ${#kernel_files[@]} -gt 0 ]] && python3 "$HERE/prep.py" "$KERNELS" "$SRC" "${kernel_files[@]}"
 test_files=(emu_selftest.cu)
-for t in "${TESTS[@]}"; do test_files+=("test_$t.cpp"); done
+for t in "${TESTS[@]}"; do test_files+=("test_${SOURCE_OF[$t]:-$t}.cpp"); done
 python3 "$HERE/prep.py" "$HERE/tests" "$SRC" "${test_files[@]}"
 
 # ---- build (each test is one translation unit: test + the kernel source it includes) -----------
 build_one() {
   local t=$1
+  local src="$SRC/test_${SOURCE_OF[$t]:-$t}.cpp"
+  local flags="$CXXFLAGS ${FLAGS_OF[$t]:-}"
   local key
   # rebuilt when the compiler, the flags, the shim, the test headers, this test or any prepared
   # kernel file changes
-  key=$( { echo "$CXX $CXXFLAGS $CXX_VERSION"; cat "$HERE"/shim/*.h "$HERE"/tests/*.h "$SRC/test_$t.cpp";
+  key=$( { echo "$CXX $flags $CXX_VERSION"; cat "$HERE"/shim/*.h "$HERE"/tests/*.h "$src";
            find "$SRC" -maxdepth 1 -type f ! -name 'test_*' ! -name '*.tmp' -print0 | LC_ALL=C sort -z |
              xargs -0 cat; } |
          sha256sum | cut -c1-32)
@@ -153,7 +168,7 @@ build_one() {
   fi
   rm -f "$BIN/test_$t.key"
   # shellcheck disable=SC2086
-  if ! "$CXX" $CXXFLAGS -I"$HERE/shim" -I"$SRC" -I"$HERE/tests" "$SRC/test_$t.cpp" \
+  if ! "$CXX" $flags -I"$HERE/shim" -I"$SRC" -I"$HERE/tests" "$src" \
       -o "$BIN/test_$t" >"$LOGS/build_$t.log" 2>&1; then
     return 1
   fi

@@ -70,3 +70,13 @@ inline __half __float2half_rn(float value) {
 inline __half __float2half(float f) { return __float2half_rn(f); }
 inline __half __ushort_as_half(unsigned short x) { __half h; h.x = x; return h; }
 inline unsigned short __half_as_ushort(__half h) { return h.x; }
+
+// Two halves in one 32-bit word, x in the low 16 bits (as on the GPU).
+struct alignas(4) __half2 {
+  __half x, y;
+};
+inline __half2 __floats2half2_rn(float a, float b) { return {__float2half_rn(a), __float2half_rn(b)}; }
+inline __half2 __halves2half2(__half a, __half b) { return {a, b}; }
+inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }
+inline float __low2float(__half2 h) { return __half2float(h.x); }
+inline float __high2float(__half2 h) { return __half2float(h.y); }

@@ -15,7 +15,13 @@
 //    PROT_NONE guard pages (as does every device buffer of the tests, see emu::dev_alloc);
 //  - static + dynamic shared memory above 48 KiB (each static array counted in 16-byte units, as
 //    ptxas reports them) fails the launch with cudaErrorInvalidValue and changes no memory, as a
-//    launch without the opt-in attribute does on every CUDA target.
+//    launch without the opt-in attribute does on every CUDA target; with
+//    cudaFuncAttributeMaxDynamicSharedMemorySize set, up to the emulated device's opt-in limit;
+//  - 1-D, 2-D and 3-D grids; a grid given as a number (every such launch of the kernels is a 1-D
+//    grid-stride loop) is also run capped to 2 and 3 blocks, a dim3 grid always runs whole;
+//  - the emulated device (emu::device(): compute capability, SM count, opt-in shared memory) that
+//    cudaGetDevice / cudaDeviceGetAttribute report;
+//  - the PTX instructions of kernels/ptx.cuh (async copies, ldmatrix, mma.sync), in emu_ptx.h.
 #pragma once
 
 #include <signal.h>
@@ -50,13 +56,32 @@ enum cudaError {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevice = 101,
   cudaErrorLaunchFailure = 719,
 };
+enum cudaDeviceAttr {
+  cudaDevAttrMultiProcessorCount = 16,
+  cudaDevAttrComputeCapabilityMajor = 75,
+  cudaDevAttrComputeCapabilityMinor = 76,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 typedef enum cudaError cudaError_t;
 struct CUstream_st;
 typedef struct CUstream_st* cudaStream_t;
 
 struct uint3 { unsigned x, y, z; };
+// the vector types the kernels use, with CUDA's sizes and alignments
+struct alignas(16) int4 { int x, y, z, w; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+struct alignas(8) uint2 { unsigned x, y; };
+struct alignas(8) float2 { float x, y; };
+struct alignas(2) char2 { signed char x, y; };
+inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline char2 make_char2(signed char x, signed char y) { return {x, y}; }
 struct dim3 {
   unsigned x, y, z;
   dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
@@ -68,6 +93,7 @@ inline const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
     default: return "unspecified launch failure";
   }
 }
@@ -76,16 +102,30 @@ namespace emu {
 
 // ---- configuration, error reporting ------------------------------------------------------------
 constexpr size_t kSharedLimit = 48 * 1024;  // static + dynamic, without the opt-in attribute
+constexpr size_t kDynArena = 227 * 1024;    // the largest opt-in of any target (sm_90)
 constexpr int kMaxThreads = 1024;
+
+// The device the runtime calls report (one device, 0). Tests set it before the first launch:
+// the kernels cache what they read per device.
+struct Device {
+  int major = 9;
+  int minor = 0;
+  int sms = 132;
+  int optin_shared = 232448;  // sm_90: 227 KiB
+};
+inline Device& device() { static Device d; return d; }
 
 struct Sched {
   int thread_order;  // 0 forward, 1 reverse, 2 random (reshuffled every round)
   int block_order;   // 0 forward, 1 reverse, 2 random
-  unsigned grid_cap; // 0: the launch's grid; else at most this many blocks (grid-stride loops)
+  unsigned grid_cap; // 0: the launch's grid; else at most this many blocks (1-D grid-stride loops)
+  int async_land;    // cp.async copies land 0: when issued, 1: at the wait, 2: either (random)
   const char* name;
 };
-inline const Sched kSchedules[3] = {
-    {0, 0, 0, "fwd"}, {1, 1, 2, "rev/grid<=2"}, {2, 2, 3, "random/grid<=3"}};
+inline const Sched kSchedules[3] = {{0, 0, 0, 0, "fwd/copies-at-issue"},
+                                    {1, 1, 2, 1, "rev/grid<=2/copies-at-wait"},
+                                    {2, 2, 3, 2, "random/grid<=3/copies-random"}};
+inline const Sched*& cur_sched() { static const Sched* s = &kSchedules[0]; return s; }
 
 struct Config {
   int runs = 3;           // schedules per launch, compared bit for bit (1: no race check)
@@ -200,15 +240,23 @@ inline void protect_inputs(bool on) {
   }
 }
 
-// Shared memory: two 48 KiB arenas between guard pages, the dynamic one and the static one.
-struct Arena { Guarded g; };
-inline Arena& dyn_arena() { static Arena a{guarded_alloc(kSharedLimit, false)}; return a; }
-inline Arena& static_arena() { static Arena a{guarded_alloc(kSharedLimit, false)}; return a; }
-// The 48 KiB in use: right after the front guard page or right before the back one.
+// Shared memory: two arenas between guard pages, the dynamic one (up to the opt-in limit) and the
+// static one (48 KiB).
+struct Arena { Guarded g; size_t size; };
+inline Arena& dyn_arena() { static Arena a{guarded_alloc(kDynArena, false), kDynArena}; return a; }
+inline Arena& static_arena() { static Arena a{guarded_alloc(kSharedLimit, false), kSharedLimit}; return a; }
+// The arena in use: right after the front guard page or right before the back one.
 inline char* arena_lo(Arena& a) {
-  return config().guard_front ? a.g.data : a.g.data + a.g.data_len - kSharedLimit;
+  return config().guard_front ? a.g.data : a.g.data + a.g.data_len - a.size;
 }
-inline char* arena_hi(Arena& a) { return arena_lo(a) + kSharedLimit; }
+inline char* arena_hi(Arena& a) { return arena_lo(a) + a.size; }
+inline bool in_arena(Arena& a, const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  return c >= a.g.data && c + bytes <= a.g.data + a.g.data_len;
+}
+inline bool is_shared(const void* p, size_t bytes) {
+  return in_arena(dyn_arena(), p, bytes) || in_arena(static_arena(), p, bytes);
+}
 
 // ---- fibers ------------------------------------------------------------------------------------
 enum FiberState { kReady, kAtBlockBarrier, kAtWarpOp, kDone, kAborted };
@@ -247,13 +295,26 @@ __attribute__((naked, noinline, used)) static void fast_switch(void** /*save*/, 
 
 constexpr size_t kStackBytes = 64 * 1024;
 
+// An async copy (cp.async) issued and not landed yet: 16 bytes from src, or 16 zeros (src NULL).
+struct AsyncCopy {
+  char* dst;
+  const char* src;
+  unsigned group;  // the commit group it belongs to (== Fiber::async_group: not committed yet)
+};
+inline void land(const AsyncCopy& c) {
+  if (c.src) memcpy(c.dst, c.src, 16); else memset(c.dst, 0, 16);
+}
+
 struct Fiber {
   void* sp = nullptr;  // fast switch
   ucontext_t uc;       // ucontext fallback
   Guarded stack;
   unsigned tid = 0;
   int state = kDone;
-  unsigned warp_seq = 0;  // warp-synchronous operations done so far
+  unsigned warp_seq = 0;        // warp-synchronous operations done so far
+  const char* warp_op = "";     // the one it waits at (lanes must be at the same one)
+  std::vector<AsyncCopy> async;  // cp.async copies in flight
+  unsigned async_group = 0;      // id of the open (uncommitted) group; committed: 0 .. id-1
 };
 inline std::vector<Fiber>& fibers() { static std::vector<Fiber> f(kMaxThreads); return f; }
 inline void*& sched_sp() { static void* p = nullptr; return p; }
@@ -276,6 +337,8 @@ inline void to_scheduler(int state) {
 
 [[noreturn]] inline void fiber_entry() {
   kernel_body()(kernel_ctx());
+  for (const AsyncCopy& c : cur_fiber()->async) land(c);  // copies never waited for still land
+  cur_fiber()->async.clear();
   to_scheduler(kDone);
   abort();  // a finished fiber is never resumed
 }
@@ -288,6 +351,9 @@ inline void fiber_start(Fiber& f, unsigned tid) {
   f.tid = tid;
   f.state = kReady;
   f.warp_seq = 0;
+  f.warp_op = "";
+  f.async.clear();
+  f.async_group = 0;
 #if EMU_FAST_SWITCH
   uintptr_t top = (uintptr_t)(f.stack.data + f.stack.data_len) & ~uintptr_t(15);
   void** sp = (void**)top;
@@ -322,14 +388,17 @@ inline void fiber_resume(Fiber& f) {
 
 // ---- per-launch state --------------------------------------------------------------------------
 struct StaticArray { const char* file; int line; size_t bytes; size_t offset; };
+constexpr size_t kWarpBlob = 64;  // bytes a lane may publish in one warp-wide operation
 struct LaunchState {
   size_t dyn_bytes = 0;
   char* dyn = nullptr;
   std::vector<StaticArray> statics;  // the kernel's __shared__ arrays, by declaration site
   size_t static_bytes = 0;           // sum of the arrays rounded up to 16 bytes
+  size_t shared_limit = kSharedLimit;  // static + dynamic (the opt-in raises it)
   bool failed = false;               // shared memory above the limit
   unsigned nwarps = 0;
   std::vector<uint64_t> warp_buf[2];  // shuffle exchange, double-buffered by warp_seq parity
+  std::vector<unsigned char> warp_blob[2];  // wider exchanges (PTX models), the same way
 };
 inline LaunchState& ls() { static LaunchState s; return s; }
 
@@ -337,35 +406,37 @@ inline LaunchState& ls() { static LaunchState s; return s; }
 template <typename T>
 inline T* dyn_smem() { return reinterpret_cast<T*>(ls().dyn); }
 
-// `__shared__ T name[count];` (prep.py; file and line name the declaration). One array per
-// declaration site and block, whichever thread reaches it first and however often; the first
-// declaration that takes static + dynamic above 48 KiB fails the launch. In the end-guard mode
-// the first array ends at the arena's guard page, in the front-guard mode it starts at it.
-template <typename T>
-inline T* static_smem(size_t count, const char* file, int line) {
+// `__shared__ [__align__(align)] T name[d1][d2]...;` (prep.py: A = T[d1][d2]..., or T for a
+// scalar; file and line name the declaration). One object per declaration site and block,
+// whichever thread reaches it first and however often; the first declaration that takes static +
+// dynamic above the limit fails the launch. In the end-guard mode the first array ends at the
+// arena's guard page (as far as its alignment allows), in the front-guard mode it starts at it.
+template <typename A>
+inline A& static_smem(size_t align, const char* file, int line) {
   LaunchState& s = ls();
-  const size_t bytes = sizeof(T) * count;
+  const size_t bytes = sizeof(A);
+  if (align < alignof(A)) align = alignof(A);
   for (const StaticArray& a : s.statics) {
     if (a.line == line && strcmp(a.file, file) == 0) {
       if (a.bytes != bytes) report("ERROR", "a __shared__ array declared with different sizes");
-      return reinterpret_cast<T*>(arena_lo(static_arena()) + a.offset);
+      return *reinterpret_cast<A*>(arena_lo(static_arena()) + a.offset);
     }
   }
   const size_t rounded = (bytes + 15) & ~size_t(15);
   StaticArray a{file, line, bytes, 0};
   if (config().guard_front) {
-    a.offset = s.static_bytes;
+    a.offset = (s.static_bytes + align - 1) & ~(align - 1);
   } else {
     a.offset = bytes > kSharedLimit - s.static_bytes ? 0 : kSharedLimit - s.static_bytes - bytes;
-    a.offset &= ~size_t(alignof(T) - 1);
+    a.offset &= ~(align - 1);
   }
   s.static_bytes += rounded;
   s.statics.push_back(a);
-  if (s.static_bytes + s.dyn_bytes > kSharedLimit) {
+  if (s.static_bytes > kSharedLimit || s.static_bytes + s.dyn_bytes > s.shared_limit) {
     s.failed = true;
     to_scheduler(kAborted);
   }
-  return reinterpret_cast<T*>(arena_lo(static_arena()) + a.offset);
+  return *reinterpret_cast<A*>(arena_lo(static_arena()) + a.offset);
 }
 
 // ---- warp-synchronous operations ---------------------------------------------------------------
@@ -384,10 +455,26 @@ inline uint64_t warp_exchange(uint64_t v, int src) {
   const unsigned lane = f->tid & 31, warp = f->tid >> 5;
   auto& buf = s.warp_buf[f->warp_seq & 1];
   buf[warp * 32 + lane] = v;
+  f->warp_op = "shuffle/syncwarp";
   to_scheduler(kAtWarpOp);
   const uint64_t r = buf[warp * 32 + (unsigned)src];
   f->warp_seq++;
   return r;
+}
+
+// One warp-wide operation of `op` (a PTX model): publishes `bytes` (<= kWarpBlob) of this lane,
+// waits for all 32 lanes to reach the same operation, returns the 32 lanes' data (lane l at
+// l * kWarpBlob), valid until this lane's next warp operation.
+inline const unsigned char* warp_gather(const char* op, const void* mine, size_t bytes) {
+  Fiber* f = cur_fiber();
+  LaunchState& s = ls();
+  const unsigned lane = f->tid & 31, warp = f->tid >> 5;
+  auto& buf = s.warp_blob[f->warp_seq & 1];
+  memcpy(&buf[(warp * 32 + lane) * kWarpBlob], mine, bytes);
+  f->warp_op = op;
+  to_scheduler(kAtWarpOp);
+  f->warp_seq++;
+  return &buf[warp * 32 * kWarpBlob];
 }
 
 template <typename T>
@@ -435,12 +522,18 @@ inline void run_block(int nthreads, const Sched& sc) {
     for (int w = 0; w < nwarps; ++w) {
       int at = 0, ready = 0, lanes = 0;
       unsigned seq = 0;
+      const char* op = "";
       bool same = true;
       for (int l = 0; l < 32 && w * 32 + l < nthreads; ++l) {
         Fiber& f = fs[w * 32 + l];
         lanes++;
         if (f.state == kAtWarpOp) {
-          if (at == 0) seq = f.warp_seq; else same = same && f.warp_seq == seq;
+          if (at == 0) {
+            seq = f.warp_seq;
+            op = f.warp_op;
+          } else {
+            same = same && f.warp_seq == seq && strcmp(f.warp_op, op) == 0;
+          }
           at++;
         }
         ready += f.state == kReady;
@@ -479,10 +572,16 @@ inline void run_block(int nthreads, const Sched& sc) {
 }
 
 // ---- launch ------------------------------------------------------------------------------------
+// A launch configuration. A grid given as a number (not a dim3) is a 1-D grid-stride launch: only
+// those are run capped (kSchedules); a dim3 grid (even one with y = z = 1) always runs whole.
 struct Cfg {
   dim3 grid, block;
   size_t dyn;
-  Cfg(dim3 g, dim3 b, size_t d = 0, cudaStream_t = nullptr) : grid(g), block(b), dyn(d) {}
+  bool cappable;
+  Cfg(dim3 g, dim3 b, size_t d = 0, cudaStream_t = nullptr) : grid(g), block(b), dyn(d), cappable(false) {}
+  template <typename I, typename = typename std::enable_if<std::is_integral<I>::value>::type>
+  Cfg(I g, dim3 b, size_t d = 0, cudaStream_t = nullptr)
+      : grid(dim3((unsigned)g)), block(b), dyn(d), cappable(true) {}
 };
 
 inline cudaError_t& last_error() { static cudaError_t e = cudaSuccess; return e; }
@@ -518,25 +617,34 @@ struct Snapshot {
 };
 
 // Runs the whole grid under one schedule. Returns false when the launch fails (shared memory).
-inline bool run_grid(unsigned grid, int threads, const Sched& sc) {
+inline bool run_grid(dim3 grid, bool cappable, int threads, const Sched& sc) {
   LaunchState& s = ls();
-  unsigned g = grid;
-  if (sc.grid_cap && g > sc.grid_cap) g = sc.grid_cap;
-  grid_dim() = uint3{g, 1, 1};
+  unsigned gx = grid.x;
+  if (cappable && sc.grid_cap && gx > sc.grid_cap) gx = sc.grid_cap;
+  grid_dim() = uint3{gx, grid.y, grid.z};
   block_dim() = uint3{(unsigned)threads, 1, 1};
-  std::vector<unsigned> blocks(g);
-  for (unsigned i = 0; i < g; ++i) blocks[i] = sc.block_order == 1 ? g - 1 - i : i;
+  const size_t total = size_t(gx) * grid.y * grid.z;
+  std::vector<size_t> blocks(total);
+  for (size_t i = 0; i < total; ++i) blocks[i] = sc.block_order == 1 ? total - 1 - i : i;
   if (sc.block_order == 2) std::shuffle(blocks.begin(), blocks.end(), rng());
+  cur_sched() = &sc;
   Arena& da = dyn_arena();
   Arena& sa = static_arena();
-  for (unsigned b : blocks) {
-    block_idx() = uint3{b, 0, 0};
-    s.dyn = config().guard_front ? arena_lo(da) : arena_hi(da) - s.dyn_bytes;
-    memset(arena_lo(da), 0xFF, kSharedLimit);  // uninitialised shared memory reads as NaN
+  // dynamic shared memory: 16-byte aligned, ending at the guard page as far as that allows
+  const size_t dyn_span = (s.dyn_bytes + 15) & ~size_t(15);
+  const size_t fill = std::max(kSharedLimit, dyn_span);
+  for (size_t b : blocks) {
+    block_idx() = uint3{unsigned(b % gx), unsigned(b / gx % grid.y), unsigned(b / gx / grid.y)};
+    s.dyn = config().guard_front ? arena_lo(da)
+                                 : reinterpret_cast<char*>(uintptr_t(arena_hi(da) - s.dyn_bytes) &
+                                                           ~uintptr_t(15));
+    // uninitialised shared memory reads as NaN
+    memset(config().guard_front ? arena_lo(da) : arena_hi(da) - fill, 0xFF, fill);
     memset(arena_lo(sa), 0xFF, kSharedLimit);
     s.statics.clear();
     s.static_bytes = 0;
     for (auto& wb : s.warp_buf) wb.assign(s.nwarps * 32, ~uint64_t(0));
+    for (auto& wb : s.warp_blob) wb.assign(s.nwarps * 32 * kWarpBlob, 0xFF);
     in_kernel() = true;
     run_block(threads, sc);
     in_kernel() = false;
@@ -545,23 +653,38 @@ inline bool run_grid(unsigned grid, int threads, const Sched& sc) {
   return true;
 }
 
+// cudaFuncAttributeMaxDynamicSharedMemorySize per kernel (cudaFuncSetAttribute)
+inline std::map<const void*, size_t>& max_dynamic_shared() {
+  static std::map<const void*, size_t> m;
+  return m;
+}
+template <typename F>
+const void* kernel_key(F f) {
+  if constexpr (std::is_pointer<F>::value) return reinterpret_cast<const void*>(f);
+  else return nullptr;
+}
+
 template <typename F, typename... Args>
 cudaError_t launch(F kernel, const Cfg& c, Args... args) {
   launch_count()++;
-  if (c.grid.x < 1 || c.grid.x > 0x7fffffffu || c.block.x < 1 || c.block.x > (unsigned)kMaxThreads) {
+  if (c.grid.x < 1 || c.grid.x > 0x7fffffffu || c.grid.y < 1 || c.grid.y > 65535 ||
+      c.grid.z < 1 || c.grid.z > 65535 || c.block.x < 1 || c.block.x > (unsigned)kMaxThreads) {
     last_error() = cudaErrorInvalidConfiguration;
     return last_error();
   }
-  if (c.grid.y != 1 || c.grid.z != 1 || c.block.y != 1 || c.block.z != 1) {
-    report("UNSUPPORTED", "2-D/3-D grids or blocks are not emulated");
+  if (c.block.y != 1 || c.block.z != 1) {
+    report("UNSUPPORTED", "2-D/3-D blocks are not emulated");
     last_error() = cudaErrorInvalidConfiguration;
-    return last_error();
-  }
-  if (c.dyn > kSharedLimit) {
-    last_error() = cudaErrorInvalidValue;
     return last_error();
   }
   LaunchState& s = ls();
+  const auto attr = max_dynamic_shared().find(kernel_key(kernel));
+  const bool opted_in = attr != max_dynamic_shared().end();
+  if (c.dyn > (opted_in ? attr->second : kSharedLimit)) {
+    last_error() = cudaErrorInvalidValue;
+    return last_error();
+  }
+  s.shared_limit = opted_in ? size_t(device().optin_shared) : kSharedLimit;
   s.dyn_bytes = c.dyn;
   s.failed = false;
   s.nwarps = (c.block.x + 31) / 32;
@@ -583,7 +706,7 @@ cudaError_t launch(F kernel, const Cfg& c, Args... args) {
       before.restore();
     }
     schedule_runs()++;
-    ok = run_grid(c.grid.x, (int)c.block.x, sc);
+    ok = run_grid(c.grid, c.cappable, (int)c.block.x, sc);
     if (ok && k > 0) {
       // Same starting memory, other schedule: any difference is a race (or a read of memory the
       // kernel did not write first).
@@ -672,6 +795,52 @@ inline float __expf(float x) { return expf(x); }
 inline float __logf(float x) { return logf(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline float __saturatef(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
+
+// Device-side helpers of the kernels (sequential fibers: an atomic is a plain read-modify-write).
+inline int atomicAdd(int* p, int v) { const int old = *p; *p = (int)((unsigned)old + (unsigned)v); return old; }
+inline float atomicAdd(float* p, float v) { const float old = *p; *p = old + v; return old; }
+inline int __dp4a(int a, int b, int c) {  // c + the dot product of the four signed bytes
+  int32_t sum = c;
+  for (int i = 0; i < 4; ++i) {
+    sum = (int32_t)((uint32_t)sum + (uint32_t)((int)(int8_t)(a >> (8 * i)) * (int)(int8_t)(b >> (8 * i))));
+  }
+  return sum;
+}
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline long min(long a, long b) { return a < b ? a : b; }
+inline long max(long a, long b) { return a > b ? a : b; }
+
+// ---- runtime calls -----------------------------------------------------------------------------
+inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int dev) {
+  if (dev != 0) return emu::last_error() = cudaErrorInvalidDevice;
+  const emu::Device& d = emu::device();
+  switch (a) {
+    case cudaDevAttrMultiProcessorCount: *v = d.sms; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *v = d.major; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMinor: *v = d.minor; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = d.optin_shared; return cudaSuccess;
+  }
+  return emu::last_error() = cudaErrorInvalidValue;
+}
+// (the kernel's static shared memory is not known before it runs: the launch checks the sum)
+inline cudaError_t cudaFuncSetAttribute(const void* kernel, cudaFuncAttribute a, int value) {
+  if (a != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
+      value > emu::device().optin_shared) {
+    return emu::last_error() = cudaErrorInvalidValue;
+  }
+  emu::max_dynamic_shared()[kernel] = size_t(value);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int v, size_t bytes, cudaStream_t = nullptr) {
+  memset(p, v, bytes);
+  return cudaSuccess;
+}
 
 inline cudaError_t cudaGetLastError() {
   cudaError_t e = emu::last_error();

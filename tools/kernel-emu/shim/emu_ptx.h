@@ -1,0 +1,184 @@
+// kernel-emu: CPU models of the PTX instructions behind kernels/ptx.cuh (prep.py includes this
+// file in its place). Written from the PTX ISA's descriptions of the instructions and of their
+// fragment layouts, independently of the kernels, so that a kernel that indexes fragments wrongly
+// gives wrong results here as on the GPU. Same function names and signatures as ptx.cuh.
+//
+//  - cp.async (16 bytes, optional zero fill): the copy lands when issued, at the thread's
+//    cp.async.wait_group that covers it, or either (per copy, random), depending on the schedule
+//    (shim/cuda_runtime.h, kSchedules): a kernel that reads a stage before waiting (or before the
+//    __syncthreads after every thread's wait), or that issues a copy into a buffer still being
+//    read, gets schedule-dependent results, which the emulator reports. Copies not waited for land
+//    when the thread exits. Destination must be shared and source global memory, both 16-byte
+//    aligned.
+//  - ldmatrix .x4 (.trans): warp-wide; lanes 8j..8j+7 give the row addresses of matrix j (16-byte
+//    aligned, shared memory); lane l receives in register j the two b16 elements (row l / 4,
+//    columns 2 (l % 4), +1) of matrix j, or with .trans (rows 2 (l % 4), +1, column l / 4).
+//  - mma.sync m16n8k16 .row.col f32.f16.f16.f32 and m16n8k32 .row.col s32.s8.s8.s32: warp-wide;
+//    the 16 x K A, K x 8 B and 16 x 8 C matrices are assembled from the 32 lanes' fragments
+//    (groupID g = lane / 4, t = lane % 4):
+//      f16 A: register i holds row g + 8 (i % 2), columns 2t + 8 (i / 2) + {0, 1}
+//      f16 B: register i holds rows (k) 2t + 8i + {0, 1}, column g
+//      s8  A: register i holds row g + 8 (i % 2), columns 4t + 16 (i / 2) + {0..3} (byte order)
+//      s8  B: register i holds rows (k) 4t + 16i + {0..3}, column g
+//      C, D:  c0, c1 = row g, columns 2t, 2t + 1; c2, c3 = row g + 8, the same columns
+//    D = C + A B: exact in int32 (wrapping) for s8; for f16 the products and sums are taken in
+//    double and rounded to float once (the tensor cores' own accumulation order and rounding are
+//    not reproduced: tests compare with tolerances that cover FP32 accumulation).
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace ft4j {
+
+namespace emu_ptx {
+
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+inline void check_copy(const void* smem, const void* gmem) {
+  if (!::emu::is_shared(smem, 16)) ::emu::report("PTX", "cp.async destination is not shared memory");
+  if (gmem != nullptr && ::emu::is_shared(gmem, 1)) {
+    ::emu::report("PTX", "cp.async source is shared memory (must be global)");
+  }
+  if (!aligned16(smem) || (gmem != nullptr && !aligned16(gmem))) {
+    ::emu::report("PTX", "cp.async of 16 bytes with an address that is not 16-byte aligned");
+  }
+}
+
+inline void issue(void* smem, const void* gmem) {
+  ::emu::Fiber* f = ::emu::cur_fiber();
+  const ::emu::AsyncCopy c{static_cast<char*>(smem), static_cast<const char*>(gmem), f->async_group};
+  const int policy = ::emu::cur_sched()->async_land;
+  const bool now = policy == 0 || (policy == 2 && (::emu::rng()() & 1u));
+  if (now) ::emu::land(c); else f->async.push_back(c);
+}
+
+inline float half_bits(uint32_t word, int hi) {
+  __half h;
+  h.x = static_cast<unsigned short>(hi ? word >> 16 : word & 0xffffu);
+  return __half2float(h);
+}
+
+}  // namespace emu_ptx
+
+inline void cp_async_16(void* smem, const void* gmem) {
+  emu_ptx::check_copy(smem, gmem);
+  emu_ptx::issue(smem, gmem);
+}
+
+inline void cp_async_16_zfill(void* smem, const void* gmem, bool valid) {
+  emu_ptx::check_copy(smem, valid ? gmem : nullptr);
+  emu_ptx::issue(smem, valid ? gmem : nullptr);
+}
+
+inline void cp_async_commit() { ::emu::cur_fiber()->async_group++; }
+
+template <int kPending>
+inline void cp_async_wait() {
+  ::emu::Fiber* f = ::emu::cur_fiber();
+  // committed groups: 0 .. async_group - 1; the newest kPending of them may stay in flight
+  const long keep_from = long(f->async_group) - kPending;
+  std::vector<::emu::AsyncCopy> still;
+  for (const ::emu::AsyncCopy& c : f->async) {
+    if (long(c.group) < keep_from) ::emu::land(c); else still.push_back(c);
+  }
+  f->async.swap(still);
+}
+
+template <bool kTrans>
+inline void ldmatrix_x4(uint32_t (&r)[4], const __half* row) {
+  const unsigned lane = ::emu::current_tid() & 31;
+  const unsigned char* all = ::emu::warp_gather(kTrans ? "ldmatrix.x4.trans" : "ldmatrix.x4", &row,
+                                                sizeof(row));
+  const __half* rows[32];
+  for (int l = 0; l < 32; ++l) memcpy(&rows[l], all + l * ::emu::kWarpBlob, sizeof(rows[l]));
+  if (lane == 0) {
+    for (int l = 0; l < 32; ++l) {
+      if (!emu_ptx::aligned16(rows[l]) || !::emu::is_shared(rows[l], 16)) {
+        ::emu::report("PTX", "ldmatrix row address of lane " + std::to_string(l) +
+                                 " is not a 16-byte aligned shared memory row");
+        break;
+      }
+    }
+  }
+  for (int j = 0; j < 4; ++j) {
+    __half lo, hi;
+    if (!kTrans) {
+      const __half* src = rows[8 * j + lane / 4] + 2 * (lane % 4);
+      lo = src[0];
+      hi = src[1];
+    } else {
+      lo = rows[8 * j + 2 * (lane % 4)][lane / 4];
+      hi = rows[8 * j + 2 * (lane % 4) + 1][lane / 4];
+    }
+    r[j] = uint32_t(lo.x) | (uint32_t(hi.x) << 16);
+  }
+}
+
+inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  struct In { uint32_t a[4], b[2]; float c[4]; } mine{{a[0], a[1], a[2], a[3]}, {b0, b1}, {c[0], c[1], c[2], c[3]}};
+  const unsigned char* all = ::emu::warp_gather("mma.m16n8k16.f32.f16", &mine, sizeof(mine));
+  double A[16][16], B[16][8], C[16][8];
+  for (int l = 0; l < 32; ++l) {
+    In in;
+    memcpy(&in, all + l * ::emu::kWarpBlob, sizeof(in));
+    const int g = l / 4, t = l % 4;
+    for (int i = 0; i < 4; ++i) {
+      const int row = g + 8 * (i % 2), col = 2 * t + 8 * (i / 2);
+      A[row][col] = emu_ptx::half_bits(in.a[i], 0);
+      A[row][col + 1] = emu_ptx::half_bits(in.a[i], 1);
+    }
+    for (int i = 0; i < 2; ++i) {
+      B[2 * t + 8 * i][g] = emu_ptx::half_bits(in.b[i], 0);
+      B[2 * t + 8 * i + 1][g] = emu_ptx::half_bits(in.b[i], 1);
+    }
+    C[g][2 * t] = in.c[0];
+    C[g][2 * t + 1] = in.c[1];
+    C[g + 8][2 * t] = in.c[2];
+    C[g + 8][2 * t + 1] = in.c[3];
+  }
+  const unsigned lane = ::emu::current_tid() & 31;
+  const int g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
+    double d = C[row][col];
+    for (int k = 0; k < 16; ++k) d += A[row][k] * B[k][col];
+    c[e] = static_cast<float>(d);
+  }
+}
+
+inline void mma_s8_16832(int (&c)[4], int a0, int a1, int a2, int a3, int b0, int b1) {
+  struct In { int a[4], b[2], c[4]; } mine{{a0, a1, a2, a3}, {b0, b1}, {c[0], c[1], c[2], c[3]}};
+  const unsigned char* all = ::emu::warp_gather("mma.m16n8k32.s32.s8", &mine, sizeof(mine));
+  int A[16][32], B[32][8], C[16][8];
+  for (int l = 0; l < 32; ++l) {
+    In in;
+    memcpy(&in, all + l * ::emu::kWarpBlob, sizeof(in));
+    const int g = l / 4, t = l % 4;
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 4; ++j) {
+        A[g + 8 * (i % 2)][4 * t + 16 * (i / 2) + j] = (int8_t)(in.a[i] >> (8 * j));
+      }
+    }
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 4; ++j) B[4 * t + 16 * i + j][g] = (int8_t)(in.b[i] >> (8 * j));
+    }
+    C[g][2 * t] = in.c[0];
+    C[g][2 * t + 1] = in.c[1];
+    C[g + 8][2 * t] = in.c[2];
+    C[g + 8][2 * t + 1] = in.c[3];
+  }
+  const unsigned lane = ::emu::current_tid() & 31;
+  const int g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
+    uint32_t d = static_cast<uint32_t>(C[row][col]);
+    for (int k = 0; k < 32; ++k) d += static_cast<uint32_t>(A[row][k] * B[k][col]);
+    c[e] = static_cast<int>(d);
+  }
+}
+
+}  // namespace ft4j
