@@ -33,8 +33,8 @@ TEST_TIMEOUT=300
 # compiler flags (the tensor-core tests: the CUDA architecture the device code is compiled for and
 # the emulated device, EMU_SM).
 ALL_TESTS=(emu quantize layernorm pooling embedding activation padding attention convert
-           gemm_int8 gemm_int8_sm75)
-RUN_ORDER=(gemm_int8 quantize gemm_int8_sm75 attention
+           gemm_int8 gemm_int8_sm75 fused_attention fused_attention_sm75)
+RUN_ORDER=(fused_attention gemm_int8 quantize fused_attention_sm75 gemm_int8_sm75 attention
            layernorm pooling embedding emu activation convert padding)
 declare -A KERNEL_OF=([emu]=- [quantize]=quantize.cu [layernorm]=layernorm.cu [pooling]=pooling.cu
                       [embedding]=embedding.cu [activation]=activation.cu [padding]=padding.cu
@@ -93,6 +93,14 @@ if [[ $SELF_CHECK == 1 ]]; then
     "int8 clamp admits -128|common.cuh|quantize|q = q > 127 ? 127 : (q < -127 ? -127 : q);|q = q > 127 ? 127 : (q < -128 ? -128 : q);"
     "pool_rows reads one column past the row|pooling.cu|pooling|sum += to_float(base[int64_t(r) * p.hidden + c]);|sum += to_float(base[int64_t(r) * p.hidden + c + 1]);"
     "kRowSharedBytes = all 48 KiB (static scratch not left room)|common.cuh|layernorm|constexpr size_t kRowSharedBytes = kDefaultSharedBytes - 256;|constexpr size_t kRowSharedBytes = kDefaultSharedBytes;"
+    "INT8 GEMM pipeline reads a stage before its copies land|gemm_int8.cu|gemm_int8|    cp_async_wait<kPStages - 2>();|    cp_async_wait<kPStages - 1>();"
+    "INT8 GEMM B fragment: second k half from the first|gemm_int8.cu|gemm_int8|      bf[j][1] = load_s32(&bs[s][c][16 + 4 * t]);|      bf[j][1] = load_s32(&bs[s][c][4 * t]);"
+    "attention P fragments in the wrong registers|fused_attention.cu|fused_attention|        pa[mt][kk][1] = pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        pa[mt][kk][2] = pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);|        pa[mt][kk][2] = pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        pa[mt][kk][1] = pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);"
+    "attention prefetch overwrites a stage other warps still read (no __syncthreads)|fused_attention.cu|fused_attention|    __syncthreads();  // this stage is read by everyone before the next prefetch overwrites it
+|"
+    "attention V loaded without .trans|fused_attention.cu|fused_attention|        ldmatrix_x4<true>(vb,|        ldmatrix_x4<false>(vb,"
   )
   failures=0
   i=0

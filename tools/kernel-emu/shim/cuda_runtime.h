@@ -116,14 +116,15 @@ struct Device {
 inline Device& device() { static Device d; return d; }
 
 struct Sched {
-  int thread_order;  // 0 forward, 1 reverse, 2 random (reshuffled every round)
+  int thread_order;  // 0 forward, 1 reverse, 2 random (reshuffled every round), 3 warp-serial
+                     // (run_block)
   int block_order;   // 0 forward, 1 reverse, 2 random
   unsigned grid_cap; // 0: the launch's grid; else at most this many blocks (1-D grid-stride loops)
   int async_land;    // cp.async copies land 0: when issued, 1: at the wait, 2: either (random)
   const char* name;
 };
 inline const Sched kSchedules[3] = {{0, 0, 0, 0, "fwd/copies-at-issue"},
-                                    {1, 1, 2, 1, "rev/grid<=2/copies-at-wait"},
+                                    {3, 1, 2, 1, "warp-serial-rev/grid<=2/copies-at-wait"},
                                     {2, 2, 3, 2, "random/grid<=3/copies-random"}};
 inline const Sched*& cur_sched() { static const Sched* s = &kSchedules[0]; return s; }
 
@@ -399,6 +400,11 @@ struct LaunchState {
   unsigned nwarps = 0;
   std::vector<uint64_t> warp_buf[2];  // shuffle exchange, double-buffered by warp_seq parity
   std::vector<unsigned char> warp_blob[2];  // wider exchanges (PTX models), the same way
+  uint64_t block_serial = 0;                // blocks run so far (tags warp_result)
+  // What one lane computed for its whole warp's current operation (an MMA's 16 x 8 result), for
+  // the other lanes of the same operation: tag = block_serial << 32 | warp_seq.
+  struct WarpResult { uint64_t tag = ~uint64_t(0); unsigned char data[1024]; };
+  std::vector<WarpResult> warp_result;
 };
 inline LaunchState& ls() { static LaunchState s; return s; }
 
@@ -477,6 +483,18 @@ inline const unsigned char* warp_gather(const char* op, const void* mine, size_t
   return &buf[warp * 32 * kWarpBlob];
 }
 
+// After warp_gather: the warp's shared result slot for this operation and whether it is still to
+// be computed (true for the first lane that asks; the others find it filled).
+inline std::pair<unsigned char*, bool> warp_result() {
+  Fiber* f = cur_fiber();
+  LaunchState& s = ls();
+  LaunchState::WarpResult& r = s.warp_result[f->tid >> 5];
+  const uint64_t tag = (s.block_serial << 32) | f->warp_seq;
+  const bool compute = r.tag != tag;
+  r.tag = tag;
+  return {r.data, compute};
+}
+
 template <typename T>
 inline uint64_t to_bits(T v) {
   static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffle type");
@@ -501,62 +519,90 @@ inline int check_width(int width, const char* op) {
 // ---- the scheduler ----------------------------------------------------------------------------
 inline std::mt19937& rng() { static std::mt19937 r(12345); return r; }
 
+// Releases warp w's lanes waiting at a warp operation once all its lanes are there (a lane still
+// running, or at __syncthreads, keeps it). Returns whether it released.
+inline bool release_warp(int w, int nthreads) {
+  auto& fs = fibers();
+  int at = 0, ready = 0, lanes = 0;
+  unsigned seq = 0;
+  const char* op = "";
+  bool same = true;
+  for (int l = 0; l < 32 && w * 32 + l < nthreads; ++l) {
+    Fiber& f = fs[w * 32 + l];
+    lanes++;
+    if (f.state == kAtWarpOp) {
+      if (at == 0) {
+        seq = f.warp_seq;
+        op = f.warp_op;
+      } else {
+        same = same && f.warp_seq == seq && strcmp(f.warp_op, op) == 0;
+      }
+      at++;
+    }
+    ready += f.state == kReady;
+  }
+  if (at == 0 || ready) return false;
+  if (at < 32 || !same) {
+    report("SHUFFLE", at < 32 ? "warp shuffle/sync reached by " + std::to_string(at) +
+                                    " of 32 lanes (the others exited, wait at "
+                                    "__syncthreads or do not exist)"
+                              : std::string("lanes of a warp at different shuffles/syncs"));
+  }
+  for (int l = 0; l < lanes; ++l) {
+    Fiber& f = fs[w * 32 + l];
+    if (f.state == kAtWarpOp) f.state = kReady;
+  }
+  return true;
+}
+
 // Runs one block to completion, until the launch fails (shared memory) or a deadlock is reported.
+// Between block barriers: thread orders 0-2 advance every warp by one warp operation per round
+// (threads forward, reverse or random); order 3 runs the warps one after another, last warp
+// first, each as far as it gets before a __syncthreads (warps far apart: a warp that overwrites
+// shared memory another warp has yet to read between two barriers shows up as a race).
 inline void run_block(int nthreads, const Sched& sc) {
   auto& fs = fibers();
   LaunchState& s = ls();
   for (int t = 0; t < nthreads; ++t) fiber_start(fs[t], (unsigned)t);
   std::vector<int> order(nthreads);
-  for (int i = 0; i < nthreads; ++i) order[i] = sc.thread_order == 1 ? nthreads - 1 - i : i;
+  const bool reverse = sc.thread_order == 1 || sc.thread_order == 3;
+  for (int i = 0; i < nthreads; ++i) order[i] = reverse ? nthreads - 1 - i : i;
   const int nwarps = (nthreads + 31) / 32;
   for (;;) {
-    if (sc.thread_order == 2) std::shuffle(order.begin(), order.end(), rng());
-    for (int i : order) {
-      Fiber& f = fs[i];
-      if (f.state != kReady) continue;
-      fiber_resume(f);
-      if (s.failed) return;
-    }
-    // Warp operations: released when all 32 lanes of the warp are at the same one.
-    bool released = false;
-    for (int w = 0; w < nwarps; ++w) {
-      int at = 0, ready = 0, lanes = 0;
-      unsigned seq = 0;
-      const char* op = "";
-      bool same = true;
-      for (int l = 0; l < 32 && w * 32 + l < nthreads; ++l) {
-        Fiber& f = fs[w * 32 + l];
-        lanes++;
-        if (f.state == kAtWarpOp) {
-          if (at == 0) {
-            seq = f.warp_seq;
-            op = f.warp_op;
-          } else {
-            same = same && f.warp_seq == seq && strcmp(f.warp_op, op) == 0;
+    if (sc.thread_order == 3) {
+      for (int w = nwarps - 1; w >= 0; --w) {
+        for (;;) {  // this warp as far as it goes
+          bool ran = false;
+          for (int l = 31; l >= 0; --l) {
+            if (w * 32 + l >= nthreads) continue;
+            Fiber& f = fs[w * 32 + l];
+            if (f.state != kReady) continue;
+            fiber_resume(f);
+            ran = true;
+            if (s.failed) return;
           }
-          at++;
+          if (!release_warp(w, nthreads) && !ran) break;
         }
-        ready += f.state == kReady;
       }
-      if (at == 0 || ready) continue;
-      if (at < 32 || !same) {
-        report("SHUFFLE", at < 32 ? "warp shuffle/sync reached by " + std::to_string(at) +
-                                        " of 32 lanes (the others exited, wait at "
-                                        "__syncthreads or do not exist)"
-                                  : std::string("lanes of a warp at different shuffles/syncs"));
+    } else {
+      if (sc.thread_order == 2) std::shuffle(order.begin(), order.end(), rng());
+      for (int i : order) {
+        Fiber& f = fs[i];
+        if (f.state != kReady) continue;
+        fiber_resume(f);
+        if (s.failed) return;
       }
-      for (int l = 0; l < lanes; ++l) {
-        Fiber& f = fs[w * 32 + l];
-        if (f.state == kAtWarpOp) f.state = kReady;
-      }
-      released = true;
+      // Warp operations: released when all 32 lanes of the warp are at the same one.
+      bool released = false;
+      for (int w = 0; w < nwarps; ++w) released |= release_warp(w, nthreads);
+      if (released) continue;
     }
-    if (released) continue;
-    int ready = 0, at_bar = 0, done = 0;
+    int ready = 0, at_bar = 0, done = 0, at_warp = 0;
     for (int t = 0; t < nthreads; ++t) {
       ready += fs[t].state == kReady;
       at_bar += fs[t].state == kAtBlockBarrier;
       done += fs[t].state == kDone;
+      at_warp += fs[t].state == kAtWarpOp;
     }
     if (ready) continue;
     if (done == nthreads) return;
@@ -566,8 +612,18 @@ inline void run_block(int nthreads, const Sched& sc) {
       for (int t = 0; t < nthreads; ++t) if (fs[t].state == kAtBlockBarrier) fs[t].state = kReady;
       continue;
     }
-    report("BARRIER", "deadlock: threads wait at __syncthreads() and at warp operations");
-    return;
+    if (sc.thread_order != 3 || at_warp == 0) {
+      report("BARRIER", "deadlock: threads wait at __syncthreads() and at warp operations");
+      return;
+    }
+    // (order 3: a warp op left unreleased (some lanes at a barrier): one more lock-step round
+    // reports it the usual way)
+    bool released = false;
+    for (int w = 0; w < nwarps; ++w) released |= release_warp(w, nthreads);
+    if (!released) {
+      report("BARRIER", "deadlock: threads wait at __syncthreads() and at warp operations");
+      return;
+    }
   }
 }
 
@@ -645,6 +701,8 @@ inline bool run_grid(dim3 grid, bool cappable, int threads, const Sched& sc) {
     s.static_bytes = 0;
     for (auto& wb : s.warp_buf) wb.assign(s.nwarps * 32, ~uint64_t(0));
     for (auto& wb : s.warp_blob) wb.assign(s.nwarps * 32 * kWarpBlob, 0xFF);
+    s.warp_result.resize(s.nwarps);
+    s.block_serial++;
     in_kernel() = true;
     run_block(threads, sc);
     in_kernel() = false;
@@ -848,3 +906,56 @@ inline cudaError_t cudaGetLastError() {
   return e;
 }
 inline cudaError_t cudaPeekAtLastError() { return emu::last_error(); }
+
+// ==== runtime calls of the C API layer (native/src/ft4j.cpp; test_capi) ==========================
+// ft4j.cpp asks the runtime a few things the kernels never do. Emulated for the one device that
+// emu::device() describes; device buffers are host memory here, so nothing else is needed.
+// The error codes ft4j_cuda_device_count treats as "no usable GPU" (their CUDA values; constants
+// rather than enumerators so that this section stays apart from the kernels' enum above):
+constexpr cudaError_t cudaErrorInitializationError = static_cast<cudaError_t>(3);
+constexpr cudaError_t cudaErrorInsufficientDriver = static_cast<cudaError_t>(35);
+constexpr cudaError_t cudaErrorNoDevice = static_cast<cudaError_t>(100);
+constexpr cudaError_t cudaErrorSystemDriverMismatch = static_cast<cudaError_t>(803);
+constexpr cudaError_t cudaErrorCompatNotSupportedOnDevice = static_cast<cudaError_t>(804);
+
+namespace emu {
+// What the device-query calls below report; a test may change it to reach ft4j.cpp's other paths.
+struct Runtime {
+  int device_count = 1;  // cudaGetDeviceCount's count (only device 0 has attributes, so a larger
+                         // count makes cudaDeviceGetAttribute fail for the others)
+  cudaError_t device_count_error = cudaSuccess;  // else cudaGetDeviceCount fails with it (e.g.
+                                                 // cudaErrorNoDevice: a machine without a GPU)
+  int runtime_version = 12080;  // CUDA 12.8, as cudaRuntimeGetVersion / cudaDriverGetVersion
+  int driver_version = 12080;   // encode it (1000 * major + 10 * minor)
+};
+inline Runtime& runtime() { static Runtime r; return r; }
+}  // namespace emu
+
+// The count, or the configured failure, which (as in CUDA) is also recorded as the last error.
+inline cudaError_t cudaGetDeviceCount(int* count) {
+  if (emu::runtime().device_count_error != cudaSuccess) {
+    *count = 0;
+    return emu::last_error() = emu::runtime().device_count_error;
+  }
+  *count = emu::runtime().device_count;
+  return cudaSuccess;
+}
+inline cudaError_t cudaRuntimeGetVersion(int* v) { *v = emu::runtime().runtime_version; return cudaSuccess; }
+inline cudaError_t cudaDriverGetVersion(int* v) { *v = emu::runtime().driver_version; return cudaSuccess; }
+// The enumerator's name, as CUDA spells it ("cudaErrorInvalidValue").
+inline const char* cudaGetErrorName(cudaError_t e) {
+  switch (static_cast<int>(e)) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case 3: return "cudaErrorInitializationError";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case 35: return "cudaErrorInsufficientDriver";
+    case 100: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case 803: return "cudaErrorSystemDriverMismatch";
+    case 804: return "cudaErrorCompatNotSupportedOnDevice";
+    default: return "cudaErrorUnknown";
+  }
+}

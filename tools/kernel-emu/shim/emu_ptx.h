@@ -23,7 +23,8 @@
 //      C, D:  c0, c1 = row g, columns 2t, 2t + 1; c2, c3 = row g + 8, the same columns
 //    D = C + A B: exact in int32 (wrapping) for s8; for f16 the products and sums are taken in
 //    double and rounded to float once (the tensor cores' own accumulation order and rounding are
-//    not reproduced: tests compare with tolerances that cover FP32 accumulation).
+//    not reproduced: tests compare with tolerances that cover FP32 accumulation). The first lane
+//    to resume computes the warp's whole D (emu::warp_result), each lane takes its fragment.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -121,64 +122,77 @@ inline void ldmatrix_x4(uint32_t (&r)[4], const __half* row) {
 inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   struct In { uint32_t a[4], b[2]; float c[4]; } mine{{a[0], a[1], a[2], a[3]}, {b0, b1}, {c[0], c[1], c[2], c[3]}};
   const unsigned char* all = ::emu::warp_gather("mma.m16n8k16.f32.f16", &mine, sizeof(mine));
-  double A[16][16], B[16][8], C[16][8];
-  for (int l = 0; l < 32; ++l) {
-    In in;
-    memcpy(&in, all + l * ::emu::kWarpBlob, sizeof(in));
-    const int g = l / 4, t = l % 4;
-    for (int i = 0; i < 4; ++i) {
-      const int row = g + 8 * (i % 2), col = 2 * t + 8 * (i / 2);
-      A[row][col] = emu_ptx::half_bits(in.a[i], 0);
-      A[row][col + 1] = emu_ptx::half_bits(in.a[i], 1);
+  auto [slot, compute] = ::emu::warp_result();
+  float (&D)[16][8] = *reinterpret_cast<float (*)[16][8]>(slot);
+  static_assert(sizeof(D) <= sizeof(::emu::LaunchState::WarpResult::data), "result slot");
+  if (compute) {
+    double A[16][16], B[16][8], C[16][8];
+    for (int l = 0; l < 32; ++l) {
+      In in;
+      memcpy(&in, all + l * ::emu::kWarpBlob, sizeof(in));
+      const int g = l / 4, t = l % 4;
+      for (int i = 0; i < 4; ++i) {
+        const int row = g + 8 * (i % 2), col = 2 * t + 8 * (i / 2);
+        A[row][col] = emu_ptx::half_bits(in.a[i], 0);
+        A[row][col + 1] = emu_ptx::half_bits(in.a[i], 1);
+      }
+      for (int i = 0; i < 2; ++i) {
+        B[2 * t + 8 * i][g] = emu_ptx::half_bits(in.b[i], 0);
+        B[2 * t + 8 * i + 1][g] = emu_ptx::half_bits(in.b[i], 1);
+      }
+      C[g][2 * t] = in.c[0];
+      C[g][2 * t + 1] = in.c[1];
+      C[g + 8][2 * t] = in.c[2];
+      C[g + 8][2 * t + 1] = in.c[3];
     }
-    for (int i = 0; i < 2; ++i) {
-      B[2 * t + 8 * i][g] = emu_ptx::half_bits(in.b[i], 0);
-      B[2 * t + 8 * i + 1][g] = emu_ptx::half_bits(in.b[i], 1);
+    for (int row = 0; row < 16; ++row) {
+      for (int col = 0; col < 8; ++col) {
+        double d = C[row][col];
+        for (int k = 0; k < 16; ++k) d += A[row][k] * B[k][col];
+        D[row][col] = static_cast<float>(d);
+      }
     }
-    C[g][2 * t] = in.c[0];
-    C[g][2 * t + 1] = in.c[1];
-    C[g + 8][2 * t] = in.c[2];
-    C[g + 8][2 * t + 1] = in.c[3];
   }
   const unsigned lane = ::emu::current_tid() & 31;
   const int g = lane / 4, t = lane % 4;
-  for (int e = 0; e < 4; ++e) {
-    const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
-    double d = C[row][col];
-    for (int k = 0; k < 16; ++k) d += A[row][k] * B[k][col];
-    c[e] = static_cast<float>(d);
-  }
+  for (int e = 0; e < 4; ++e) c[e] = D[g + 8 * (e / 2)][2 * t + e % 2];
 }
 
 inline void mma_s8_16832(int (&c)[4], int a0, int a1, int a2, int a3, int b0, int b1) {
   struct In { int a[4], b[2], c[4]; } mine{{a0, a1, a2, a3}, {b0, b1}, {c[0], c[1], c[2], c[3]}};
   const unsigned char* all = ::emu::warp_gather("mma.m16n8k32.s32.s8", &mine, sizeof(mine));
-  int A[16][32], B[32][8], C[16][8];
-  for (int l = 0; l < 32; ++l) {
-    In in;
-    memcpy(&in, all + l * ::emu::kWarpBlob, sizeof(in));
-    const int g = l / 4, t = l % 4;
-    for (int i = 0; i < 4; ++i) {
-      for (int j = 0; j < 4; ++j) {
-        A[g + 8 * (i % 2)][4 * t + 16 * (i / 2) + j] = (int8_t)(in.a[i] >> (8 * j));
+  auto [slot, compute] = ::emu::warp_result();
+  int32_t (&D)[16][8] = *reinterpret_cast<int32_t (*)[16][8]>(slot);
+  if (compute) {
+    int A[16][32], B[32][8], C[16][8];
+    for (int l = 0; l < 32; ++l) {
+      In in;
+      memcpy(&in, all + l * ::emu::kWarpBlob, sizeof(in));
+      const int g = l / 4, t = l % 4;
+      for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) {
+          A[g + 8 * (i % 2)][4 * t + 16 * (i / 2) + j] = (int8_t)(in.a[i] >> (8 * j));
+        }
+      }
+      for (int i = 0; i < 2; ++i) {
+        for (int j = 0; j < 4; ++j) B[4 * t + 16 * i + j][g] = (int8_t)(in.b[i] >> (8 * j));
+      }
+      C[g][2 * t] = in.c[0];
+      C[g][2 * t + 1] = in.c[1];
+      C[g + 8][2 * t] = in.c[2];
+      C[g + 8][2 * t + 1] = in.c[3];
+    }
+    for (int row = 0; row < 16; ++row) {
+      for (int col = 0; col < 8; ++col) {
+        uint32_t d = static_cast<uint32_t>(C[row][col]);
+        for (int k = 0; k < 32; ++k) d += static_cast<uint32_t>(A[row][k] * B[k][col]);
+        D[row][col] = static_cast<int32_t>(d);
       }
     }
-    for (int i = 0; i < 2; ++i) {
-      for (int j = 0; j < 4; ++j) B[4 * t + 16 * i + j][g] = (int8_t)(in.b[i] >> (8 * j));
-    }
-    C[g][2 * t] = in.c[0];
-    C[g][2 * t + 1] = in.c[1];
-    C[g + 8][2 * t] = in.c[2];
-    C[g + 8][2 * t + 1] = in.c[3];
   }
   const unsigned lane = ::emu::current_tid() & 31;
   const int g = lane / 4, t = lane % 4;
-  for (int e = 0; e < 4; ++e) {
-    const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
-    uint32_t d = static_cast<uint32_t>(C[row][col]);
-    for (int k = 0; k < 32; ++k) d += static_cast<uint32_t>(A[row][k] * B[k][col]);
-    c[e] = static_cast<int>(d);
-  }
+  for (int e = 0; e < 4; ++e) c[e] = D[g + 8 * (e / 2)][2 * t + e % 2];
 }
 
 }  // namespace ft4j

@@ -184,13 +184,14 @@ struct Case {
   }
   // An int8 output: q must be clamp(rint(s), -127, 127) of the exact scaled value s, except that
   // when s lies within `window` of a rounding boundary (k + 0.5) the kernel's float s may fall on
-  // the other side: then the neighbouring value is accepted, and counted as a boundary flip.
+  // the other side: then the neighbouring value is accepted, and counted as a boundary flip (with
+  // a window above 0.5, every value from q(s - window) to q(s + window)).
   bool int8(const char* what, size_t i, int got, double s, double window) {
     auto q = [](double x) { return std::max(-127.0, std::min(127.0, std::nearbyint(x))); };
     const double want = q(s);
     if (std::fabs(s) < 127.5) k.max_window = std::max(k.max_window, window);
     if (got == want) return true;
-    if (got == q(s - window) || got == q(s + window)) {
+    if (got >= q(s - window) && got <= q(s + window)) {
       k.flips++;
       return true;
     }
