@@ -12,12 +12,20 @@
 # RPS "0 1"), the PyTorch anchor (PT=1), FP16 with and without the GELU epilogue (GELU=1),
 # embedding throughput with host vs device pooling (EMB=1), service load with and without the
 # EmbeddingBatcher (SERVE=1),
-# epilogue and attention benchmarks (EPI=1, ATT=1), GEMM tuning (TUNE=1: encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and
-# without the tuned config).
+# epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), GEMM tuning (TUNE=1: encoder_gemm
+# over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config).
+# PLAN=quick: the first look that fits a 15-minute device budget (about 6 minutes: GPU tests
+# without the sanitizers, FP16 and both INT8 modes at 1x128 and 32x128, the PyTorch anchor there,
+# the attention benchmark at 32x128 and 32x384); any switch set explicitly still wins.
 cd "$(dirname "$0")" && tar xJf ft4j.tar.xz && cd ft4j || exit 1
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib
 OUT="${OUT:-$PWD/out}"
 mkdir -p "$OUT"
+if [ "${PLAN:-}" = quick ]; then
+  : "${SANITIZE:=0}" "${TEST_S:=240}" "${SHAPES:=1x128 32x128}" "${PRECS:=1:0 1:1 1:2}"
+  : "${INT8_GEMMS:=auto}" "${PT_SHAPES:=1x128,32x128}" "${ATT:=1}" "${ATT_SHAPES:=32x128,32x384}"
+fi
+export SANITIZE
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 START=$(date +%s)
 for i in $(seq 2 ${REPEAT:-1}); do
@@ -68,6 +76,6 @@ if [ "${EPI:-0}" = 1 ]; then
   timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench 128,4096,12288 > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv
 fi
 if [ "${ATT:-0}" = 1 ]; then
-  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.AttentionBench 1x128,32x128,32x384,8x1024,4x4096 > $OUT/attention.csv 2>&1; cat $OUT/attention.csv
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.AttentionBench ${ATT_SHAPES:-1x128,32x128,32x384,8x1024,4x4096} > $OUT/attention.csv 2>&1; cat $OUT/attention.csv
 fi
 echo "total $(( $(date +%s) - START )) s"
