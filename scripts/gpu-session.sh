@@ -14,9 +14,9 @@
 # EmbeddingBatcher (SERVE=1),
 # epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), GEMM tuning (TUNE=1: encoder_gemm
 # over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config).
-# PLAN=quick: the first look that fits a 15-minute device budget (about 6 minutes: GPU tests
-# without the sanitizers, FP16 and both INT8 modes at 1x128 and 32x128, the PyTorch anchor there,
-# the attention benchmark at 32x128 and 32x384); any switch set explicitly still wins.
+# PLAN=quick: the first look that fits a 15-minute device budget (planned under 8 minutes, not yet
+# measured: GPU tests without the sanitizers, FP16 and both INT8 modes at 1x128 and 32x128, the
+# PyTorch anchor there, the attention benchmark at 32x128 and 32x384); explicit switches still win.
 cd "$(dirname "$0")" && tar xJf ft4j.tar.xz && cd ft4j || exit 1
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib
 OUT="${OUT:-$PWD/out}"

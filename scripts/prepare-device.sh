@@ -4,7 +4,7 @@
 # ../shared/anchors; then checks that the working tree plus device/ stay under the 64 MiB a device
 # call may carry (measured 2026-11-27: 8.2 MiB + 51.2 MiB = 59.4 MiB). Afterwards, on the GPU
 # machine (carry: device), with a 15-minute device budget (machine start included):
-#   PLAN=quick bash device/run.sh        # ~6 min: GPU tests, FP16/INT8 timings, anchor, attention
+#   PLAN=quick bash device/run.sh        # < 8 min planned: tests, FP16/INT8 timings, anchor, attention
 # and, if time is left, one of
 #   TESTS=1 BENCH=0 bash device/run.sh                       # GPU tests + compute-sanitizer
 #   TESTS=0 ATT=1 GELU=1 EMB=1 SERVE=1 TUNE=1 bash device/run.sh  # timings, anchor, tuning
