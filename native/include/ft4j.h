@@ -94,7 +94,7 @@ FT4J_API int ft4j_masked_softmax(int dtype, void* scores, const int* lengths, in
                         float scale, struct CUstream_st* stream);
 
 /* Inverse of the split: in [batch, heads, seq, size_per_head] -> out [batch * seq, heads *
- * size_per_head]. */
+ * size_per_head]; out and in must not overlap. */
 FT4J_API int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, int heads,
                      int size_per_head, struct CUstream_st* stream);
 
@@ -177,7 +177,8 @@ FT4J_API int ft4j_pool_rows(int dtype, float* out, const void* states, const int
  * restore == 1: padded[b, s, :] = packed[offsets[b] + s, :] for s < len_b and 0 for s >= len_b.
  * padded: [batch, seq, hidden]; packed: [offsets[batch], hidden]; offsets: device int[batch + 1],
  * cumulative lengths (ft4j_lengths_to_offsets), len_b = offsets[b+1] - offsets[b] <= seq.
- * dst and src must not overlap. */
+ * dst and src must not overlap (refused where the host can see it: dst == src, or the packed
+ * buffer starting inside the padded one; the packed extent, offsets[batch], is on the device). */
 FT4J_API int ft4j_padding_copy(int dtype, void* dst, const void* src, const int* offsets, int batch,
                                int seq, int hidden, int restore, struct CUstream_st* stream);
 

@@ -97,6 +97,14 @@ void require_row_safe(const void* x, size_t x_size, const char* x_name, const vo
           "-byte elements): only equal-type tensors may alias, and only exactly");
 }
 
+// Two byte ranges that must not share a byte.
+void require_disjoint(const void* x, size_t x_bytes, const char* x_name, const void* y,
+                      size_t y_bytes, const char* y_name) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(x);
+  const uintptr_t b = reinterpret_cast<uintptr_t>(y);
+  require(a + x_bytes <= b || b + y_bytes <= a, x_name, " and ", y_name, " overlap");
+}
+
 // The product of `dims` (each >= 1) as the element count of a tensor, rejected when its size in
 // bytes (at 4 bytes an element, the widest dtype) would not fit in an int64.
 int64_t element_count(std::initializer_list<int64_t> dims, const char* what) {
@@ -131,6 +139,7 @@ using ft4j::guarded;
 using ft4j::require;
 using ft4j::require_dtype;
 using ft4j::require_pointer;
+using ft4j::require_disjoint;
 using ft4j::require_row_safe;
 using ft4j::require_positive;
 using ft4j::require_supported;
@@ -268,6 +277,9 @@ int ft4j_add_bias_residual_layernorm(int dtype, void* out, const void* input, co
     require(std::isfinite(eps) && eps > 0, "eps = ", eps, ", must be > 0 and finite");
     require_positive(rows, "rows");
     require_positive(cols, "cols");
+    // out may alias input or residual exactly (ft4j.h); a partial overlap is a race between rows
+    require_row_safe(out, size, "out", input, size, "input", rows, cols);
+    require_row_safe(out, size, "out", residual, size, "residual", rows, cols);
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::AddBiasResidualLayernormParams<T> p{static_cast<T*>(out),
@@ -360,7 +372,8 @@ int ft4j_merge_heads(int dtype, void* out, const void* in, int batch, int seq, i
     require_positive(heads, "heads");
     require_positive(size_per_head, "size_per_head");
     const int hidden = ft4j::hidden_size(heads, size_per_head, 1);
-    ft4j::element_count({batch, seq, hidden}, "out");
+    const size_t bytes = size_t(ft4j::element_count({batch, seq, hidden}, "out")) * size;
+    require_disjoint(out, bytes, "out", in, bytes, "in");  // (both hold every head of every token)
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::MergeHeadsParams<T> p{
@@ -573,7 +586,16 @@ int ft4j_padding_copy(int dtype, void* dst, const void* src, const int* offsets,
     require_positive(seq, "seq");
     require_positive(hidden, "hidden");
     require(restore == 0 || restore == 1, "restore = ", restore, ", must be 0 or 1");
-    ft4j::element_count({batch, seq, hidden}, "padded");
+    const size_t padded_elems = ft4j::element_count({batch, seq, hidden}, "padded");
+    // the packed buffer's extent (offsets[batch] rows) is on the device; what the host can see: a
+    // packed buffer that starts inside the padded one
+    {
+      const auto* padded = static_cast<const char*>(restore ? dst : src);
+      const auto* packed = static_cast<const char*>(restore ? src : dst);
+      require(!(packed > padded && packed < padded + padded_elems * size),
+              restore ? "src (packed)" : "dst (packed)", " starts inside ",
+              restore ? "dst (padded)" : "src (padded)", ": dst and src must not overlap");
+    }
     ft4j::with_dtype(dtype, [&](auto type) {
       using T = typename decltype(type)::type;
       const ft4j::PaddingCopyParams<T> p{static_cast<T*>(dst), static_cast<const T*>(src), offsets,
@@ -649,11 +671,8 @@ int ft4j_convert(int dst_dtype, void* dst, int src_dtype, const void* src, size_
     require_pointer(src, "src", ft4j::dtype_size(src_dtype));
     require(count >= 1, "count = 0, must be >= 1");
     require(count <= SIZE_MAX / 4, "count = ", count, " is too large for a 64-bit size");
-    const uintptr_t d = reinterpret_cast<uintptr_t>(dst);
-    const uintptr_t s = reinterpret_cast<uintptr_t>(src);
-    require(d + count * ft4j::dtype_size(dst_dtype) <= s ||
-                s + count * ft4j::dtype_size(src_dtype) <= d,
-            "dst and src overlap");
+    require_disjoint(dst, count * ft4j::dtype_size(dst_dtype), "dst", src,
+                     count * ft4j::dtype_size(src_dtype), "src");
     ft4j::with_dtype(dst_dtype, [&](auto dst_type) {
       ft4j::with_dtype(src_dtype, [&](auto src_type) {
         using Dst = typename decltype(dst_type)::type;
@@ -679,11 +698,12 @@ void require_scales(const void* vector, const char* vector_name, float value,
   }
 }
 
-// Checks of one quantized output (qout, out_scale, inv_smooth, static_amax).
-void require_quantized_output(const void* qout, const void* out_scale, const void* inv_smooth,
-                              float static_amax, bool optional) {
+// Checks of one quantized output (qout, its per-row scale named scale_name, inv_smooth,
+// static_amax).
+void require_quantized_output(const void* qout, const void* out_scale, const char* scale_name,
+                              const void* inv_smooth, float static_amax, bool optional) {
   require_pointer(qout, "qout", 1, optional);
-  require_pointer(out_scale, "out_scale", 4, true);
+  require_pointer(out_scale, scale_name, 4, true);
   require_pointer(inv_smooth, "inv_smooth", 4, true);
   if (qout != nullptr && out_scale == nullptr) {
     require(std::isfinite(static_amax) && static_amax > 0, "static_amax = ", static_amax,
@@ -710,7 +730,7 @@ int ft4j_quantize_rows(int dtype, void* qout, void* out_scale, const void* input
   return guarded(__func__, [&] {
     require_dtype(dtype, "dtype");
     require_pointer(input, "input", ft4j::dtype_size(dtype));
-    require_quantized_output(qout, out_scale, inv_smooth, static_amax, false);
+    require_quantized_output(qout, out_scale, "out_scale", inv_smooth, static_amax, false);
     require_pointer(deq_out, "deq_out", ft4j::dtype_size(dtype), true);
     require_positive(rows, "rows");
     require_positive(cols, "cols");
@@ -745,7 +765,7 @@ int ft4j_dequantize_bias_act(int dtype, void* out, void* qout, void* qout_scale,
     const size_t size = ft4j::dtype_size(dtype);
     require(out != nullptr || qout != nullptr, "out and qout are both NULL");
     require_pointer(out, "out", size, true);
-    require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
+    require_quantized_output(qout, qout_scale, "qout_scale", inv_smooth, static_amax, true);
     require_gemm_output(acc, acc_int8, in_scale, in_static_scale, w_scale, bias, size);
     require(gelu == 0 || gelu == 1, "gelu = ", gelu, ", must be 0 or 1");
     require_positive(rows, "rows");
@@ -789,7 +809,7 @@ int ft4j_dequantize_bias_residual_layernorm(int dtype, void* out, void* qout, vo
     require_dtype(dtype, "dtype");
     const size_t size = ft4j::dtype_size(dtype);
     require_pointer(out, "out", size);
-    require_quantized_output(qout, qout_scale, inv_smooth, static_amax, true);
+    require_quantized_output(qout, qout_scale, "qout_scale", inv_smooth, static_amax, true);
     require_gemm_output(acc, acc_int8, in_scale, in_static_scale, w_scale, bias, size);
     require(out_dequantized == 0 || (out_dequantized == 1 && qout != nullptr),
             "out_dequantized = ", out_dequantized, ", must be 0, or 1 with a qout");

@@ -38,9 +38,12 @@ inline void require_supported(const std::string& reason, const char* what) {
   if (!reason.empty()) throw Error(FT4J_ERR_UNSUPPORTED, std::string(what) + ": " + reason);
 }
 
-// Checks a CUDA runtime result; the message names the call.
+// Checks a CUDA runtime result; the message names the call. The runtime also records a failure as
+// the thread's last error, which the next launch's cudaGetLastError() would report as its own:
+// the error reported here is consumed.
 inline void check_cuda(cudaError_t result, const char* what) {
   if (result != cudaSuccess) {
+    cudaGetLastError();
     throw Error(FT4J_ERR_CUDA, std::string(what) + " failed: " + cudaGetErrorName(result) + " (" +
                                    cudaGetErrorString(result) + ")");
   }

@@ -8,7 +8,7 @@
 #                                           each be caught
 #   options: --only NAME[,NAME...]  run only these tests (emu quantize layernorm pooling embedding
 #                                   activation padding attention convert gemm_int8 gemm_int8_sm75
-#                                   fused_attention fused_attention_sm75)
+#                                   fused_attention fused_attention_sm75 capi)
 #            --kernels DIR          test the kernel sources in DIR instead of kernels/
 #   environment: FT4J_EMU_BUILD (build folder, default /tmp/ft4j-kernel-emu), CXX,
 #                FT4J_EMU_CXXFLAGS (extra flags), FT4J_EMU_JOBS (parallel jobs, default nproc),
@@ -33,8 +33,8 @@ TEST_TIMEOUT=300
 # compiler flags (the tensor-core tests: the CUDA architecture the device code is compiled for and
 # the emulated device, EMU_SM).
 ALL_TESTS=(emu quantize layernorm pooling embedding activation padding attention convert
-           gemm_int8 gemm_int8_sm75 fused_attention fused_attention_sm75)
-RUN_ORDER=(fused_attention gemm_int8 quantize fused_attention_sm75 gemm_int8_sm75 attention
+           gemm_int8 gemm_int8_sm75 fused_attention fused_attention_sm75 capi)
+RUN_ORDER=(fused_attention capi gemm_int8 quantize fused_attention_sm75 gemm_int8_sm75 attention
            layernorm pooling embedding emu activation convert padding)
 declare -A KERNEL_OF=([emu]=- [quantize]=quantize.cu [layernorm]=layernorm.cu [pooling]=pooling.cu
                       [embedding]=embedding.cu [activation]=activation.cu [padding]=padding.cu
@@ -44,8 +44,16 @@ declare -A KERNEL_OF=([emu]=- [quantize]=quantize.cu [layernorm]=layernorm.cu [p
 declare -A SOURCE_OF=([gemm_int8_sm75]=gemm_int8 [fused_attention_sm75]=fused_attention)
 declare -A FLAGS_OF=([gemm_int8]="-D__CUDA_ARCH__=800 -DEMU_SM=90"
                      [gemm_int8_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75"
-                     [fused_attention]="-D__CUDA_ARCH__=800 -DEMU_SM=90"
-                     [fused_attention_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75")
+                     [fused_attention]="-D__CUDA_ARCH__=800 -DEMU_SM=90 -O1"
+                     [fused_attention_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75 -O1"
+                     [capi]="-O0")
+# (-O1 / -O0: the biggest translation units, where optimising costs more compile time than it saves
+# run time: the C API test runs 0.6 s either way)
+# capi: the C API layer (native/src/ft4j.cpp) over every kernel, in one translation unit; NATIVE_OF:
+# the files of native/ a test includes (prepared into the build folder like the kernels).
+KERNEL_OF[capi]="activation.cu attention.cu convert.cu embedding.cu fused_attention.cu gemm_int8.cu
+                 layernorm.cu padding.cu pooling.cu quantize.cu"
+declare -A NATIVE_OF=([capi]="src/ft4j.cpp include/ft4j.h")
 
 SELF_CHECK=0
 ONLY=""
@@ -152,9 +160,15 @@ LOGS="$BUILD/logs"
 mkdir -p "$SRC" "$BIN" "$LOGS"
 kernel_files=()
 for t in "${TESTS[@]}"; do
-  [[ "${KERNEL_OF[$t]}" != - ]] && kernel_files+=("${KERNEL_OF[$t]}")
+  read -r -d '' -a files <<<"${KERNEL_OF[$t]}" || true  # one file, several (capi) or - (none)
+  [[ "${files[0]}" != - ]] && kernel_files+=("${files[@]}")
 done
 [[ ${#kernel_files[@]} -gt 0 ]] && python3 "$HERE/prep.py" "$KERNELS" "$SRC" "${kernel_files[@]}"
+for t in "${TESTS[@]}"; do
+  for f in ${NATIVE_OF[$t]:-}; do
+    python3 "$HERE/prep.py" "$REPO/native/$(dirname "$f")" "$SRC" "$(basename "$f")"
+  done
+done
 test_files=(emu_selftest.cu)
 for t in "${TESTS[@]}"; do test_files+=("test_${SOURCE_OF[$t]:-$t}.cpp"); done
 python3 "$HERE/prep.py" "$HERE/tests" "$SRC" "${test_files[@]}"
