@@ -795,7 +795,10 @@ public final class BertEncoder implements Encoder {
         try {
           state.graph =
               CudaGraph.capture(stream, () -> enqueueLayers(a, state, batch, seq, rows, layout));
-        } catch (RuntimeException e) {
+        } catch (CudaException e) {
+          // the capture itself failed (an operation the graph cannot hold): graphs are off for
+          // every shape. Argument or UNSUPPORTED errors fail the eager forward the same way and
+          // propagate below without turning graphs off.
           graphsBroken = true;
           LOG.warn(
               "CUDA graph capture failed, running without graphs from now on: {}", e.toString());
@@ -1260,6 +1263,14 @@ public final class BertEncoder implements Encoder {
     }
   }
 
+  /**
+   * Workspace bytes ft4j's own INT8 GEMM needs to run {@code plan} with a scaled output: M x N x 4
+   * when it splits K (the partial sums), else 0.
+   */
+  static long splitWorkspaceBytes(NativeApi.Int8GemmPlan plan, GemmShape shape) {
+    return plan.splits() > 1 ? 4L * shape.m() * shape.n() : 0L;
+  }
+
   /** The GEMM plans (and graph) of one batch x seq x GEMM-rows shape; LRU-cached. */
   private final class ShapeState implements AutoCloseable {
     final MatmulPlan qkv;
@@ -1287,6 +1298,7 @@ public final class BertEncoder implements Encoder {
             gemmConfigs
                 .find(GemmKey.of(g.shape(), tunedAs, Epilogue.NONE))
                 .filter(e -> e.algorithm().isFt4jOwn() && e.algorithm().ownPlan() != null)
+                .filter(e -> ownPlanFits(e.algorithm().ownPlan(), g))
                 .ifPresent(e -> ownPlans.put(g.op(), e.algorithm().ownPlan()));
             MatmulPlan p = int8Plan(g, batch, seq); // null: ft4j's own INT8 GEMM
             if (p != null) {
@@ -1330,6 +1342,29 @@ public final class BertEncoder implements Encoder {
      */
     NativeApi.Int8GemmPlan ownPlan(String op) {
       return ownPlans.get(op);
+    }
+
+    /**
+     * Whether a tuned own-GEMM plan can run this encoder's launch of {@code g}: the tuner timed it
+     * with a workspace of its own size (and mode 1's QKV with an INT32 output, where the encoder
+     * asks for FLOAT), and split-K with a scaled output needs M x N x 4 bytes of workspace, which
+     * the encoder's may not have (check_gemm_int8 would refuse every forward of the shape). A plan
+     * that does not fit is left to the kernel's own choice, once, with a warning.
+     */
+    private boolean ownPlanFits(NativeApi.Int8GemmPlan plan, EncoderGemms.Gemm g) {
+      long need = splitWorkspaceBytes(plan, g.shape());
+      if (need <= WORKSPACE_BYTES) {
+        return true;
+      }
+      LOG.warn(
+          "tuned INT8 GEMM plan {} for {} {} needs {} bytes of split-K workspace, the encoder has"
+              + " {}: using the kernel's own choice",
+          plan,
+          g.op(),
+          g.shape(),
+          need,
+          WORKSPACE_BYTES);
+      return false;
     }
 
     /**
@@ -1712,6 +1747,7 @@ public final class BertEncoder implements Encoder {
     }
     closed = true;
     try {
+      device.makeCurrent(); // streams, graphs and memory are destroyed on their own device
       stream.synchronize();
     } catch (RuntimeException e) {
       LOG.warn("pending work failed while closing the encoder: {}", e.toString());

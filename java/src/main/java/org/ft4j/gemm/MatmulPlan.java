@@ -370,11 +370,13 @@ public final class MatmulPlan implements AutoCloseable {
 
   private cublasLtMatrixLayoutOpaque_t layout(
       int dataType, int rows, int cols, int ld, long stride, String what) {
-    PointerPointer<?> out = new PointerPointer<>(1);
-    CublasLt.check(
-        cublasLtMatrixLayoutCreate(out, dataType, rows, cols, ld),
-        "cublasLtMatrixLayoutCreate" + what);
-    cublasLtMatrixLayoutOpaque_t l = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+    cublasLtMatrixLayoutOpaque_t l;
+    try (PointerPointer<?> out = new PointerPointer<>(1)) {
+      CublasLt.check(
+          cublasLtMatrixLayoutCreate(out, dataType, rows, cols, ld),
+          "cublasLtMatrixLayoutCreate" + what);
+      l = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+    }
     if (shape.batch() > 1) {
       try (IntPointer count = new IntPointer(1).put(shape.batch());
           LongPointer offset = new LongPointer(1).put(stride)) {
@@ -385,6 +387,9 @@ public final class MatmulPlan implements AutoCloseable {
             cublasLtMatrixLayoutSetAttribute(
                 l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, offset, 8),
             "cublasLtMatrixLayoutSetAttribute(batch stride)" + what);
+      } catch (RuntimeException e) {
+        cublasLtMatrixLayoutDestroy(l); // not in a field yet: close() would not see it
+        throw e;
       }
     }
     return l;
@@ -409,5 +414,9 @@ public final class MatmulPlan implements AutoCloseable {
       desc = null;
     }
     algo = null;
+    // the host-side scalars and the bias pointer slot (JavaCPP: closing twice is harmless)
+    alpha.close();
+    beta.close();
+    biasPointer.close();
   }
 }

@@ -25,6 +25,8 @@ import org.ft4j.quant.ScaleSet;
  * at a time.
  */
 public final class GpuEmbedder implements TokenEmbedder {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(GpuEmbedder.class);
+
   private final ModelConfig config;
   private final DType dtype;
   private final CudaDevice device;
@@ -296,6 +298,11 @@ public final class GpuEmbedder implements TokenEmbedder {
       return;
     }
     closed = true;
+    try {
+      device.makeCurrent(); // its buffers and stream are released on their own device
+    } catch (RuntimeException e) {
+      LOG.warn("could not make device current while closing: {}", e.toString());
+    }
     closeActivations();
     closeBatchBuffers();
     tables.forEach(DeviceBuffer::close);
