@@ -157,7 +157,7 @@ FT4J_API int ft4j_fused_attention_int8_path(int dtype, int qkv_dtype, int heads,
                                             int size_per_head, int* path);
 
 /* offsets[0] = 0, offsets[b + 1] = offsets[b] + lengths[b] on the device (lengths, offsets:
- * device int[batch], int[batch + 1]). */
+ * device int[batch], int[batch + 1], not overlapping). */
 FT4J_API int ft4j_lengths_to_offsets(const int* lengths, int batch, int* offsets,
                                      struct CUstream_st* stream);
 
@@ -240,7 +240,7 @@ FT4J_API int ft4j_dequantize_bias_residual_layernorm(
  * the GPU (small M), K is split across blocks that sum into M * N int32 of it (exact) before the
  * epilogue; without room (or with an INT32 output, summed in place) that needs nothing. The
  * workspace is used in stream order: it may be shared with other work on the same stream.
- * plan_kernel < 0: ft4j chooses the kernel and splits (ft4j_gemm_int8_plan); else a tuned choice,
+ * out must not overlap a, b or the workspace. plan_kernel < 0: ft4j chooses the kernel and splits (ft4j_gemm_int8_plan); else a tuned choice,
  * kernel plan_kernel (as ft4j_gemm_int8_plan's codes) with plan_splits K splits, rejected with
  * FT4J_ERR_UNSUPPORTED where it cannot run this launch. */
 FT4J_API int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void* b,

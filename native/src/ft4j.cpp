@@ -568,6 +568,9 @@ int ft4j_lengths_to_offsets(const int* lengths, int batch, int* offsets,
     require_pointer(lengths, "lengths", sizeof(int));
     require_pointer(offsets, "offsets", sizeof(int));
     require_positive(batch, "batch");
+    // one block scans lengths in chunks while writing offsets: in place it would read sums
+    require_disjoint(offsets, (size_t(batch) + 1) * sizeof(int), "offsets", lengths,
+                     size_t(batch) * sizeof(int), "lengths");
     ft4j::check_launch(ft4j::launch_lengths_to_offsets(lengths, batch, offsets, stream),
                        "lengths_to_offsets [batch=", batch, "]");
   });
@@ -884,12 +887,12 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
     }
     // K tiles of 32 are counted in int: keep k + 32 in range
     require(k <= INT_MAX - 64, "K = ", k, " is too large (at most ", INT_MAX - 64, ")");
+    const size_t out_bytes = out_size * size_t(m) * size_t(n);
     if (workspace != nullptr) {
       require_pointer(workspace, "workspace", sizeof(int32_t));
       // split-K partial sums live there while the epilogue writes out: they must not overlap
       const auto* w0 = static_cast<const char*>(workspace);
       const auto* o0 = static_cast<const char*>(out);
-      const size_t out_bytes = out_size * size_t(m) * size_t(n);
       require(w0 + workspace_bytes <= o0 || o0 + out_bytes <= w0,
               "the workspace overlaps the output");
     }
@@ -914,6 +917,9 @@ int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, const void
                                       plan_kernel,
                                       plan_kernel < 0 ? 1 : plan_splits};
       require_supported(ft4j::check_gemm_int8(p), "gemm_int8");
+      // other blocks still read the operands while one stores its tile
+      require_disjoint(out, out_bytes, "out", a, size_t(m) * size_t(k), "a");
+      require_disjoint(out, out_bytes, "out", b, size_t(n) * size_t(k), "b");
       ft4j::check_launch(ft4j::launch_gemm_int8(p, stream), "gemm_int8 out_kind=", out_kind,
                          " [M=", m, ", N=", n, ", K=", k, "]");
     });

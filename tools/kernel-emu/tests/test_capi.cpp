@@ -1351,6 +1351,9 @@ void lengths_to_offsets_calls() {
   refuses<F>(FP32, "offsets misaligned", INVALID, {"offsets = 0x", "4-byte"}, SET(a.offsets = off(a.offsets, 2)));
   refuses<F>(FP32, "batch 0", INVALID, {"batch = 0, must be >= 1"}, SET(a.batch = 0));
   refuses<F>(FP32, "batch -1", INVALID, {"batch = -1, must be >= 1"}, SET(a.batch = -1));
+  refuses<F>(FP32, "in place", INVALID, {"offsets and lengths overlap"}, SET(a.offsets = f.lengths.as<int>()));
+  refuses<F>(FP32, "offsets' last element over lengths", INVALID, {"offsets and lengths overlap"},
+             SET(a.offsets = f.lengths.as<int>() - 3));
 }
 
 // ==== gemm_int8 =================================================================================
@@ -1457,6 +1460,8 @@ void gemm_int8_calls() {
              SET(a.out = f.arena.p; a.workspace = f.arena.p + 4; a.workspace_bytes = 64));
   refuses<F>(dt, "workspace's last byte over out", INVALID, {"the workspace overlaps the output"},
              SET(a.workspace = f.arena.p; a.out = f.arena.p + 8; a.workspace_bytes = 9));
+  refuses<F>(dt, "out over a", INVALID, {"out and a overlap"}, SET(a.a = f.arena.p; a.out = f.arena.p + 16));
+  refuses<F>(dt, "out over b", INVALID, {"out and b overlap"}, SET(a.b = f.arena.p + 64; a.out = f.arena.p));
   refuses<F>(dt, "M above 65535 row blocks", UNSUPPORTED,
              {"gemm_int8: M = 4194241 needs more than 65535 row blocks of 64"},
              SET(a.m = 65535 * 64 + 1));
