@@ -39,7 +39,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The BERT encoder stack on a CUDA GPU, FP32, FP16 or INT8 mode 1.
+ * The BERT encoder stack on a CUDA GPU: FP32, FP16, INT8 mode 1 or INT8 mode 2.
  *
  * <p>One layer, x: [tokens = batch * seq, hidden]:
  *
@@ -1073,10 +1073,11 @@ public final class BertEncoder implements Encoder {
    *
    * <pre>
    *   qx, s0; x = deq(qx)   int8 per token of x / s_qkv (layer 0 here; later: the last layernorm)
-   *   q8    = int8(qx Wqkv^T · s0 · w / o_qkv)        q, k, v each per tensor
-   *   qx    = int8 of attention(q8 · o_qkv + bqkv)     the int8 fused attention, static out amax
-   *   (unfused attention: the GEMM epilogue writes q8 · o_qkv (FP16) instead, the FP16 attention
-   *    runs on it and a quantize kernel makes qx)
+   *   q8    = int8(qx Wqkv^T · s0 · w / o_qkv)        q, k, v each per tensor, written
+   *                                                   dequantized (q8 · o_qkv) by the epilogue
+   *   qx, s = int8 per token of attention(q8 · o_qkv + bqkv)   the FP16 attention (fused or not)
+   *                                                   and a quantize kernel (enqueueInt8Attention:
+   *                                                   per token, not a static out amax)
    *   q8    = int8(qx Wo^T · a · w / o_ao)              per channel
    *   qx, s1; a = deq(qx) of LN(q8 · o_ao + bo + x)
    *   q8    = int8(qx Wi^T · s1 · w / o_f1)
@@ -1527,7 +1528,7 @@ public final class BertEncoder implements Encoder {
     final DeviceBuffer io32; // [tokens, hidden] FP32 staging for the host API
     final DeviceBuffer lengths; // [batch] int32
     final DeviceBuffer offsets; // [batch + 1] int32, cumulative lengths (fused attention)
-    // INT8 mode 1 only (else null):
+    // INT8 modes 1 and 2 only (else null):
     final DeviceBuffer qx; // int8 [tokens, max(hidden, intermediate)], the next GEMM's input
     final DeviceBuffer acc; // int32 [tokens, max(3 hidden, intermediate)], a GEMM's accumulators
     final DeviceBuffer qkvInScale; // float [tokens], per-token scales of qkv_in
