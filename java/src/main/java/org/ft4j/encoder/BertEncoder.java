@@ -730,10 +730,10 @@ public final class BertEncoder implements Encoder {
       Layout layout) {
     long elements = input.length;
     a.hostInput.put(input);
-    a.io32.copyFromAsync(a.hostInput.pointer(), 4 * elements, stream);
     if (dtype == DType.FP32) {
-      io.copyFromAsync(a.io32.pointer(), 4 * elements, stream);
+      io.copyFromAsync(a.hostInput.pointer(), 4 * elements, stream); // straight in, no staging
     } else {
+      a.io32.copyFromAsync(a.hostInput.pointer(), 4 * elements, stream);
       NativeApi.convert(dtype, io, DType.FP32, a.io32, elements, stream);
     }
     runLayers(a, lengths, batch, seq, layout);
