@@ -57,6 +57,21 @@ inline void issue(void* smem, const void* gmem) {
   if (now) ::emu::land(c); else f->async.push_back(c);
 }
 
+// The C/D fragment of lane (g, t): c0, c1 = row g, columns 2t, 2t + 1; c2, c3 = row g + 8.
+template <typename M, typename V>
+inline void put_c(M (&C)[16][8], int g, int t, const V (&c)[4]) {
+  C[g][2 * t] = c[0];
+  C[g][2 * t + 1] = c[1];
+  C[g + 8][2 * t] = c[2];
+  C[g + 8][2 * t + 1] = c[3];
+}
+template <typename M, typename V>
+inline void take_c(V (&c)[4], const M (&D)[16][8]) {
+  const unsigned lane = ::emu::current_tid() & 31;
+  const int g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; ++e) c[e] = D[g + 8 * (e / 2)][2 * t + e % 2];
+}
+
 inline float half_bits(uint32_t word, int hi) {
   __half h;
   h.x = static_cast<unsigned short>(hi ? word >> 16 : word & 0xffffu);
@@ -140,10 +155,7 @@ inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32
         B[2 * t + 8 * i][g] = emu_ptx::half_bits(in.b[i], 0);
         B[2 * t + 8 * i + 1][g] = emu_ptx::half_bits(in.b[i], 1);
       }
-      C[g][2 * t] = in.c[0];
-      C[g][2 * t + 1] = in.c[1];
-      C[g + 8][2 * t] = in.c[2];
-      C[g + 8][2 * t + 1] = in.c[3];
+      emu_ptx::put_c(C, g, t, in.c);
     }
     for (int row = 0; row < 16; ++row) {
       for (int col = 0; col < 8; ++col) {
@@ -153,9 +165,7 @@ inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32
       }
     }
   }
-  const unsigned lane = ::emu::current_tid() & 31;
-  const int g = lane / 4, t = lane % 4;
-  for (int e = 0; e < 4; ++e) c[e] = D[g + 8 * (e / 2)][2 * t + e % 2];
+  emu_ptx::take_c(c, D);
 }
 
 inline void mma_s8_16832(int (&c)[4], int a0, int a1, int a2, int a3, int b0, int b1) {
@@ -177,10 +187,7 @@ inline void mma_s8_16832(int (&c)[4], int a0, int a1, int a2, int a3, int b0, in
       for (int i = 0; i < 2; ++i) {
         for (int j = 0; j < 4; ++j) B[4 * t + 16 * i + j][g] = (int8_t)(in.b[i] >> (8 * j));
       }
-      C[g][2 * t] = in.c[0];
-      C[g][2 * t + 1] = in.c[1];
-      C[g + 8][2 * t] = in.c[2];
-      C[g + 8][2 * t + 1] = in.c[3];
+      emu_ptx::put_c(C, g, t, in.c);
     }
     for (int row = 0; row < 16; ++row) {
       for (int col = 0; col < 8; ++col) {
@@ -190,9 +197,7 @@ inline void mma_s8_16832(int (&c)[4], int a0, int a1, int a2, int a3, int b0, in
       }
     }
   }
-  const unsigned lane = ::emu::current_tid() & 31;
-  const int g = lane / 4, t = lane % 4;
-  for (int e = 0; e < 4; ++e) c[e] = D[g + 8 * (e / 2)][2 * t + e % 2];
+  emu_ptx::take_c(c, D);
 }
 
 }  // namespace ft4j
