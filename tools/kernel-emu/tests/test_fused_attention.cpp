@@ -447,6 +447,8 @@ int main(int argc, char** argv) {
   }
   att_case<int8_t, __half, int8_t>({{100, 1, 64, 0}, 1, 64, 100, true, 0, 2.0, 0, 0, false, ""});
   att_case<int8_t, __half, int8_t>({{600}, 1, 64, 0, true, 0, 2.0, 0, 0, false, "8 warps (auto)"});
+  att_case<int8_t, __half, int8_t>({{150, 33}, 2, 32, 0, true, 0, 2.0, 8, 2, false, ""});
+  att_case<__half, __half, int8_t>({{70, 129}, 1, 16, 0, true, 0, 2.0, 4, 2, false, ""});
   att_case<int8_t, float, int8_t>({{65, 3}, 2, 48, 0, true, 0, 2.0, 0, 0, false, ""});
   att_case<float, float, int8_t>({{65, 3}, 2, 64, 70, true, 0, 2.0, 0, 0, false, ""});
   att_case<int8_t, __half, int8_t>({{65, 3}, 2, 40, 0, true, 0, 2.0, 0, 0, false, "simt"});
