@@ -559,8 +559,8 @@ public final class NativeApi {
       throw new IllegalArgumentException("attention scale = " + scale + ", must be finite");
     }
     long hidden = (long) heads * sizePerHead;
-    qkv.requireFits(qkvType, rows * 3 * hidden, "qkv [" + rows + ", " + 3 * hidden + "]");
-    out.requireFits(outType, rows * hidden, "attention out [" + rows + ", " + hidden + "]");
+    qkv.requireFits(qkvType, 3 * hidden * rows, "qkv [" + rows + ", " + 3 * hidden + "]");
+    out.requireFits(outType, hidden * rows, "attention out [" + rows + ", " + hidden + "]");
     if (qkvBias != null) {
       qkvBias.requireFits(biasType, 3 * hidden, "qkv bias [" + 3 * hidden + "]");
     }
@@ -1113,6 +1113,9 @@ public final class NativeApi {
    */
   public static Int8GemmPlan gemmInt8Plan(
       Int8GemmOut kind, int m, int n, int k, long workspaceBytes) {
+    if (kind == null) {
+      throw new IllegalArgumentException("gemmInt8Plan output kind is null");
+    }
     positive("M", m);
     positive("N", n);
     positive("K", k);
