@@ -53,7 +53,7 @@ if [ "${BENCH:-1}" = 1 ]; then
     gemms="auto"; [ "${p#*:}" != 0 ] && gemms="${INT8_GEMMS:-auto own}"
     for rp in ${RPS:-0}; do for g in $gemms; do
       echo "== fp16:int8 $p, ${1}x$2, remove_padding $rp, --int8-gemm $g"
-      timeout 90 bin/encoder_sample $1 12 $2 12 64 ${p%:*} $rp ${p#*:} 0 --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|host-side|ft4j-time|rror" | tail -4
+      timeout 90 bin/encoder_sample $1 12 $2 12 64 ${p%:*} $rp ${p#*:} 0 --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|host-side|latency|ft4j-time|rror" | tail -5
     done; done
   done; done > $OUT/bench.log 2>&1; cat $OUT/bench.log
   [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1; tail -8 $OUT/pytorch.csv

@@ -229,8 +229,8 @@ public final class EncoderGemmCommand implements Callable<Integer> {
               Locale.ROOT,
               "%-9s cuBLASLt int8 -> int8 for comparison: %.2f us (%s)%n",
               j.gemm().op(),
-              r.micros(),
-              r.best());
+              r.ltMicros(),
+              r.ltBest());
           r = r.ownOnly();
         }
         entries.add(r.entry(j.batch(), j.seq(), j.gemm().op()));

@@ -35,8 +35,10 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Times the BERT encoder stack on random weights (FasterTransformer's encoder_sample).",
-      "Padded mode uses full-length sequences. GPU time is measured with CUDA events around the"
-          + " timed iterations of the device-buffer forward (no host copies)."
+      "Padded mode uses full-length sequences. ft4j-time is the device time of one device-buffer"
+          + " forward (no host copies), from CUDA events the encoder records on its own stream"
+          + " around its operations, averaged over the timed iterations; the wall-clock latency"
+          + " of a synchronous forward is printed beside it."
     })
 public final class EncoderSampleCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -175,6 +177,13 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     }
     int timed = iterations != null ? iterations : gpu ? 100 : 1;
     int warm = warmup != null ? warmup : gpu ? 10 : 0;
+    if (gpu && warm < 2 && !noCudaGraph) {
+      err.println(
+          "warning: --warmup "
+              + warm
+              + ": a shape's CUDA graph is captured on its second forward, so the timed"
+              + " iterations include the capture (use --warmup 2 or more)");
+    }
     requireAtLeast("--iterations", timed, 1);
     requireAtLeast("--warmup", warm, 0);
     if (geluEpilogue && int8Mode != 0) {
@@ -292,21 +301,30 @@ public final class EncoderSampleCommand implements Callable<Integer> {
         for (int i = 0; i < warm; i++) {
           encoder.forward(x, lengths, batchSize, seqLen, y);
         }
-        start.record(s);
+        // device time of each forward, from events the encoder records on its own stream around
+        // its operations (the forward itself synchronises at its end)
+        encoder.timeForwards(start, end);
+        double deviceMs = 0;
         long hostNanos = 0;
+        long wall0 = System.nanoTime();
         for (int i = 0; i < timed; i++) {
           encoder.forward(x, lengths, batchSize, seqLen, y);
           hostNanos += encoder.lastEnqueueNanos();
+          deviceMs += CudaEvent.elapsedMillis(start, end);
         }
-        end.record(s);
-        end.synchronize();
-        double ms = CudaEvent.elapsedMillis(start, end) / timed;
+        long wallNanos = System.nanoTime() - wall0;
+        encoder.timeForwards(null, null);
+        double ms = deviceMs / timed;
         out.printf(
             Locale.ROOT,
-            "[INFO] host-side cost per forward: %.1f us (checks, lengths upload, %s; the GPU"
-                + " works meanwhile)%n",
+            "[INFO] host-side cost per forward: %.1f us (checks, lengths upload, %s)%n",
             hostNanos / 1e3 / timed,
             noCudaGraph ? "every kernel launch" : "CUDA graph launch");
+        out.printf(
+            Locale.ROOT,
+            "[INFO] latency of one synchronous forward (wall clock, host work and wake-up"
+                + " included): %.3f ms%n",
+            wallNanos / 1e6 / timed);
         out.printf(
             Locale.ROOT,
             "[INFO] GPU memory: %.1f MiB held by the encoder, %.1f MiB in use on the device%n",

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.ft4j.cuda.CudaDevice;
+import org.ft4j.cuda.CudaEvent;
 import org.ft4j.cuda.CudaException;
 import org.ft4j.cuda.CudaGraph;
 import org.ft4j.cuda.CudaStream;
@@ -332,6 +333,8 @@ public final class BertEncoder implements Encoder {
 
   private final boolean fused; // fused attention kernel (else the unfused path)
   private long lastEnqueueNanos; // see lastEnqueueNanos()
+  private CudaEvent timingStart; // see timeForwards()
+  private CudaEvent timingEnd;
   private Activations activations;
   private boolean graphsBroken;
   private boolean lastReplayedGraph;
@@ -629,11 +632,34 @@ public final class BertEncoder implements Encoder {
     Activations a = activationsFor(batch, seq);
     DeviceBuffer io = layout == Layout.PADDED ? a.x : a.dense;
     long bytes = elements * dtype.bytes();
+    if (timingStart != null) {
+      timingStart.record(stream);
+    }
     io.copyFromAsync(input.pointer(), bytes, stream);
     runLayers(a, lengths, batch, seq, layout);
     io.copyToAsync(output.pointer(), bytes, stream);
+    if (timingEnd != null) {
+      timingEnd.record(stream);
+    }
     lastEnqueueNanos = System.nanoTime() - t0;
     stream.synchronize();
+  }
+
+  /**
+   * For benchmarks: every later device-buffer {@link #forward(DeviceBuffer, int[], int, int,
+   * DeviceBuffer) forward} records {@code start} on the encoder's stream before its first operation
+   * and {@code end} after its last, so that {@link CudaEvent#elapsedMillis} of the two after the
+   * call is the device time of that forward: from the input copy to the output copy, including any
+   * wait for the host inside it (kernels enqueued one by one without a CUDA graph), but not the
+   * host work before the first operation or the wake-up after the last. {@code null, null} turns it
+   * off.
+   */
+  public synchronized void timeForwards(CudaEvent start, CudaEvent end) {
+    if ((start == null) != (end == null)) {
+      throw new IllegalArgumentException("timeForwards needs both events, or neither");
+    }
+    timingStart = start;
+    timingEnd = end;
   }
 
   /**
@@ -1374,7 +1400,9 @@ public final class BertEncoder implements Encoder {
      */
     private MatmulPlan plan(EncoderGemms.Gemm g, int batch, int seq, GemmType type) {
       GemmKey key = GemmKey.of(g.shape(), type, g.epilogue());
-      Optional<GemmConfigEntry> tuned = gemmConfigs.find(key);
+      // tuning on: a missing shape is tuned (and appended); else the nearest tuned M stands in
+      Optional<GemmConfigEntry> tuned =
+          options.tuneGemms() ? gemmConfigs.find(key) : gemmConfigs.findOrNearest(key);
       if (tuned.isEmpty() && options.tuneGemms()) {
         tuned = Optional.of(tune(g, type, batch, seq));
       }

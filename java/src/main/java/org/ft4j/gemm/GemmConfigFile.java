@@ -81,6 +81,41 @@ public final class GemmConfigFile {
   }
 
   /**
+   * For a single (not batched) GEMM without an entry of its own: the entry of the same N, K, type,
+   * transposition and epilogue whose M is the smallest at or above {@code key.m()}, else the
+   * largest below it; empty for batched GEMMs or when there is none. (Padding removal runs the
+   * linear GEMMs on the token count rounded up to 64 rows, which encoder_gemm's batch x seq table
+   * does not list; an algorithm tuned for a nearby M is a better guess than the heuristic, and the
+   * plan still checks it against the real shape.)
+   */
+  public Optional<GemmConfigEntry> findNearestRows(GemmKey key) {
+    if (key.batchCount() != 1) {
+      return Optional.empty();
+    }
+    GemmConfigEntry above = null;
+    GemmConfigEntry below = null;
+    for (GemmConfigEntry e : entries.values()) {
+      GemmKey k = e.key();
+      if (k.batchCount() != 1
+          || k.n() != key.n()
+          || k.k() != key.k()
+          || k.bTransposed() != key.bTransposed()
+          || k.type() != key.type()
+          || k.epilogue() != key.epilogue()) {
+        continue;
+      }
+      if (k.m() >= key.m()) {
+        if (above == null || k.m() < above.key().m()) {
+          above = e;
+        }
+      } else if (below == null || k.m() > below.key().m()) {
+        below = e;
+      }
+    }
+    return Optional.ofNullable(above != null ? above : below);
+  }
+
+  /**
    * A copy with {@code added} appended; an added entry for a GEMM already present replaces it in
    * place (a re-tune), every other existing entry is kept.
    */

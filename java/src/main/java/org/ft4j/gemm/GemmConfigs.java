@@ -266,6 +266,37 @@ public final class GemmConfigs {
     return e;
   }
 
+  /**
+   * {@link #find} or, where the GEMM has no entry of its own, the entry tuned for the nearest M
+   * with the same N, K, type and epilogue ({@link GemmConfigFile#findNearestRows}); says once which
+   * it used.
+   */
+  public synchronized Optional<GemmConfigEntry> findOrNearest(GemmKey key) {
+    Source s = sources.get(Kind.of(key.type()));
+    if (s.file == null) {
+      return find(key);
+    }
+    Optional<GemmConfigEntry> e = s.file.find(key);
+    if (e.isPresent()) {
+      return e;
+    }
+    Optional<GemmConfigEntry> near = s.file.findNearestRows(key);
+    if (near.isEmpty()) {
+      return find(key); // warns
+    }
+    if (reported.add(key)) {
+      warn(
+          "no tuned entry for GEMM "
+              + key
+              + " in "
+              + s.name
+              + ": using the one tuned for M="
+              + near.get().key().m()
+              + " (same N, K, type and epilogue)");
+    }
+    return near;
+  }
+
   /** Number of tuned entries in use for {@code type}'s kind (0 when none was loaded). */
   public synchronized int size(GemmType type) {
     GemmConfigFile f = sources.get(Kind.of(type)).file;

@@ -50,6 +50,7 @@ public final class GemmTuner {
   private static final Logger LOG = LoggerFactory.getLogger(GemmTuner.class);
   private static final int[] SPLIT_K = {2, 3, 4, 5, 6, 8, 12, 16};
   private static final long ROTATION_BYTES = 192L << 20; // > 3x the H100's 50 MB L2
+  private static final int MAX_COPIES = 8192; // operand sets rotated over, at most
 
   /**
    * Search limits.
@@ -140,10 +141,11 @@ public final class GemmTuner {
    * @param heuristicMicros the heuristic choice's median time in the same final pass
    * @param checked configurations offered to cublasLtMatmulAlgoCheck
    * @param timed candidates timed in the first pass
-   */
-  /**
    * @param ownBest the fastest variant of the own kernel (null without one, or when none ran)
    * @param ownMicros its median time (NaN without)
+   * @param ltBest cuBLASLt's fastest algorithm, whether or not the own kernel beat it (the
+   *     heuristic's own choice when no tuned candidate beat that)
+   * @param ltMicros its median time
    */
   public record Result(
       GemmKey key,
@@ -156,7 +158,38 @@ public final class GemmTuner {
       int timed,
       double seconds,
       GemmAlgorithm ownBest,
-      double ownMicros) {
+      double ownMicros,
+      GemmAlgorithm ltBest,
+      double ltMicros) {
+
+    /** A result whose best is cuBLASLt's (ltBest = best). */
+    public Result(
+        GemmKey key,
+        GemmAlgorithm best,
+        long workspaceBytes,
+        double micros,
+        GemmAlgorithm heuristic,
+        double heuristicMicros,
+        int checked,
+        int timed,
+        double seconds,
+        GemmAlgorithm ownBest,
+        double ownMicros) {
+      this(
+          key,
+          best,
+          workspaceBytes,
+          micros,
+          heuristic,
+          heuristicMicros,
+          checked,
+          timed,
+          seconds,
+          ownBest,
+          ownMicros,
+          best,
+          micros);
+    }
 
     /** The config-file line for this result. */
     public GemmConfigEntry entry(int batch, int seq, String op) {
@@ -185,7 +218,9 @@ public final class GemmTuner {
           timed,
           seconds,
           ownBest,
-          ownMicros);
+          ownMicros,
+          ltBest,
+          ltMicros);
     }
   }
 
@@ -250,7 +285,7 @@ public final class GemmTuner {
     GemmKey key = GemmKey.of(shape, type, epilogue);
     try (MatmulPlan plan =
             new MatmulPlan(lt, shape, type, alpha, epilogue, settings.maxWorkspaceBytes(), null);
-        Operands ops = new Operands(shape, type, epilogue, settings.maxWorkspaceBytes());
+        Operands ops = new Operands(shape, type, epilogue, settings.maxWorkspaceBytes(), stream);
         CudaEvent start = CudaEvent.create();
         CudaEvent end = CudaEvent.create()) {
       List<MatmulPlan.Candidate> ranked = plan.heuristics(16);
@@ -329,6 +364,13 @@ public final class GemmTuner {
       }
       Candidate winner = finalists.get(best);
       double heuristicUs = median(rounds[finalists.size()]);
+      // cuBLASLt's choice: the heuristic's own algorithm unless a finalist beat it in the same
+      // rounds (the finalists come from a shorter first pass that the heuristic may have missed),
+      // so that a tuned line is never slower than no line
+      boolean heuristicHolds = heuristicUs <= bestUs;
+      GemmAlgorithm ltBest = heuristicHolds ? heuristic.algorithm() : winner.fields();
+      long ltWorkspace = heuristicHolds ? heuristic.workspaceBytes() : winner.workspace();
+      double ltUs = heuristicHolds ? heuristicUs : bestUs;
       // the own kernel's best variant (one that failed in any round is out)
       double ownUs = Double.NaN;
       GemmAlgorithm ownBest = null;
@@ -339,25 +381,27 @@ public final class GemmTuner {
           ownBest = variants.get(v);
         }
       }
-      boolean ownWins = ownUs < bestUs; // false when NaN
+      boolean ownWins = ownUs < ltUs; // false when NaN
       Result result =
           new Result(
               key,
-              ownWins ? ownBest : winner.fields(),
-              ownWins ? 0 : winner.workspace(),
-              ownWins ? ownUs : bestUs,
+              ownWins ? ownBest : ltBest,
+              ownWins ? 0 : ltWorkspace,
+              ownWins ? ownUs : ltUs,
               heuristic.algorithm(),
               heuristicUs,
               checked,
               first.size(),
               (System.nanoTime() - t0) / 1e9,
               ownBest,
-              ownUs);
+              ownUs,
+              ltBest,
+              ltUs);
       LOG.info(
           "{}: {} at {} us (heuristic {} us), {} checked, {} timed, {} s",
           key,
-          winner.fields(),
-          String.format("%.2f", bestUs),
+          result.best(),
+          String.format("%.2f", result.micros()),
           String.format("%.2f", heuristicUs),
           checked,
           first.size(),
@@ -519,17 +563,34 @@ public final class GemmTuner {
     return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   }
 
-  /** Copies of A, B, C (and the bias) to rotate over, and the workspace. */
-  private static final class Operands implements AutoCloseable {
+  /**
+   * Copies of A, B, C (and the bias) to rotate over, and the workspace: up to 16 sets of their own
+   * random values, then as many more copies of those at other addresses (carved from one arena) as
+   * it takes for the rotation to span {@link #ROTATION_BYTES}, so that an operand is never still in
+   * L2 when its turn comes again, as in the encoder, whose weights over all layers are far larger
+   * than L2.
+   */
+  static final class Operands implements AutoCloseable {
     final List<DeviceBuffer[]> sets = new ArrayList<>();
     final DeviceBuffer workspace;
+    private DeviceBuffer arena; // the extra copies' memory (their buffers are views of it)
 
-    Operands(GemmShape shape, GemmType type, Epilogue epilogue, long workspaceBytes) {
+    /** Sets of distinct random values, and sets in all, for operand sets of setBytes bytes. */
+    static int[] copies(long setBytes) {
+      long span = (ROTATION_BYTES + setBytes - 1) / setBytes;
+      int distinct = (int) Math.max(1, Math.min(16, span));
+      int all = (int) Math.max(distinct, Math.min(MAX_COPIES, span));
+      return new int[] {distinct, all};
+    }
+
+    Operands(
+        GemmShape shape, GemmType type, Epilogue epilogue, long workspaceBytes, CudaStream stream) {
       DType in = type.input();
       DType out = type.output();
       long setBytes =
           in.bytes() * (shape.elementsA() + shape.elementsB()) + out.bytes() * shape.elementsC();
-      int copies = (int) Math.max(1, Math.min(16, (ROTATION_BYTES + setBytes - 1) / setBytes));
+      int[] counts = copies(setBytes);
+      int copies = counts[0];
       SplittableRandom random = new SplittableRandom(20261123L);
       try {
         workspace = DeviceBuffer.allocate(Math.max(workspaceBytes, 256));
@@ -552,10 +613,43 @@ public final class GemmTuner {
           }
           sets.add(new DeviceBuffer[] {a, b, c, bias});
         }
+        if (counts[1] > copies) {
+          addViews(counts[1] - copies, stream);
+        }
       } catch (RuntimeException e) {
         close();
         throw e;
       }
+    }
+
+    /**
+     * {@code extra} more sets: views of one arena, A, B and the bias copied from the first sets.
+     */
+    private void addViews(int extra, CudaStream stream) {
+      DeviceBuffer[] first = sets.get(0);
+      long[] sizes = new long[4];
+      long per = 0;
+      for (int j = 0; j < 4; j++) {
+        sizes[j] = first[j] == null ? 0 : (first[j].bytes() + 255) / 256 * 256;
+        per += sizes[j];
+      }
+      arena = DeviceBuffer.allocate(per * extra);
+      for (int i = 0; i < extra; i++) {
+        DeviceBuffer[] from = sets.get(i % sets.size());
+        DeviceBuffer[] set = new DeviceBuffer[4];
+        long at = per * i;
+        for (int j = 0; j < 4; j++) {
+          if (from[j] != null) {
+            set[j] = arena.slice(at, from[j].bytes());
+            if (j != 2) { // C is only written
+              set[j].copyFromAsync(from[j].pointer(), from[j].bytes(), stream);
+            }
+          }
+          at += sizes[j];
+        }
+        sets.add(set);
+      }
+      stream.synchronize();
     }
 
     void runOwn(OwnKernel own, GemmAlgorithm variant, int i, CudaStream stream) {
@@ -622,6 +716,10 @@ public final class GemmTuner {
         }
       }
       sets.clear();
+      if (arena != null) {
+        arena.close();
+        arena = null;
+      }
       if (workspace != null) {
         workspace.close();
       }
