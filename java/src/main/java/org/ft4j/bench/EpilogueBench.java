@@ -13,11 +13,11 @@ import org.ft4j.nativeapi.NativeApi;
 
 /**
  * Should the encoder's biases go into the cuBLASLt epilogue or into ft4j's own kernels? For the
- * four linear GEMMs of a BERT layer, times with CUDA events (median of 7 runs of 100 launches): the
- * GEMM without epilogue, with the BIAS epilogue, with the (tanh) GELU_BIAS epilogue for FFN1, and
- * ft4j's add-bias-GELU kernel. ft4j's split-heads and layernorm kernels read the bias while they
- * pass over the GEMM output anyway, so the bias costs them nothing measurable; the epilogue pays
- * only if BIAS is as fast as NONE.
+ * four linear GEMMs of a BERT layer, times with CUDA events (median of 7 runs of GraphTimer.REPS
+ * (50) launches): the GEMM without epilogue, with the BIAS epilogue, with the (tanh) GELU_BIAS
+ * epilogue for FFN1, and ft4j's add-bias-GELU kernel. ft4j's split-heads and layernorm kernels read
+ * the bias while they pass over the GEMM output anyway, so the bias costs them nothing measurable;
+ * the epilogue pays only if BIAS is as fast as NONE.
  *
  * <pre>java -cp 'lib/*' org.ft4j.bench.EpilogueBench [tokens,...] [hidden] [intermediate]</pre>
  */

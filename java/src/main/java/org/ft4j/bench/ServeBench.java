@@ -190,6 +190,8 @@ public final class ServeBench {
           "mode " + mode + ": expected direct, batched:<ms> or two:<ms>");
     }
     AtomicBoolean stop = new AtomicBoolean();
+    java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+        new java.util.concurrent.atomic.AtomicReference<>();
     long[][] latencies = new long[clients][];
     int[] counts = new int[clients];
     Thread[] threads = new Thread[clients];
@@ -202,13 +204,18 @@ public final class ServeBench {
                 SplittableRandom r = new SplittableRandom(1000 + id);
                 long[] lat = new long[1024];
                 int k = 0;
-                while (!stop.get()) {
-                  long s = System.nanoTime();
-                  one.apply(Integer.toString(r.nextInt(n)));
-                  if (k == lat.length) {
-                    lat = Arrays.copyOf(lat, 2 * k);
+                try {
+                  while (!stop.get()) {
+                    long s = System.nanoTime();
+                    one.apply(Integer.toString(r.nextInt(n)));
+                    if (k == lat.length) {
+                      lat = Arrays.copyOf(lat, 2 * k);
+                    }
+                    lat[k++] = System.nanoTime() - s;
                   }
-                  lat[k++] = System.nanoTime() - s;
+                } catch (Throwable e) { // reported after the join, not hidden behind a missing row
+                  failure.compareAndSet(null, e);
+                  stop.set(true);
                 }
                 latencies[id] = lat;
                 counts[id] = k;
@@ -227,6 +234,12 @@ public final class ServeBench {
       throw new IllegalStateException("interrupted", e);
     }
     long elapsed = System.nanoTime() - t0;
+    if (failure.get() != null) {
+      if (batcher != null) {
+        batcher.close();
+      }
+      throw new IllegalStateException("a client failed: " + failure.get(), failure.get());
+    }
     double meanBatch = 1;
     if (batcher != null) {
       meanBatch = batcher.stats().meanBatchTexts();

@@ -180,6 +180,11 @@ public final class EncoderGemmCommand implements Callable<Integer> {
           case INT8_MODE_1 -> GemmType.I8I32;
           case INT8_MODE_2 -> GemmType.I8I8;
         };
+    if (int8 && "unfused".equals(att)) {
+      err.println(
+          "note: --attention unfused does not apply to int8_mode > 0: the INT8 encoders always run"
+              + " the fused attention (no attention GEMMs to tune)");
+    }
     boolean fused = int8 || fusedAttention(att, precision, config);
     List<Job> jobs = jobs(config, batches, seqs, fused, type, geluEpilogue);
     GemmEnvironment env = GemmEnvironment.of(dev);
@@ -217,35 +222,14 @@ public final class EncoderGemmCommand implements Callable<Integer> {
     try (CublasLt lt = CublasLt.create();
         CudaStream stream = CudaStream.create()) {
       GemmTuner tuner = new GemmTuner(lt, stream, settings);
-      for (Job j : jobs) {
-        GemmTuner.Result r;
-        try (Bar bar = new Bar(noProgress, j.gemm().op());
-            OwnGemm own = ownKernel(j)) {
-          r = tuner.tune(j.gemm().shape(), j.type(), j.gemm().epilogue(), alphaFor(j), bar, own);
+      try {
+        tuneAll(jobs, tuner, entries, out, noProgress);
+      } catch (RuntimeException e) {
+        if (!entries.isEmpty()) { // what was tuned before the failure is kept
+          configs.save(entries);
+          err.println("note: saved the " + entries.size() + " GEMMs tuned before the failure");
         }
-        if (j.type() == GemmType.I8I8 && r.ownBest() != null) {
-          // the mode-2 encoder runs only ft4j's GEMM: its best variant is the line
-          out.printf(
-              Locale.ROOT,
-              "%-9s cuBLASLt int8 -> int8 for comparison: %.2f us (%s)%n",
-              j.gemm().op(),
-              r.ltMicros(),
-              r.ltBest());
-          r = r.ownOnly();
-        }
-        entries.add(r.entry(j.batch(), j.seq(), j.gemm().op()));
-        out.printf(
-            Locale.ROOT,
-            "%-9s %-34s %10.2f %10.2f %6.1f%%  %s (%d / %d)%n",
-            j.gemm().op(),
-            GemmKey.of(j.gemm().shape(), j.type(), j.gemm().epilogue()),
-            r.heuristicMicros(),
-            r.micros(),
-            100 * (r.heuristicMicros() - r.micros()) / r.heuristicMicros(),
-            r.best(),
-            r.timed(),
-            r.checked());
-        out.flush();
+        throw e;
       }
     }
     List<Path> written = configs.save(entries);
@@ -267,11 +251,45 @@ public final class EncoderGemmCommand implements Callable<Integer> {
     return 0;
   }
 
-  /**
-   * ft4j's own INT8 GEMM as a competitor of cuBLASLt's int8 -> int32 algorithms for the linear
-   * GEMMs of INT8 mode 1 (the tuner writes {@code ft4j} as the algorithm where it wins); null
-   * otherwise.
-   */
+  /** Tunes each job in turn, adding its line to {@code entries} as soon as it is done. */
+  private static void tuneAll(
+      List<Job> jobs,
+      GemmTuner tuner,
+      List<GemmConfigEntry> entries,
+      PrintWriter out,
+      boolean noProgress) {
+    for (Job j : jobs) {
+      GemmTuner.Result r;
+      try (Bar bar = new Bar(noProgress, j.gemm().op());
+          OwnGemm own = ownKernel(j)) {
+        r = tuner.tune(j.gemm().shape(), j.type(), j.gemm().epilogue(), alphaFor(j), bar, own);
+      }
+      if (j.type() == GemmType.I8I8 && r.ownBest() != null) {
+        // the mode-2 encoder runs only ft4j's GEMM: its best variant is the line
+        out.printf(
+            Locale.ROOT,
+            "%-9s cuBLASLt int8 -> int8 for comparison: %.2f us (%s)%n",
+            j.gemm().op(),
+            r.ltMicros(),
+            r.ltBest());
+        r = r.ownOnly();
+      }
+      entries.add(r.entry(j.batch(), j.seq(), j.gemm().op()));
+      out.printf(
+          Locale.ROOT,
+          "%-9s %-34s %10.2f %10.2f %6.1f%%  %s (%d / %d)%n",
+          j.gemm().op(),
+          GemmKey.of(j.gemm().shape(), j.type(), j.gemm().epilogue()),
+          r.heuristicMicros(),
+          r.micros(),
+          100 * (r.heuristicMicros() - r.micros()) / r.heuristicMicros(),
+          r.best(),
+          r.timed(),
+          r.checked());
+      out.flush();
+    }
+  }
+
   /**
    * ft4j's own INT8 GEMM as the tuner's competitor for a linear GEMM (null for attention GEMMs and
    * float types): int32 output for i8i32 (mode 1), int8 output for i8i8 (mode 2: scale 1/64 like

@@ -74,8 +74,8 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       paramLabel = "int8_mode",
       description =
           "0: FP32/FP16; 1: INT8 mode 1 (int8 weights per channel and GEMM inputs, FP16 between"
-              + " GEMMs); 2: INT8 mode 2 (CPU backend only: its fake-quantized reference). INT8"
-              + " scales are calibrated on random hidden states (see --int8-scales)")
+              + " GEMMs); 2: INT8 mode 2 (int8 GEMM outputs and residual as well; ft4j's own INT8"
+              + " GEMM). INT8 scales are calibrated on random hidden states (see --int8-scales)")
   int int8Mode;
 
   @Parameters(
@@ -83,8 +83,10 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       paramLabel = "allow_gemm_test",
       description =
           "1: GEMMs without a tuned entry in the GEMM config are tuned on first use and appended to"
-              + " it (gemm_config.in in the working directory unless --gemm-config); 0: they use"
-              + " cuBLASLt's heuristic")
+              + " it (gemm_config.in in the working directory unless --gemm-config): the FP32/FP16"
+              + " GEMMs and INT8 mode 1's cuBLASLt GEMMs, on cuBLASLt's candidates only (encoder_gemm"
+              + " also times ft4j's own INT8 GEMM; mode 2 tunes nothing here); 0: they use the"
+              + " entry tuned for the nearest M, else cuBLASLt's heuristic")
   int allowGemmTest;
 
   @Option(

@@ -467,23 +467,29 @@ public final class GemmTuner {
       perId.add(plain);
       perIdSplit.add(split);
     }
+    // round-robin over every id's plain and split-K lists together, so that the caps on
+    // candidates and checks leave split-K its share (it matters most for the small-M GEMMs of
+    // batch 1; visiting all plain configurations first could use up the caps before any split)
+    List<List<GemmAlgorithm>> lists = new ArrayList<>();
+    for (int i = 0; i < perId.size(); i++) {
+      lists.add(perId.get(i));
+      lists.add(perIdSplit.get(i));
+    }
     int checks = 0;
-    for (List<List<GemmAlgorithm>> lists : List.of(perId, perIdSplit)) {
-      int[] next = new int[lists.size()];
-      boolean any = true;
-      while (any) {
-        any = false;
-        for (int i = 0; i < lists.size(); i++) {
-          if (next[i] >= lists.get(i).size()) {
-            continue;
-          }
-          any = true;
-          if (pool.size() >= settings.maxCandidates() || checks >= settings.maxChecks()) {
-            return checks;
-          }
-          checks++;
-          addIfAccepted(plan, type, lists.get(i).get(next[i]++), pool);
+    int[] next = new int[lists.size()];
+    boolean any = true;
+    while (any) {
+      any = false;
+      for (int i = 0; i < lists.size(); i++) {
+        if (next[i] >= lists.get(i).size()) {
+          continue;
         }
+        any = true;
+        if (pool.size() >= settings.maxCandidates() || checks >= settings.maxChecks()) {
+          return checks;
+        }
+        checks++;
+        addIfAccepted(plan, type, lists.get(i).get(next[i]++), pool);
       }
     }
     return checks;
