@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <tuple>
@@ -128,8 +129,20 @@ inline const Sched kSchedules[3] = {{0, 0, 0, 0, "fwd/copies-at-issue"},
                                     {2, 2, 3, 2, "random/grid<=3/copies-random"}};
 inline const Sched*& cur_sched() { static const Sched* s = &kSchedules[0]; return s; }
 
+// CUDA graph capture, when the emulator runs inside a process with the fake CUDA runtime
+// (tools/kernel-emu/jvm): work issued on a stream that is being captured is handed to it as a
+// closure (run at each replay, released with the graph) instead of running now. Returns 1 when it
+// took the work, 0 when the stream is not capturing. Absent (weak, NULL) in the plain tests.
+extern "C" int fakecuda_capture_record(void* stream, void (*run)(void* ctx), void* ctx,
+                                       void (*release)(void* ctx)) __attribute__((weak));
+
+// One launch at a time: the emulator's state (fibers, shared memory, the buffer registry) is
+// global. The tests are single-threaded; a JVM (tools/kernel-emu/jvm) may call from many threads.
+inline std::recursive_mutex& big_lock() { static std::recursive_mutex m; return m; }
+
 struct Config {
-  int runs = 3;           // schedules per launch, compared bit for bit (1: no race check)
+  int runs = 3;           // schedules per launch, compared bit for bit (1: no race check, no
+                          // snapshots: a launch that fails for shared memory is not undone)
   unsigned rotation = 0;  // which schedule pair the next launch uses
   bool guard_front = false;  // buffers and shared memory start at a guard page (else end at one)
   uint32_t seed = 12345;
@@ -634,11 +647,37 @@ struct Cfg {
   dim3 grid, block;
   size_t dyn;
   bool cappable;
-  Cfg(dim3 g, dim3 b, size_t d = 0, cudaStream_t = nullptr) : grid(g), block(b), dyn(d), cappable(false) {}
+  cudaStream_t stream;
+  Cfg(dim3 g, dim3 b, size_t d = 0, cudaStream_t s = nullptr)
+      : grid(g), block(b), dyn(d), cappable(false), stream(s) {}
   template <typename I, typename = typename std::enable_if<std::is_integral<I>::value>::type>
-  Cfg(I g, dim3 b, size_t d = 0, cudaStream_t = nullptr)
-      : grid(dim3((unsigned)g)), block(b), dyn(d), cappable(true) {}
+  Cfg(I g, dim3 b, size_t d = 0, cudaStream_t s = nullptr)
+      : grid(dim3((unsigned)g)), block(b), dyn(d), cappable(true), stream(s) {}
 };
+
+template <typename F, typename... Args>
+cudaError_t launch(F kernel, const Cfg& c, Args... args);
+
+// Hands a launch to a capturing stream (see fakecuda_capture_record); true when it was taken.
+template <typename F, typename... Args>
+bool captured(F kernel, const Cfg& c, const Args&... args) {
+  if (fakecuda_capture_record == nullptr || c.stream == nullptr) return false;
+  struct Work {
+    F kernel;
+    Cfg cfg;
+    std::tuple<Args...> args;
+  };
+  Work* w = new Work{kernel, c, std::tuple<Args...>(args...)};
+  w->cfg.stream = nullptr;  // at replay: run, not capture again
+  auto run = [](void* ctx) {
+    Work* x = static_cast<Work*>(ctx);
+    std::apply([x](const Args&... a) { launch(x->kernel, x->cfg, a...); }, x->args);
+  };
+  auto release = [](void* ctx) { delete static_cast<Work*>(ctx); };
+  if (fakecuda_capture_record(c.stream, run, w, release)) return true;
+  delete w;
+  return false;
+}
 
 inline cudaError_t& last_error() { static cudaError_t e = cudaSuccess; return e; }
 inline long& launch_count() { static long n = 0; return n; }
@@ -724,6 +763,8 @@ const void* kernel_key(F f) {
 
 template <typename F, typename... Args>
 cudaError_t launch(F kernel, const Cfg& c, Args... args) {
+  if (captured(kernel, c, args...)) return cudaSuccess;
+  std::lock_guard<std::recursive_mutex> hold(big_lock());
   launch_count()++;
   if (c.grid.x < 1 || c.grid.x > 0x7fffffffu || c.grid.y < 1 || c.grid.y > 65535 ||
       c.grid.z < 1 || c.grid.z > 65535 || c.block.x < 1 || c.block.x > (unsigned)kMaxThreads) {
@@ -754,7 +795,7 @@ cudaError_t launch(F kernel, const Cfg& c, Args... args) {
   const int runs = cf.runs < 1 ? 1 : (cf.runs > 3 ? 3 : cf.runs);
   const unsigned first = cf.rotation++ % 3;
   Snapshot before, after_first;
-  before.take();
+  if (cf.runs > 1) before.take();
   protect_inputs(true);
   bool ok = true;
   for (int k = 0; k < runs && ok; ++k) {
@@ -787,7 +828,7 @@ cudaError_t launch(F kernel, const Cfg& c, Args... args) {
   }
   protect_inputs(false);
   if (!ok) {
-    before.restore();  // a launch that fails changes nothing
+    if (cf.runs > 1) before.restore();  // a launch that fails changes nothing
     last_error() = cudaErrorInvalidValue;
     return last_error();
   }
@@ -895,7 +936,17 @@ inline cudaError_t cudaFuncSetAttribute(const void* kernel, cudaFuncAttribute a,
   emu::max_dynamic_shared()[kernel] = size_t(value);
   return cudaSuccess;
 }
-inline cudaError_t cudaMemsetAsync(void* p, int v, size_t bytes, cudaStream_t = nullptr) {
+inline cudaError_t cudaMemsetAsync(void* p, int v, size_t bytes, cudaStream_t stream = nullptr) {
+  if (emu::fakecuda_capture_record != nullptr && stream != nullptr) {
+    struct Work { void* p; int v; size_t bytes; };
+    Work* w = new Work{p, v, bytes};
+    if (emu::fakecuda_capture_record(
+            stream, [](void* c) { Work* x = static_cast<Work*>(c); memset(x->p, x->v, x->bytes); },
+            w, [](void* c) { delete static_cast<Work*>(c); })) {
+      return cudaSuccess;
+    }
+    delete w;
+  }
   memset(p, v, bytes);
   return cudaSuccess;
 }
