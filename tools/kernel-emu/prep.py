@@ -109,8 +109,9 @@ def rewrite(path, src):
         t, name = m.group(2), m.group(3)
         dims = "".join("[" + d.strip() + "]" for d in re.findall(r"\[([^\[\]]+)\]", m.group(4)))
         align = m.group(1) or f"alignof({t})"
+        ref = f"(&{name}){dims}" if dims else f"&{name}"  # a scalar: T& name
         edits.append((m.start(), m.end(),
-                      f"{t} (&{name}){dims} = ::emu::static_smem<{t}{dims}>({align}, __FILE__, __LINE__);"))
+                      f"{t} {ref} = ::emu::static_smem<{t}{dims}>({align}, __FILE__, __LINE__);"))
     for m in re.finditer(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', code, re.M):
         inc = src[m.start(1):m.end(1)]
         if inc in REPLACED:
@@ -161,7 +162,7 @@ def self_test():
         "__shared__ __align__(16) int8_t t[kS][Tile::kBM][kBK + 16];":
             "int8_t (&t)[kS][Tile::kBM][kBK + 16] = ::emu::static_smem<int8_t[kS][Tile::kBM][kBK + 16]>(16, __FILE__, __LINE__);",
         "__shared__ float tile[32][33];": "float (&tile)[32][33] = ::emu::static_smem<float[32][33]>(alignof(float),",
-        "__shared__ int carry;": "int (&carry) = ::emu::static_smem<int>(alignof(int), __FILE__, __LINE__);",
+        "__shared__ int carry;": "int &carry = ::emu::static_smem<int>(alignof(int), __FILE__, __LINE__);",
         "extern __shared__ __align__(16) unsigned char smem[];": "unsigned char* smem = ::emu::dyn_smem<unsigned char>();",
         '#include "ptx.cuh"\n#include "common.cuh"': '#include "emu_ptx.h"\n#include "common.cuh"',
         "k<T, 1><<<row_blocks(n), t, 0, stream>>>(p);": "::emu::launch(k<T, 1>, ::emu::Cfg(row_blocks(n), t, 0, stream), p);",

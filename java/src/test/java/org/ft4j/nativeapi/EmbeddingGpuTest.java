@@ -132,8 +132,8 @@ class EmbeddingGpuTest {
   }
 
   /**
-   * The message of the exception of type {@code expected} an FP32 embedding launch with these
-   * sizes gets (one buffer serves every table, big enough for all of them; 1 type row).
+   * The message of the exception of type {@code expected} an FP32 embedding launch with these sizes
+   * gets (one buffer serves every table, big enough for all of them; 1 type row).
    */
   private static String rejected(
       Class<? extends RuntimeException> expected,
