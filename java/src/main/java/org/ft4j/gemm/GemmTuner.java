@@ -162,35 +162,6 @@ public final class GemmTuner {
       GemmAlgorithm ltBest,
       double ltMicros) {
 
-    /** A result whose best is cuBLASLt's (ltBest = best). */
-    public Result(
-        GemmKey key,
-        GemmAlgorithm best,
-        long workspaceBytes,
-        double micros,
-        GemmAlgorithm heuristic,
-        double heuristicMicros,
-        int checked,
-        int timed,
-        double seconds,
-        GemmAlgorithm ownBest,
-        double ownMicros) {
-      this(
-          key,
-          best,
-          workspaceBytes,
-          micros,
-          heuristic,
-          heuristicMicros,
-          checked,
-          timed,
-          seconds,
-          ownBest,
-          ownMicros,
-          best,
-          micros);
-    }
-
     /** The config-file line for this result. */
     public GemmConfigEntry entry(int batch, int seq, String op) {
       return new GemmConfigEntry(

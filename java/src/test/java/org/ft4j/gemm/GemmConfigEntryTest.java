@@ -258,7 +258,9 @@ class GemmConfigEntryTest {
             12,
             1.5,
             GemmAlgorithm.ft4jOwn(3, 4),
-            10.5);
+            10.5,
+            cublasLt,
+            8.0);
     GemmTuner.Result own = r.ownOnly();
     assertEquals(GemmAlgorithm.ft4jOwn(3, 4), own.best());
     assertEquals(10.5, own.micros());
@@ -269,7 +271,8 @@ class GemmConfigEntryTest {
         "1 128 ffn2 128 768 3072 1 T i8i8 none ft4j 3 0 4 0 0 0 0 0 0 10.500 9.000", e.format());
     assertEquals(e, GemmConfigEntry.parse(e.format(), "igemm_config.in", 1));
     GemmTuner.Result none =
-        new GemmTuner.Result(key, cublasLt, 0, 8.0, cublasLt, 9.0, 40, 12, 1.5, null, Double.NaN);
+        new GemmTuner.Result(
+            key, cublasLt, 0, 8.0, cublasLt, 9.0, 40, 12, 1.5, null, Double.NaN, cublasLt, 8.0);
     assertThrows(IllegalStateException.class, none::ownOnly);
   }
 
