@@ -1042,6 +1042,17 @@ FAKE_LT_API cublasStatus_t cublasLtCreate(cublasLtHandle_t* handle) {
   return ST_SUCCESS;
 }
 
+// The Destroy of a descriptor, layout or preference: NULL is fine, a pointer that is not one of
+// ours (or already destroyed) is INVALID_VALUE; the magic is cleared so a second destroy is caught.
+template <typename T>
+static cublasStatus_t destroyObject(T* object, uint32_t magic) {
+  if (object == nullptr) return ST_SUCCESS;
+  if (object->magic != magic) return ST_INVALID_VALUE;
+  object->magic = 0;
+  delete object;
+  return ST_SUCCESS;
+}
+
 FAKE_LT_API cublasStatus_t cublasLtDestroy(cublasLtHandle_t handle) {
   if (!validHandle(handle)) return ST_NOT_INITIALIZED;
   handle->magic = 0;
@@ -1088,11 +1099,7 @@ FAKE_LT_API cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* desc, 
 }
 
 FAKE_LT_API cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
-  if (desc == nullptr) return ST_SUCCESS;
-  if (desc->magic != MAGIC_DESC) return ST_INVALID_VALUE;
-  desc->magic = 0;
-  delete desc;
-  return ST_SUCCESS;
+  return destroyObject(desc, MAGIC_DESC);
 }
 
 FAKE_LT_API cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc, int attr,
@@ -1171,11 +1178,7 @@ FAKE_LT_API cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* la
 }
 
 FAKE_LT_API cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
-  if (layout == nullptr) return ST_SUCCESS;
-  if (layout->magic != MAGIC_LAYOUT) return ST_INVALID_VALUE;
-  layout->magic = 0;
-  delete layout;
-  return ST_SUCCESS;
+  return destroyObject(layout, MAGIC_LAYOUT);
 }
 
 FAKE_LT_API cublasStatus_t cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_t layout,
@@ -1242,11 +1245,7 @@ FAKE_LT_API cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreferen
 }
 
 FAKE_LT_API cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref) {
-  if (pref == nullptr) return ST_SUCCESS;
-  if (pref->magic != MAGIC_PREF) return ST_INVALID_VALUE;
-  pref->magic = 0;
-  delete pref;
-  return ST_SUCCESS;
+  return destroyObject(pref, MAGIC_PREF);
 }
 
 FAKE_LT_API cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref,
