@@ -616,12 +616,24 @@ public final class EmbeddingBatcher implements AutoCloseable {
   }
 
   private void failAll(List<Request> batch, Throwable e) {
-    int n = 0;
+    // counted before the futures complete, so that a caller who sees its failure also sees it in
+    // stats() (counted after, a caller could read the old count: a flaky test showed it); one
+    // cancelled between the count and fail() is taken back
+    List<Request> open = new ArrayList<>();
     for (Request r : batch) {
-      if (r.fail(e)) {
-        n++;
+      if (!r.done()) {
+        open.add(r);
       }
     }
+    addFailed(open.size());
+    for (Request r : open) {
+      if (!r.fail(e)) {
+        addFailed(-1);
+      }
+    }
+  }
+
+  private void addFailed(int n) {
     lock.lock();
     try {
       failed += n;
