@@ -13,12 +13,19 @@
 # embedding throughput with host vs device pooling (EMB=1), service load with and without the
 # EmbeddingBatcher (SERVE=1),
 # epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), GEMM tuning (TUNE=1: encoder_gemm
-# over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config).
+# over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config at TUNE_CHECK "BxS ...",
+# default "32x128 32x384").
 # PLAN=quick: the first look that fits a 15-minute device budget (planned under 8 minutes, not yet
 # measured: GPU tests without the sanitizers, FP16 and both INT8 modes at 1x128 and 32x128, the
 # PyTorch anchor there, the attention benchmark at 32x128 and 32x384); explicit switches still win.
+# Model shape of every timing: LAYERS, HEADS, HSIZE (default BERT-base: 12 12 64); ITERS and WARMUP
+# pass --iterations / --warmup to encoder_sample (its defaults if unset); EMB_ARGS, SERVE_ARGS and
+# EPI_ARGS replace the arguments of EmbedBench, ServeBench and EpilogueBench; FT4J_TEST_SELECT (JUnit
+# console selectors) narrows the GPU tests. tools/kernel-emu/jvm/rehearse-device.sh runs this whole
+# script on a CPU through the kernel emulator with a tiny shape, to catch script and bundle errors
+# before device time is spent.
 cd "$(dirname "$0")" && tar xJf ft4j.tar.xz && cd ft4j || exit 1
-export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib
+export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 OUT="${OUT:-$PWD/out}"
 mkdir -p "$OUT"
 if [ "${PLAN:-}" = quick ]; then
@@ -26,6 +33,8 @@ if [ "${PLAN:-}" = quick ]; then
   : "${INT8_GEMMS:=auto}" "${PT_SHAPES:=1x128,32x128}" "${ATT:=1}" "${ATT_SHAPES:=32x128,32x384}"
 fi
 export SANITIZE
+L=${LAYERS:-12} H=${HEADS:-12} D=${HSIZE:-64}
+it="${ITERS:+--iterations $ITERS} ${WARMUP:+--warmup $WARMUP}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 START=$(date +%s)
 for i in $(seq 2 ${REPEAT:-1}); do
@@ -38,13 +47,13 @@ if [ "${TESTS:-1}" = 1 ]; then
 fi
 if [ "${TUNE:-0}" = 1 ]; then
   mkdir -p "$OUT/gemm"
-  timeout ${TUNE_TIMEOUT:-400} bin/encoder_gemm ${TUNE_B:-1,8,32} ${TUNE_S:-32,128,384} 12 64 ${TUNE_FP16:-1} ${TUNE_INT8:-0} \
+  timeout ${TUNE_TIMEOUT:-400} bin/encoder_gemm ${TUNE_B:-1,8,32} ${TUNE_S:-32,128,384} $H $D ${TUNE_FP16:-1} ${TUNE_INT8:-0} \
     -o "$OUT/gemm/gemm_config.in" --no-progress > $OUT/tune.log 2>&1
   echo "encoder_gemm rc=$?"; cat $OUT/tune.log
-  for s in ${TUNE_CHECK:-"32 128" "32 384"}; do set -- $s
+  for s in ${TUNE_CHECK:-32x128 32x384}; do set -- ${s/x/ }
     mkdir -p "$OUT/empty" # no config there: cuBLASLt heuristics
     for cfg in "$OUT/empty" "$OUT/gemm/gemm_config.in"; do
-      timeout 60 bin/encoder_sample $1 12 $2 12 64 ${TUNE_FP16:-1} 0 0 0 --gemm-config "$cfg" 2>&1 | grep -E "GEMM algorithms|ft4j-time|rror" | tail -2
+      timeout 60 bin/encoder_sample $1 $L $2 $H $D ${TUNE_FP16:-1} 0 0 0 $it --gemm-config "$cfg" 2>&1 | grep -E "GEMM algorithms|ft4j-time|rror" | tail -2
     done
   done
 fi
@@ -53,29 +62,29 @@ if [ "${BENCH:-1}" = 1 ]; then
     gemms="auto"; [ "${p#*:}" != 0 ] && gemms="${INT8_GEMMS:-auto own}"
     for rp in ${RPS:-0}; do for g in $gemms; do
       echo "== fp16:int8 $p, ${1}x$2, remove_padding $rp, --int8-gemm $g"
-      timeout 90 bin/encoder_sample $1 12 $2 12 64 ${p%:*} $rp ${p#*:} 0 --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|host-side|latency|ft4j-time|rror" | tail -5
+      timeout 90 bin/encoder_sample $1 $L $2 $H $D ${p%:*} $rp ${p#*:} 0 $it --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|host-side|latency|ft4j-time|rror" | tail -5
     done; done
   done; done > $OUT/bench.log 2>&1; cat $OUT/bench.log
-  [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1; tail -8 $OUT/pytorch.csv
+  [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1 && tail -8 $OUT/pytorch.csv
 fi
 if [ "${GELU:-0}" = 1 ]; then  # FP16 with ft4j's erf GELU kernel vs cuBLASLt's GELU epilogue
   for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
     for flag in "" --gelu-epilogue; do
       echo "== fp16 ${1}x$2 ${flag:-erf GELU kernel}"
-      timeout 60 bin/encoder_sample $1 12 $2 12 64 1 0 0 0 $flag 2>&1 | grep -E "ft4j-time|rror" | tail -2
+      timeout 60 bin/encoder_sample $1 $L $2 $H $D 1 0 0 0 $it $flag 2>&1 | grep -E "ft4j-time|rror" | tail -2
     done
   done > $OUT/gelu.log 2>&1; cat $OUT/gelu.log
 fi
 if [ "${EMB:-0}" = 1 ]; then  # token ids -> pooled vectors: host vs device pooling
-  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EmbedBench minilm 2048 1,32,128 > $OUT/embed.csv 2>&1; cat $OUT/embed.csv
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EmbedBench ${EMB_ARGS:-minilm 2048 1,32,128} > $OUT/embed.csv 2>&1; cat $OUT/embed.csv
 fi
 if [ "${SERVE:-0}" = 1 ]; then  # closed-loop clients: direct calls vs EmbeddingBatcher (FP16 MiniLM shape)
-  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.ServeBench gpu 1,8,64 2 128 minilm direct,batched:0,two:0 > $OUT/serve.csv 2>&1; cat $OUT/serve.csv
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.ServeBench ${SERVE_ARGS:-gpu 1,8,64 2 128 minilm direct,batched:0,two:0} > $OUT/serve.csv 2>&1; cat $OUT/serve.csv
 fi
 if [ "${EPI:-0}" = 1 ]; then
-  timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench 128,4096,12288 > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv
+  timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench ${EPI_ARGS:-128,4096,12288} > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv
 fi
 if [ "${ATT:-0}" = 1 ]; then
-  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.AttentionBench ${ATT_SHAPES:-1x128,32x128,32x384,8x1024,4x4096} > $OUT/attention.csv 2>&1; cat $OUT/attention.csv
+  timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.AttentionBench ${ATT_SHAPES:-1x128,32x128,32x384,8x1024,4x4096} $H $D > $OUT/attention.csv 2>&1; cat $OUT/attention.csv
 fi
 echo "total $(( $(date +%s) - START )) s"

@@ -9,7 +9,9 @@
 # The JUnit console launcher does not expand "dir/*" class-path entries: jars are listed one by one.
 # Options (environment): FT4J_TEST_TAGS (default gpu; "all" runs CPU tests too), SANITIZE=0 to skip
 # compute-sanitizer, FT4J_JAVA_OPTS for JVM options of the test run (e.g.
-# -Dft4j.realModelFixture=FILE for RealModelGpuTest, see RealModelFixture).
+# -Dft4j.realModelFixture=FILE for RealModelGpuTest, see RealModelFixture), FT4J_TEST_SELECT for
+# JUnit console selectors that replace the class-path scan (e.g. "--select-class
+# org.ft4j.nativeapi.KernelGpuTest" to rerun one class).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -41,12 +43,14 @@ mkdir -p "$out"
 tags="${FT4J_TEST_TAGS:-gpu}"
 tag_args=(--include-tag "$tags")
 [ "$tags" = "all" ] && tag_args=()
+selectors=(--scan-class-path "$tests" "${tag_args[@]}")
+[ -n "${FT4J_TEST_SELECT:-}" ] && read -r -a selectors <<< "$FT4J_TEST_SELECT"
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
 
-echo "== JUnit ($tags tests)"
+echo "== JUnit (${FT4J_TEST_SELECT:-$tags tests})"
 "$java" -Xss4m ${FT4J_JAVA_OPTS:-} -jar "$console" execute --disable-banner --details=summary \
-  --class-path "$classes:$tests" --scan-class-path "$tests" "${tag_args[@]}" \
+  --class-path "$classes:$tests" "${selectors[@]}" \
   --reports-dir "$out/junit" 2>&1 | tee "$out/junit.log"
 junit_status=${PIPESTATUS[0]}
 
