@@ -6,7 +6,10 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "ptx.cuh"
 
@@ -145,6 +148,25 @@ constexpr size_t kDefaultSharedBytes = 48 * 1024;
 // block_max: 33 floats, 144 bytes per ptxas): 48 KiB minus 256 bytes, a row of up to 12224 floats.
 // (Asking for the whole 48 KiB fails the launch with cudaErrorInvalidValue.)
 constexpr size_t kRowSharedBytes = kDefaultSharedBytes - 256;
+
+// Raises a kernel's dynamic shared memory limit per device, only when a launch needs more than
+// was raised before (one kernel may serve several sizes, e.g. the attention's head sizes); not a
+// stream operation, but kept out of the launch path so that graph capture only sees the launch.
+inline cudaError_t allow_shared(const void* kernel, size_t bytes) {
+  if (bytes <= kDefaultSharedBytes) return cudaSuccess;
+  static std::mutex mutex;
+  static std::map<std::pair<int, const void*>, size_t> raised;  // (device, kernel) -> bytes
+  int device = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e != cudaSuccess) return e;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto key = std::make_pair(device, kernel);
+  const auto it = raised.find(key);
+  if (it != raised.end() && it->second >= bytes) return cudaSuccess;
+  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
+  if (e == cudaSuccess) raised[key] = bytes;
+  return e;
+}
 
 }  // namespace ft4j
 

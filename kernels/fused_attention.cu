@@ -654,24 +654,6 @@ DeviceFacts current_device_facts() {
 
 constexpr int kMaxSimtHeadSize = 256;
 
-// Raises a kernel's dynamic shared memory limit per device, only when a launch needs more than
-// was raised before (the simt kernels serve several head sizes, each with its own size); not a
-// stream operation, but kept out of the launch path so that graph capture only sees the launch.
-cudaError_t allow_shared(const void* kernel, size_t bytes) {
-  if (bytes <= kDefaultSharedBytes) return cudaSuccess;
-  static std::mutex mutex;
-  static std::map<std::pair<int, const void*>, size_t> raised;  // (device, kernel) -> bytes
-  int device = 0;
-  cudaError_t e = cudaGetDevice(&device);
-  if (e != cudaSuccess) return e;
-  std::lock_guard<std::mutex> lock(mutex);
-  const auto key = std::make_pair(device, kernel);
-  const auto it = raised.find(key);
-  if (it != raised.end() && it->second >= bytes) return cudaSuccess;
-  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
-  if (e == cudaSuccess) raised[key] = bytes;
-  return e;
-}
 
 template <typename A, int kDimsPerLane>
 cudaError_t launch_simt(const A& p, cudaStream_t stream) {

@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <vector>
 
@@ -210,13 +211,13 @@ __device__ __forceinline__ void add_fragments(int32_t* partial, int m, int n,
   });
 }
 
-// The k-steps of split blockIdx.z: [kt0, kt1) of ceil(k / 32), shared out evenly.
+// The k-steps of split blockIdx.z: [kt0, kt1) of ceil(k / step), shared out evenly.
 struct KRange {
   int kt0;
   int kt1;
 };
-__device__ __forceinline__ KRange split_range(int k) {
-  const int ktiles = (k + kBK - 1) / kBK;
+__device__ __forceinline__ KRange split_range(int k, int step = kBK) {
+  const int ktiles = (k + step - 1) / step;
   const int per = (ktiles + gridDim.z - 1) / gridDim.z;
   const int kt0 = blockIdx.z * per;
   return {kt0, min(ktiles, kt0 + per)};
@@ -306,6 +307,99 @@ __global__ void __launch_bounds__(Tile::kThreads)
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The warpgroup kernel (sm_90a: wgmma): 128 x 128 per block of 256 threads, two warpgroups of
+// 64 x 128 each, k-steps of 128 through a 4-stage cp.async pipeline into 128-byte-swizzled tiles
+// (ptx.cuh, wgmma_desc_sw128) in dynamic shared memory, four wgmma m64n128k32 per step and
+// warpgroup. Its accumulators have mma.m16n8's layout per warp (ptx.cuh), so the epilogue and the
+// split-K path are the ones above. Launched only where the library has sm_90a code and the
+// device is sm_90 (plan_gemm_int8); elsewhere the body is empty.
+constexpr int kWBM = 128;
+constexpr int kWBN = 128;
+constexpr int kWBK = 128;  // bytes = int8 values: one 128-byte swizzle row
+constexpr int kWStages = 4;
+constexpr int kWThreads = 256;
+constexpr int kWTileBytes = kWBM * kWBK;  // 16 KiB per operand and stage (kWBM == kWBN)
+// the stages plus slack to align them to 1024 bytes (what the 128-byte swizzle needs)
+constexpr size_t kWSharedBytes = size_t(kWStages) * 2 * kWTileBytes + 1024;
+
+// Issues the copy of one 128 x 128 tile (rows row0.., k0..k0+127) of a [rows, k] row-major int8
+// matrix (k % 16 == 0) into `tile` (1024-byte aligned) in the 128-byte swizzle: chunk c (16
+// bytes) of row r at byte r * 128 + 16 (c ^ r % 8); zero-filled at or past k_end.
+__device__ __forceinline__ void issue_swizzled(int8_t* tile, const int8_t* src, int rows, int k,
+                                               int k_end, int row0, int k0) {
+  for (int i = threadIdx.x; i < kWBM * 8; i += kWThreads) {
+    const int r = i >> 3;
+    const int c = i & 7;
+    const int gr = row0 + r;
+    const int gk = k0 + 16 * c;
+    const bool valid = gr < rows && gk < k_end;
+    cp_async_16_zfill(tile + r * kWBK + 16 * (c ^ (r & 7)), valid ? src + int64_t(gr) * k + gk : src,
+                      valid);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kWThreads, 1)
+    gemm_int8_wgmma_kernel(GemmInt8Params<T> p, int32_t* partial) {
+  extern __shared__ int8_t wgmma_smem[];
+  // the first 1024-byte aligned shared address of the allocation
+  const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(wgmma_smem));
+  int8_t* const stages = wgmma_smem + ((1024 - (raw & 1023)) & 1023);
+  const int wg = threadIdx.x >> 7;  // warpgroup: rows 64 wg .. 64 wg + 63 of the block
+  const int warp = (threadIdx.x >> 5) & 3;
+  const int block_m = blockIdx.y * kWBM;
+  const int block_n = blockIdx.x * kWBN;
+  const KRange range = split_range(p.k, kWBK);
+  if (range.kt0 >= range.kt1) return;  // an empty split (whole block)
+  const int ktiles = range.kt1 - range.kt0;
+  const int k_end = min(p.k, range.kt1 * kWBK);
+  auto a_tile = [&](int stage) { return stages + stage * 2 * kWTileBytes; };
+  auto b_tile = [&](int stage) { return stages + stage * 2 * kWTileBytes + kWTileBytes; };
+  auto issue = [&](int stage, int kt) {  // kt: relative to this split
+    const int k0 = (range.kt0 + kt) * kWBK;
+    issue_swizzled(a_tile(stage), p.a, p.m, p.k, k_end, block_m, k0);
+    issue_swizzled(b_tile(stage), p.b, p.n, p.k, k_end, block_n, k0);
+  };
+
+  int acc[1][16][4];
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int f = 0; f < 4; ++f) acc[0][j][f] = 0;
+
+#pragma unroll
+  for (int s = 0; s < kWStages - 1; ++s) {
+    if (s < ktiles) issue(s, s);
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<kWStages - 2>();  // this thread's copies of tile kt have landed
+    fence_proxy_async_shared();     // ... and are visible to wgmma's reads
+    __syncthreads();                // every thread's; and tile kt - 1's wgmmas are done (waited)
+    const int next = kt + kWStages - 1;
+    if (next < ktiles) issue(next % kWStages, next);  // into the buffer of tile kt - 1
+    cp_async_commit();
+    const int8_t* a = a_tile(kt % kWStages) + wg * 64 * kWBK;
+    const int8_t* b = b_tile(kt % kWStages);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kWBK / 32; ++kk) {
+      wgmma_s8_m64n128k32(acc[0], wgmma_desc_sw128(a + 32 * kk), wgmma_desc_sw128(b + 32 * kk));
+    }
+    wgmma_commit();
+    wgmma_wait<0>();  // before the next step's barrier lets copies overwrite this stage
+  }
+  cp_async_wait<0>();
+
+  const int row0 = block_m + wg * 64 + warp * 16;
+  if (partial != nullptr) {
+    add_fragments(partial, p.m, p.n, acc, row0, block_n);
+  } else {
+    store_fragments(p, acc, row0, block_n);
+  }
+}
+
 // The epilogue of a split-K GEMM over its summed accumulators.
 template <typename T>
 __global__ void gemm_int8_epilogue_kernel(GemmInt8Params<T> p, const int32_t* partial) {
@@ -320,6 +414,7 @@ __global__ void gemm_int8_epilogue_kernel(GemmInt8Params<T> p, const int32_t* pa
 struct GemmDevice {
   int major = 0;
   int sms = 0;
+  bool wgmma = false;  // sm_90 and the library has sm_90a code
 };
 GemmDevice gemm_device() {
   static std::mutex mutex;
@@ -339,7 +434,15 @@ GemmDevice gemm_device() {
       cudaGetLastError();
       return {};
     }
-    d.major = usable_sm(d.major, 0) / 10;  // 7 in a build without sm_80+ code
+    int minor = 0;
+    if (cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+      cudaGetLastError();
+      return {};
+    }
+#ifdef FT4J_HAS_SM90A
+    d.wgmma = d.major == 9 && minor == 0;
+#endif
+    d.major = usable_sm(d.major, minor) / 10;  // 7 in a build without sm_80+ code
     cache[device] = d;
   }
   return cache[device];
@@ -348,6 +451,18 @@ GemmDevice gemm_device() {
 // Fewest k-steps (of 32) a split keeps: below that the atomics and the extra launches outweigh
 // the parallelism gained.
 constexpr int kMinSplitSteps = 8;
+
+// Whether the automatic plan takes the warpgroup kernel where it can: only with FT4J_INT8_WGMMA=1
+// in the environment until the kernel has been checked and timed on an H100 (it has only run on
+// the CPU emulator so far, docs/int8.md); tuned plans (igemm_config.in) and forced plans use it
+// regardless.
+bool wgmma_by_default() {
+  static const bool on = [] {
+    const char* v = std::getenv("FT4J_INT8_WGMMA");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return on;
+}
 
 }  // namespace
 
@@ -364,7 +479,7 @@ GemmInt8Plan plan_gemm_int8(const GemmInt8Params<T>& p) {
   const GemmDevice d = gemm_device();
   if (!vector || d.major < 8) return {GemmInt8Kernel::SIMPLE, 1};
   if (ceil_div(p.m, Tile128::kBM) * ceil_div(p.n, Tile128::kBN) >= d.sms) {
-    return {GemmInt8Kernel::TILE128, 1};
+    return {d.wgmma && wgmma_by_default() ? GemmInt8Kernel::WGMMA : GemmInt8Kernel::TILE128, 1};
   }
   const int64_t tiles = ceil_div(p.m, Tile64::kBM) * ceil_div(p.n, Tile64::kBN);
   int64_t splits = std::min<int64_t>(d.sms / tiles, ceil_div(p.k, kBK) / kMinSplitSteps);
@@ -400,6 +515,30 @@ cudaError_t launch_pipelined(const GemmInt8Params<T>& p, int splits, cudaStream_
   return cudaGetLastError();
 }
 
+template <typename T>
+cudaError_t launch_wgmma(const GemmInt8Params<T>& p, int splits, cudaStream_t stream) {
+  auto kernel = gemm_int8_wgmma_kernel<T>;
+  cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), kWSharedBytes);
+  if (e != cudaSuccess) return e;
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kWBN)),
+                  static_cast<unsigned>(ceil_div(p.m, kWBM)), static_cast<unsigned>(splits));
+  if (splits == 1) {
+    kernel<<<grid, kWThreads, kWSharedBytes, stream>>>(p, nullptr);
+    return cudaGetLastError();
+  }
+  const bool direct = p.out_kind == GemmInt8Out::INT32;
+  int32_t* partial = static_cast<int32_t*>(direct ? p.out : p.workspace);
+  e = cudaMemsetAsync(partial, 0, sizeof(int32_t) * size_t(p.m) * size_t(p.n), stream);
+  if (e != cudaSuccess) return e;
+  kernel<<<grid, kWThreads, kWSharedBytes, stream>>>(p, partial);
+  e = cudaGetLastError();
+  if (e != cudaSuccess || direct) return e;
+  const int threads = 256;
+  gemm_int8_epilogue_kernel<T><<<elementwise_blocks(int64_t(p.m) * p.n, threads), threads, 0,
+                                 stream>>>(p, partial);
+  return cudaGetLastError();
+}
+
 }  // namespace
 
 template <typename T>
@@ -415,13 +554,17 @@ std::string check_gemm_int8(const GemmInt8Params<T>& p) {
   if (p.forced_kernel >= 0) {  // a tuned plan: it must fit this launch
     const std::string plan = "kernel " + std::to_string(p.forced_kernel) + " with " +
                              std::to_string(p.forced_splits) + " K splits";
-    if (p.forced_kernel > 2) return "unknown " + plan + " (kernels 0, 1, 2)";
+    if (p.forced_kernel > 3) return "unknown " + plan + " (kernels 0, 1, 2, 3)";
     if (p.forced_splits < 1 || p.forced_splits > 65535) return plan + ": splits must be 1..65535";
     if (p.forced_kernel == 0 && p.forced_splits != 1) return plan + ": the simple kernel has none";
     if (p.forced_kernel != 0) {
       const bool vector = p.k % 16 == 0 && aligned_to(p.a, 16) && aligned_to(p.b, 16);
       if (!vector || gemm_device().major < 8) {
         return plan + ": the pipelined kernels need sm_80+, K % 16 == 0 and 16-byte aligned A, B";
+      }
+      if (p.forced_kernel == 3 && !gemm_device().wgmma) {
+        return plan + ": the warpgroup (wgmma) kernel needs an sm_90 GPU and a library built with"
+                      " sm_90a code (CUDA architecture 90a)";
       }
     }
     if (p.forced_splits > 1 && p.out_kind != GemmInt8Out::INT32 &&
@@ -440,6 +583,7 @@ cudaError_t launch_gemm_int8(const GemmInt8Params<T>& p, cudaStream_t stream) {
   switch (plan.kernel) {
     case GemmInt8Kernel::TILE128: return launch_pipelined<T, Tile128>(p, plan.splits, stream);
     case GemmInt8Kernel::TILE64: return launch_pipelined<T, Tile64>(p, plan.splits, stream);
+    case GemmInt8Kernel::WGMMA: return launch_wgmma<T>(p, plan.splits, stream);
     default: break;
   }
   const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kBN)),

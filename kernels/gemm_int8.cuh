@@ -22,6 +22,11 @@
 //    SMs idle (small M: batch 1, short sequences), each split adding its int32 sums into the
 //    workspace with atomics (exact) and a second kernel applying the epilogue. INT32 outputs are
 //    summed in place and need no workspace. plan_gemm_int8 makes the choice.
+//  - warpgroup (sm_90 with a library built for sm_90a; 16-byte loads only): wgmma m64n128k32 from
+//    128-byte-swizzled shared tiles, 128 x 128 per block of 256 threads, k-steps of 128 through a
+//    4-stage cp.async pipeline (132 KiB of dynamic shared memory), split-K as above. The automatic
+//    plan takes it instead of the 128 x 128 pipelined kernel only with FT4J_INT8_WGMMA=1 (not yet
+//    run on a GPU); a forced (tuned) plan may name it.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -55,7 +60,7 @@ struct GemmInt8Params {
   int forced_splits;       // with forced_kernel: its K splits (>= 1)
 };
 
-enum class GemmInt8Kernel : int { SIMPLE = 0, TILE128 = 1, TILE64 = 2 };
+enum class GemmInt8Kernel : int { SIMPLE = 0, TILE128 = 1, TILE64 = 2, WGMMA = 3 };
 
 struct GemmInt8Plan {
   GemmInt8Kernel kernel;

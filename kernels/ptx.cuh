@@ -5,6 +5,8 @@
 // (tools/kernel-emu/shim/emu_ptx.h, written from the PTX ISA's fragment tables, not from this file).
 //
 // Below sm_80 (and in host passes) the functions compile to nothing: their callers are sm_80+ code.
+// The warpgroup MMA (wgmma, at the end) exists only in sm_90a code (FT4J_WGMMA_CODE): elsewhere it
+// compiles to nothing too, and the host never launches its kernel there (FT4J_HAS_SM90A).
 #pragma once
 
 #include <cuda_fp16.h>
@@ -85,6 +87,91 @@ __device__ __forceinline__ void mma_s8_16832(int (&c)[4], int a0, int a1, int a2
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+// ---- warpgroup MMA (sm_90a) -----------------------------------------------------------------
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FT4J_WGMMA_CODE 1
+#endif
+
+// Makes this thread's generic-proxy writes to shared memory (stores, landed cp.async copies)
+// visible to the async proxy, which wgmma reads shared memory through; then a barrier.
+__device__ __forceinline__ void fence_proxy_async_shared() {
+#ifdef FT4J_WGMMA_CODE
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+// wgmma's shared-memory matrix descriptor of a K-major operand tile stored with the 128-byte
+// swizzle: rows of 128 bytes (int8: 128 k values), 8-row groups 1024 bytes apart, the 16-byte chunk
+// c of row r stored at chunk c ^ (r % 8), the tile 1024-byte aligned. `start`: the tile's first
+// row plus the byte offset of the k-slice an instruction reads (a multiple of 16 below 128).
+// Fields: start address >> 4 (bits 0-13), leading byte offset >> 4 (16-29: unused for this layout,
+// 1), stride byte offset >> 4 (32-45: 1024), base offset 0 (49-51), layout 1 = 128-byte swizzle
+// (62-63).
+__device__ __forceinline__ uint64_t wgmma_desc_sw128(const void* start) {
+#ifdef FT4J_WGMMA_CODE
+  const uint64_t a = static_cast<uint32_t>(__cvta_generic_to_shared(start));
+  return ((a & 0x3FFFF) >> 4) | (uint64_t(1) << 16) | (uint64_t(1024 >> 4) << 32) |
+         (uint64_t(1) << 62);
+#else
+  return 0;
+#endif
+}
+
+// Orders this thread's earlier accesses to the accumulator registers before the wgmma that
+// follows (needed before the first wgmma and after any other access to them).
+__device__ __forceinline__ void wgmma_fence() {
+#ifdef FT4J_WGMMA_CODE
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+// Closes the group of wgmma operations issued since the last commit.
+__device__ __forceinline__ void wgmma_commit() {
+#ifdef FT4J_WGMMA_CODE
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+// Waits until at most kPending committed wgmma groups are in flight; their accumulators (and the
+// shared memory they read) are free again.
+template <int kPending>
+__device__ __forceinline__ void wgmma_wait() {
+#ifdef FT4J_WGMMA_CODE
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+#endif
+}
+
+// d += A B for the warpgroup (128 threads, all of them): A 64 x 32 int8 (K-major, descriptor a),
+// B 32 x 128 int8 (K-major: B's 128 columns are rows of 32 k values, descriptor b), d 64 x 128
+// int32. Thread (warp w of the warpgroup, g = lane / 4, t = lane % 4) holds in d[j][0..3] the
+// elements (16w + g, 8j + 2t), (16w + g, 8j + 2t + 1), (16w + g + 8, 8j + 2t), (16w + g + 8,
+// 8j + 2t + 1): mma.m16n8's accumulator layout, per warp, 16 times along N. Asynchronous: d may be
+// touched again only after wgmma_commit + wgmma_wait.
+__device__ __forceinline__ void wgmma_s8_m64n128k32(int (&d)[16][4], uint64_t a, uint64_t b) {
+#ifdef FT4J_WGMMA_CODE
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "%64, %65, p;\n}\n"
+      : "+r"(d[0][0]), "+r"(d[0][1]), "+r"(d[0][2]), "+r"(d[0][3]), "+r"(d[1][0]), "+r"(d[1][1]),
+        "+r"(d[1][2]), "+r"(d[1][3]), "+r"(d[2][0]), "+r"(d[2][1]), "+r"(d[2][2]), "+r"(d[2][3]),
+        "+r"(d[3][0]), "+r"(d[3][1]), "+r"(d[3][2]), "+r"(d[3][3]), "+r"(d[4][0]), "+r"(d[4][1]),
+        "+r"(d[4][2]), "+r"(d[4][3]), "+r"(d[5][0]), "+r"(d[5][1]), "+r"(d[5][2]), "+r"(d[5][3]),
+        "+r"(d[6][0]), "+r"(d[6][1]), "+r"(d[6][2]), "+r"(d[6][3]), "+r"(d[7][0]), "+r"(d[7][1]),
+        "+r"(d[7][2]), "+r"(d[7][3]), "+r"(d[8][0]), "+r"(d[8][1]), "+r"(d[8][2]), "+r"(d[8][3]),
+        "+r"(d[9][0]), "+r"(d[9][1]), "+r"(d[9][2]), "+r"(d[9][3]), "+r"(d[10][0]), "+r"(d[10][1]),
+        "+r"(d[10][2]), "+r"(d[10][3]), "+r"(d[11][0]), "+r"(d[11][1]), "+r"(d[11][2]),
+        "+r"(d[11][3]), "+r"(d[12][0]), "+r"(d[12][1]), "+r"(d[12][2]), "+r"(d[12][3]),
+        "+r"(d[13][0]), "+r"(d[13][1]), "+r"(d[13][2]), "+r"(d[13][3]), "+r"(d[14][0]),
+        "+r"(d[14][1]), "+r"(d[14][2]), "+r"(d[14][3]), "+r"(d[15][0]), "+r"(d[15][1]),
+        "+r"(d[15][2]), "+r"(d[15][3])
+      : "l"(a), "l"(b)
+      : "memory");
 #endif
 }
 

@@ -42,11 +42,11 @@ declare -A KERNEL_OF=([emu]=- [quantize]=quantize.cu [layernorm]=layernorm.cu [p
                       [gemm_int8_sm75]=gemm_int8.cu [fused_attention]=fused_attention.cu
                       [fused_attention_sm75]=fused_attention.cu)
 declare -A SOURCE_OF=([gemm_int8_sm75]=gemm_int8 [fused_attention_sm75]=fused_attention)
-declare -A FLAGS_OF=([gemm_int8]="-D__CUDA_ARCH__=800 -DEMU_SM=90"
+declare -A FLAGS_OF=([gemm_int8]="-D__CUDA_ARCH__=800 -DEMU_SM=90 -DFT4J_HAS_SM90A"
                      [gemm_int8_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75"
                      [fused_attention]="-D__CUDA_ARCH__=800 -DEMU_SM=90 -O1"
                      [fused_attention_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75 -O1"
-                     [capi]="-O0")
+                     [capi]="-O0 -DFT4J_HAS_SM90A")
 # (-O1 / -O0: the biggest translation units, where optimising costs more compile time than it saves
 # run time: the C API test runs 0.6 s either way)
 # capi: the C API layer (native/src/ft4j.cpp) over every kernel, in one translation unit; NATIVE_OF:
@@ -109,6 +109,9 @@ if [[ $SELF_CHECK == 1 ]]; then
     "attention prefetch overwrites a stage other warps still read (no __syncthreads)|fused_attention.cu|fused_attention|    __syncthreads();  // this stage is read by everyone before the next prefetch overwrites it
 |"
     "attention V loaded without .trans|fused_attention.cu|fused_attention|        ldmatrix_x4<true>(vb,|        ldmatrix_x4<false>(vb,"
+    "INT8 wgmma tiles written without the 128-byte swizzle|gemm_int8.cu|gemm_int8|tile + r * kWBK + 16 * (c ^ (r & 7))|tile + r * kWBK + 16 * c"
+    "INT8 wgmma waits one group short (copies overwrite a stage it still reads)|gemm_int8.cu|gemm_int8|    wgmma_wait<0>();  // before|    wgmma_wait<1>();  // before"
+    "INT8 wgmma: both warpgroups read the first 64 rows of A|gemm_int8.cu|gemm_int8|a_tile(kt % kWStages) + wg * 64 * kWBK;|a_tile(kt % kWStages);"
   )
   failures=0
   i=0

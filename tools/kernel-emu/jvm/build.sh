@@ -31,7 +31,7 @@ compile() {  # source, object, extra flags
   objs+=("$obj")
 }
 # the kernels on the emulator: sm_90 device code (tensor-core paths), the emulator's CUDA stand-ins
-compile "$HERE/libft4j_emu.cpp" "$OUT/libft4j_emu.o" -fvisibility=hidden -D__CUDA_ARCH__=800 \
+compile "$HERE/libft4j_emu.cpp" "$OUT/libft4j_emu.o" -fvisibility=hidden -D__CUDA_ARCH__=800 -DFT4J_HAS_SM90A \
   -I"$EMU/shim" -I"$OUT/src"
 compile "$HERE/fake_cudart.cpp" "$OUT/fake_cudart.o" -I"$CUDA_INC"
 [[ -f "$HERE/fake_cublaslt.cpp" ]] && compile "$HERE/fake_cublaslt.cpp" "$OUT/fake_cublaslt.o"

@@ -318,6 +318,14 @@ struct AsyncCopy {
 inline void land(const AsyncCopy& c) {
   if (c.src) memcpy(c.dst, c.src, 16); else memset(c.dst, 0, 16);
 }
+// A warpgroup MMA (wgmma.mma_async) issued and not performed yet (shim/emu_ptx.h): the thread's
+// accumulators, the two shared-memory descriptors, its commit group.
+struct AsyncMma {
+  int* d;
+  uint64_t a;
+  uint64_t b;
+  unsigned group;
+};
 
 struct Fiber {
   void* sp = nullptr;  // fast switch
@@ -329,6 +337,8 @@ struct Fiber {
   const char* warp_op = "";     // the one it waits at (lanes must be at the same one)
   std::vector<AsyncCopy> async;  // cp.async copies in flight
   unsigned async_group = 0;      // id of the open (uncommitted) group; committed: 0 .. id-1
+  std::vector<AsyncMma> mma;     // wgmma operations in flight
+  unsigned mma_group = 0;        // the same for wgmma.commit_group
 };
 inline std::vector<Fiber>& fibers() { static std::vector<Fiber> f(kMaxThreads); return f; }
 inline void*& sched_sp() { static void* p = nullptr; return p; }
@@ -353,6 +363,10 @@ inline void to_scheduler(int state) {
   kernel_body()(kernel_ctx());
   for (const AsyncCopy& c : cur_fiber()->async) land(c);  // copies never waited for still land
   cur_fiber()->async.clear();
+  if (!cur_fiber()->mma.empty()) {
+    report("PTX", "a thread exits with wgmma operations it never waited for (wgmma.wait_group)");
+    cur_fiber()->mma.clear();
+  }
   to_scheduler(kDone);
   abort();  // a finished fiber is never resumed
 }
@@ -368,6 +382,8 @@ inline void fiber_start(Fiber& f, unsigned tid) {
   f.warp_op = "";
   f.async.clear();
   f.async_group = 0;
+  f.mma.clear();
+  f.mma_group = 0;
 #if EMU_FAST_SWITCH
   uintptr_t top = (uintptr_t)(f.stack.data + f.stack.data_len) & ~uintptr_t(15);
   void** sp = (void**)top;
@@ -845,6 +861,9 @@ cudaError_t launch(F kernel, const Cfg& c, Args... args) {
 #define warpSize 32
 
 inline void __syncthreads() { emu::to_scheduler(emu::kAtBlockBarrier); }
+// The emulator's shared "window" is the host address itself: the low bits (alignment) agree with
+// the pointer's, as on the GPU, where the window base is aligned far beyond 1024 bytes.
+inline size_t __cvta_generic_to_shared(const void* p) { return reinterpret_cast<size_t>(p); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
   emu::check_mask(mask, "__syncwarp");
   emu::warp_exchange(0, (int)(emu::current_tid() & 31));

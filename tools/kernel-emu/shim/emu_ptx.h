@@ -25,6 +25,22 @@
 //    double and rounded to float once (the tensor cores' own accumulation order and rounding are
 //    not reproduced: tests compare with tolerances that cover FP32 accumulation). The first lane
 //    to resume computes the warp's whole D (emu::warp_result), each lane takes its fragment.
+//  - wgmma (sm_90a), from the PTX ISA's sections on the warpgroup MMA and its shared-memory matrix
+//    descriptor: the descriptor packs (address >> 4) in bits 0-13, the leading and stride byte
+//    offsets (>> 4) in bits 16-29 and 32-45, a base offset in 49-51 and the layout in 62-63 (1 =
+//    128-byte swizzle). The emulator's shared addresses are offsets into the dynamic arena (the
+//    only shared memory a descriptor may point at here). Only the layout ft4j uses is modelled:
+//    K-major, 128-byte swizzle, base offset 0: element (row r, byte k < 32) of an operand lies at
+//    address x = start + (r / 8) * stride + (r % 8) * 128 + k, read at x with bits 4-6 XORed with
+//    bits 7-9 (the 16-byte chunk permuted by the row within its 1024-byte atom; the atoms must be
+//    1024-byte aligned for the writer's layout to match). m64n128k32 s8 x s8 -> s32: warp w of
+//    the warpgroup, lane (g, t) accumulates rows 16w + g (+ 8), columns 8j + 2t (+ 1) in d[j][0..3]
+//    (mma.m16n8's layout), exact in wrapping int32. The operation is asynchronous: it is performed
+//    when issued, at the wgmma.wait_group that covers it, or either (per operation, random), as
+//    the schedule says for cp.async, so reading the accumulators or overwriting its shared tiles
+//    before the wait gives schedule-dependent results; exiting without the wait is reported. The
+//    32 lanes of a warp must give the same descriptors. fence.proxy.async and wgmma.fence are
+//    no-ops (their absence cannot show here).
 #pragma once
 
 #include <cuda_fp16.h>
@@ -78,7 +94,108 @@ inline float half_bits(uint32_t word, int hi) {
   return __half2float(h);
 }
 
+// ---- wgmma ----
+constexpr int kMmaRowBytes = 128;  // one row of the 128-byte swizzle
+
+inline char* mma_arena() { return ::emu::arena_lo(::emu::dyn_arena()); }
+
+// The address of byte k of row r of the operand a descriptor describes (128-byte swizzle).
+inline const int8_t* mma_element(uint64_t desc, int r, int k) {
+  const size_t start = size_t(desc & 0x3FFF) << 4;
+  const size_t stride = size_t((desc >> 32) & 0x3FFF) << 4;
+  const size_t x = start + size_t(r / 8) * stride + size_t(r % 8) * kMmaRowBytes + size_t(k);
+  const size_t y = x ^ (((x >> 7) & 7) << 4);
+  return reinterpret_cast<const int8_t*>(mma_arena() + y);
+}
+
+inline void mma_check_desc(uint64_t desc, int rows, const char* what) {
+  const int layout = int(desc >> 62);
+  const int base = int((desc >> 49) & 7);
+  const size_t stride = size_t((desc >> 32) & 0x3FFF) << 4;
+  const size_t start = size_t(desc & 0x3FFF) << 4;
+  if (layout != 1 || base != 0) {
+    ::emu::report("PTX", std::string("wgmma ") + what + " descriptor: layout " +
+                             std::to_string(layout) + ", base offset " + std::to_string(base) +
+                             " (only the 128-byte swizzle with base offset 0 is modelled)");
+    return;
+  }
+  const size_t last = start + size_t((rows - 1) / 8) * stride + 7 * kMmaRowBytes + kMmaRowBytes;
+  if (stride == 0 || last > ::emu::dyn_arena().size) {
+    ::emu::report("PTX", std::string("wgmma ") + what + " descriptor reaches past the dynamic "
+                             "shared memory (start " + std::to_string(start) + ", stride " +
+                             std::to_string(stride) + ")");
+  }
+}
+
+inline void mma_perform(const ::emu::AsyncMma& op) {
+  const unsigned tid = ::emu::current_tid();
+  const int w = int((tid >> 5) & 3), lane = int(tid & 31), g = lane / 4, t = lane % 4;
+  for (int j = 0; j < 16; ++j) {
+    for (int e = 0; e < 4; ++e) {
+      const int row = 16 * w + g + 8 * (e / 2), col = 8 * j + 2 * t + e % 2;
+      uint32_t sum = static_cast<uint32_t>(op.d[4 * j + e]);
+      for (int k = 0; k < 32; ++k) {
+        sum += static_cast<uint32_t>(int(*mma_element(op.a, row, k)) * int(*mma_element(op.b, col, k)));
+      }
+      op.d[4 * j + e] = static_cast<int>(sum);
+    }
+  }
+}
+
 }  // namespace emu_ptx
+
+inline void fence_proxy_async_shared() {}
+inline void wgmma_fence() {}
+
+inline uint64_t wgmma_desc_sw128(const void* start) {
+  const char* p = static_cast<const char*>(start);
+  const char* lo = emu_ptx::mma_arena();
+  if (p < lo || p >= lo + ::emu::dyn_arena().size || (p - lo) % 16 != 0) {
+    ::emu::report("PTX", "wgmma descriptor start is not a 16-byte aligned address in dynamic "
+                         "shared memory");
+    return 0;
+  }
+  const uint64_t a = static_cast<uint64_t>(p - lo);
+  return ((a & 0x3FFFF) >> 4) | (uint64_t(1) << 16) | (uint64_t(1024 >> 4) << 32) |
+         (uint64_t(1) << 62);
+}
+
+inline void wgmma_s8_m64n128k32(int (&d)[16][4], uint64_t a, uint64_t b) {
+  if (::emu::ls().nwarps % 4 != 0) {
+    ::emu::report("PTX", "wgmma in a block that is not whole warpgroups (128 threads each)");
+  }
+  const uint64_t mine[2] = {a, b};
+  const unsigned char* all = ::emu::warp_gather("wgmma.m64n128k32.s8", mine, sizeof(mine));
+  const unsigned lane = ::emu::current_tid() & 31;
+  if (lane == 0) {
+    for (int l = 1; l < 32; ++l) {
+      if (memcmp(all + l * ::emu::kWarpBlob, all, sizeof(mine)) != 0) {
+        ::emu::report("PTX", "wgmma descriptors differ between the lanes of a warp");
+        break;
+      }
+    }
+    emu_ptx::mma_check_desc(a, 64, "A");
+    emu_ptx::mma_check_desc(b, 128, "B");
+  }
+  ::emu::Fiber* f = ::emu::cur_fiber();
+  const ::emu::AsyncMma op{&d[0][0], a, b, f->mma_group};
+  const int policy = ::emu::cur_sched()->async_land;
+  const bool now = policy == 0 || (policy == 2 && (::emu::rng()() & 1u));
+  if (now) emu_ptx::mma_perform(op); else f->mma.push_back(op);
+}
+
+inline void wgmma_commit() { ::emu::cur_fiber()->mma_group++; }
+
+template <int kPending>
+inline void wgmma_wait() {
+  ::emu::Fiber* f = ::emu::cur_fiber();
+  const long keep_from = long(f->mma_group) - kPending;
+  std::vector<::emu::AsyncMma> still;
+  for (const ::emu::AsyncMma& op : f->mma) {
+    if (long(op.group) < keep_from) emu_ptx::mma_perform(op); else still.push_back(op);
+  }
+  f->mma.swap(still);
+}
 
 inline void cp_async_16(void* smem, const void* gmem) {
   emu_ptx::check_copy(smem, gmem);

@@ -379,8 +379,11 @@ public final class EncoderGemmCommand implements Callable<Integer> {
   /**
    * The variants of ft4j's own INT8 GEMM worth timing for [m, n, k]: its automatic choice, the
    * simple kernel, and where K % 16 == 0 the pipelined 128×128 kernel and the pipelined 64×64 one
-   * with 1, 2, 3, 4, 6 or 8 K splits, each split keeping at least 4 k-steps of 32. Variants the
-   * device cannot run fail at run time and drop out of the final pass.
+   * with 1, 2, 3, 4, 6 or 8 K splits, each split keeping at least 4 k-steps of 32, and the
+   * warpgroup (wgmma) 128×128 kernel with 1, 2, 3 or 4 K splits, each keeping at least 2 k-steps of
+   * 128. Variants the device cannot run (the warpgroup kernel off sm_90) fail at run time and drop
+   * out of the final pass; the tuner also drops a variant whose output differs from the automatic
+   * plan's.
    */
   static List<GemmAlgorithm> ownVariants(int m, int n, int k) {
     List<GemmAlgorithm> v = new ArrayList<>();
@@ -392,6 +395,12 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       for (int splits : new int[] {1, 2, 3, 4, 6, MAX_OWN_SPLITS}) {
         if (splits == 1 || kSteps / splits >= 4) {
           v.add(GemmAlgorithm.ft4jOwn(3, splits));
+        }
+      }
+      int wSteps = (k + 127) / 128;
+      for (int splits = 1; splits <= 4; splits++) {
+        if (splits == 1 || wSteps / splits >= 2) {
+          v.add(GemmAlgorithm.ft4jOwn(4, splits));
         }
       }
     }

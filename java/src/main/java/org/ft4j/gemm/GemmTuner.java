@@ -342,12 +342,18 @@ public final class GemmTuner {
       GemmAlgorithm ltBest = heuristicHolds ? heuristic.algorithm() : winner.fields();
       long ltWorkspace = heuristicHolds ? heuristic.workspaceBytes() : winner.workspace();
       double ltUs = heuristicHolds ? heuristicUs : bestUs;
-      // the own kernel's best variant (one that failed in any round is out)
+      // the own kernel's best variant (one that failed in any round, or whose output differs
+      // from the others', is out)
+      boolean[] ran = new boolean[variants.size()];
+      for (int v = 0; v < variants.size(); v++) {
+        ran[v] = Arrays.stream(rounds[finalists.size() + 1 + v]).noneMatch(Double::isNaN);
+      }
+      boolean[] agrees = ownAgreement(own, variants, ran, ops, key);
       double ownUs = Double.NaN;
       GemmAlgorithm ownBest = null;
       for (int v = 0; v < variants.size(); v++) {
         double[] ownRounds = rounds[finalists.size() + 1 + v];
-        if (Arrays.stream(ownRounds).noneMatch(Double::isNaN) && !(median(ownRounds) >= ownUs)) {
+        if (ran[v] && agrees[v] && !(median(ownRounds) >= ownUs)) {
           ownUs = median(ownRounds);
           ownBest = variants.get(v);
         }
@@ -497,6 +503,53 @@ public final class GemmTuner {
       int warmup,
       int runs) {
     return time(i -> ops.run(plan, algo, workspace, i, stream), start, end, warmup, runs);
+  }
+
+  /**
+   * Which of the own kernel's variants that ran give the same output, byte for byte, as the first
+   * of them (the automatic plan, the one the GPU tests check against the CPU reference) on the
+   * first operand set: every variant computes the same exact int32 sums and the same epilogue, so
+   * any difference is a fault of that variant (a kernel never run on this GPU before, for one),
+   * which must not be written into a config. Variants that did not run are false.
+   */
+  private boolean[] ownAgreement(
+      OwnKernel own, List<GemmAlgorithm> variants, boolean[] ran, Operands ops, GemmKey key) {
+    boolean[] agrees = new boolean[variants.size()];
+    DeviceBuffer c = ops.sets.get(0)[2];
+    if (c.bytes() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("GEMM output of " + c.bytes() + " bytes is too large");
+    }
+    byte[] reference = null;
+    GemmAlgorithm referenceVariant = null;
+    for (int v = 0; v < variants.size(); v++) {
+      if (!ran[v]) {
+        continue;
+      }
+      byte[] got;
+      try {
+        ops.runOwn(own, variants.get(v), 0, stream);
+        stream.synchronize();
+        got = c.toByteArray((int) c.bytes());
+      } catch (CudaException | UnsupportedOperationException e) {
+        LOG.warn("{}: {} failed on its check run: {}", key, variants.get(v), e.getMessage());
+        stream.synchronize();
+        continue;
+      }
+      if (reference == null) {
+        reference = got;
+        referenceVariant = variants.get(v);
+        agrees[v] = true;
+      } else if (Arrays.equals(reference, got)) {
+        agrees[v] = true;
+      } else {
+        LOG.warn(
+            "{}: {} gives a different result from {}: left out of the choice",
+            key,
+            variants.get(v),
+            referenceVariant);
+      }
+    }
+    return agrees;
   }
 
   /** Like {@link #time} for a variant of {@code own}; NaN when it fails to run. */

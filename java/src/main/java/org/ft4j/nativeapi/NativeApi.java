@@ -1091,7 +1091,14 @@ public final class NativeApi {
     /** 128 x 128 tiles, 4-stage cp.async pipeline (sm_80+, at least one tile per SM). */
     PIPELINED_128,
     /** 64 x 64 tiles, the same pipeline, split along K when its tiles leave SMs idle. */
-    PIPELINED_64
+    PIPELINED_64,
+    /**
+     * 128 x 128 tiles, wgmma (warpgroup MMA) from 128-byte-swizzled shared tiles, k-steps of 128 in
+     * a 4-stage cp.async pipeline, split-K like PIPELINED_64: an sm_90 GPU and a library built with
+     * sm_90a code only (the default build is). The automatic plan takes it only with {@code
+     * FT4J_INT8_WGMMA=1} in the environment until it has run on an H100; a tuned plan may name it.
+     */
+    WARPGROUP_128
   }
 
   /** How {@link #gemmInt8} runs a shape: its kernel and how many K splits (1: none). */

@@ -125,9 +125,14 @@ class EncoderGemmCommandTest {
             GemmAlgorithm.ft4jOwn(3, 3),
             GemmAlgorithm.ft4jOwn(3, 4),
             GemmAlgorithm.ft4jOwn(3, 6),
-            GemmAlgorithm.ft4jOwn(3, 8)),
+            GemmAlgorithm.ft4jOwn(3, 8),
+            // the warpgroup kernel: 24 k-steps of 128, up to 4 splits
+            GemmAlgorithm.ft4jOwn(4, 1),
+            GemmAlgorithm.ft4jOwn(4, 2),
+            GemmAlgorithm.ft4jOwn(4, 3),
+            GemmAlgorithm.ft4jOwn(4, 4)),
         EncoderGemmCommand.ownVariants(128, 768, 3072));
-    // K = 384: 12 k-steps, at least 4 per split: up to 3 splits
+    // K = 384: 12 k-steps, at least 4 per split: up to 3 splits; 3 warpgroup steps: no split
     assertEquals(
         List.of(
             GemmAlgorithm.ft4jOwn(),
@@ -135,7 +140,8 @@ class EncoderGemmCommandTest {
             GemmAlgorithm.ft4jOwn(2, 1),
             GemmAlgorithm.ft4jOwn(3, 1),
             GemmAlgorithm.ft4jOwn(3, 2),
-            GemmAlgorithm.ft4jOwn(3, 3)),
+            GemmAlgorithm.ft4jOwn(3, 3),
+            GemmAlgorithm.ft4jOwn(4, 1)),
         EncoderGemmCommand.ownVariants(32, 384, 384));
     // K % 16 != 0: only the simple kernel (and the automatic choice, which picks it)
     assertEquals(

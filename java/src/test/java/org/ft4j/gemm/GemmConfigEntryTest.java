@@ -239,6 +239,15 @@ class GemmConfigEntryTest {
     assertEquals(
         new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.PIPELINED_128, 2),
         GemmAlgorithm.ft4jOwn(2, 2).ownPlan());
+    assertEquals(
+        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 3),
+        GemmAlgorithm.ft4jOwn(4, 3).ownPlan());
+    assertEquals(
+        "ft4j's own INT8 GEMM (warpgroup 128x128, 3 K splits)",
+        GemmAlgorithm.ft4jOwn(4, 3).toString());
+    IllegalArgumentException unknown =
+        assertThrows(IllegalArgumentException.class, () -> GemmAlgorithm.ft4jOwn(5, 1));
+    assertTrue(unknown.getMessage().contains("= 5, must be 0..4"), unknown::getMessage);
     assertNull(GemmAlgorithm.ft4jOwn().ownPlan()); // ft4j's automatic choice
   }
 
