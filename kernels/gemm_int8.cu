@@ -309,15 +309,18 @@ __global__ void __launch_bounds__(Tile::kThreads)
 
 // ---------------------------------------------------------------------------------------------
 // The warpgroup kernel (sm_90a: wgmma): 128 x 128 per block of 256 threads, two warpgroups of
-// 64 x 128 each, k-steps of 128 through a 4-stage cp.async pipeline into 128-byte-swizzled tiles
+// 64 x 128 each, k-steps of 128 through a 5-stage cp.async pipeline into 128-byte-swizzled tiles
 // (ptx.cuh, wgmma_desc_sw128) in dynamic shared memory, four wgmma m64n128k32 per step and
-// warpgroup. Its accumulators have mma.m16n8's layout per warp (ptx.cuh), so the epilogue and the
-// split-K path are the ones above. Launched only where the library has sm_90a code and the
-// device is sm_90 (plan_gemm_int8); elsewhere the body is empty.
+// warpgroup. One step's wgmmas stay in flight while the next step's are issued (wgmma_wait<1>),
+// so copies run kWPrefetch = kWStages - 2 steps ahead: a stage is refilled only two steps after
+// it was read, when its wgmmas are known to be done. Its accumulators have mma.m16n8's layout per
+// warp (ptx.cuh), so the epilogue and the split-K path are the ones above. Launched only where the
+// library has sm_90a code and the device is sm_90 (plan_gemm_int8); elsewhere the body is empty.
 constexpr int kWBM = 128;
 constexpr int kWBN = 128;
 constexpr int kWBK = 128;  // bytes = int8 values: one 128-byte swizzle row
-constexpr int kWStages = 4;
+constexpr int kWStages = 5;
+constexpr int kWPrefetch = kWStages - 2;  // k-steps of copies in flight ahead of the wgmmas
 constexpr int kWThreads = 256;
 constexpr int kWTileBytes = kWBM * kWBK;  // 16 KiB per operand and stage (kWBM == kWBN)
 // the stages plus slack to align them to 1024 bytes (what the 128-byte swizzle needs)
@@ -369,16 +372,16 @@ __global__ void __launch_bounds__(kWThreads, 1)
     for (int f = 0; f < 4; ++f) acc[0][j][f] = 0;
 
 #pragma unroll
-  for (int s = 0; s < kWStages - 1; ++s) {
+  for (int s = 0; s < kWPrefetch; ++s) {
     if (s < ktiles) issue(s, s);
     cp_async_commit();
   }
   for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<kWStages - 2>();  // this thread's copies of tile kt have landed
-    fence_proxy_async_shared();     // ... and are visible to wgmma's reads
-    __syncthreads();                // every thread's; and tile kt - 1's wgmmas are done (waited)
-    const int next = kt + kWStages - 1;
-    if (next < ktiles) issue(next % kWStages, next);  // into the buffer of tile kt - 1
+    cp_async_wait<kWPrefetch - 1>();  // this thread's copies of tile kt have landed
+    fence_proxy_async_shared();       // ... and are visible to wgmma's reads
+    __syncthreads();  // every thread's; and every warpgroup has waited for tile kt - 2's wgmmas
+    const int next = kt + kWPrefetch;
+    if (next < ktiles) issue(next % kWStages, next);  // into the stage tile kt - 2 used
     cp_async_commit();
     const int8_t* a = a_tile(kt % kWStages) + wg * 64 * kWBK;
     const int8_t* b = b_tile(kt % kWStages);
@@ -388,8 +391,9 @@ __global__ void __launch_bounds__(kWThreads, 1)
       wgmma_s8_m64n128k32(acc[0], wgmma_desc_sw128(a + 32 * kk), wgmma_desc_sw128(b + 32 * kk));
     }
     wgmma_commit();
-    wgmma_wait<0>();  // before the next step's barrier lets copies overwrite this stage
+    wgmma_wait<1>();  // tile kt - 1's wgmmas are done: its stage may be refilled next step
   }
+  wgmma_wait<0>();
   cp_async_wait<0>();
 
   const int row0 = block_m + wg * 64 + warp * 16;

@@ -24,7 +24,8 @@
 //    summed in place and need no workspace. plan_gemm_int8 makes the choice.
 //  - warpgroup (sm_90 with a library built for sm_90a; 16-byte loads only): wgmma m64n128k32 from
 //    128-byte-swizzled shared tiles, 128 x 128 per block of 256 threads, k-steps of 128 through a
-//    4-stage cp.async pipeline (132 KiB of dynamic shared memory), split-K as above. The automatic
+//    5-stage cp.async pipeline (161 KiB of dynamic shared memory) with one step of wgmmas in
+//    flight, split-K as above. The automatic
 //    plan takes it instead of the 128 x 128 pipelined kernel only with FT4J_INT8_WGMMA=1 (not yet
 //    run on a GPU); a forced (tuned) plan may name it.
 #pragma once

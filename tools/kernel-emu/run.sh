@@ -110,7 +110,7 @@ if [[ $SELF_CHECK == 1 ]]; then
 |"
     "attention V loaded without .trans|fused_attention.cu|fused_attention|        ldmatrix_x4<true>(vb,|        ldmatrix_x4<false>(vb,"
     "INT8 wgmma tiles written without the 128-byte swizzle|gemm_int8.cu|gemm_int8|tile + r * kWBK + 16 * (c ^ (r & 7))|tile + r * kWBK + 16 * c"
-    "INT8 wgmma waits one group short (copies overwrite a stage it still reads)|gemm_int8.cu|gemm_int8|    wgmma_wait<0>();  // before|    wgmma_wait<1>();  // before"
+    "INT8 wgmma waits one group short (copies overwrite a stage it still reads)|gemm_int8.cu|gemm_int8|    wgmma_wait<1>();  // tile kt - 1's|    wgmma_wait<2>();  // tile kt - 1's"
     "INT8 wgmma: both warpgroups read the first 64 rows of A|gemm_int8.cu|gemm_int8|a_tile(kt % kWStages) + wg * 64 * kWBK;|a_tile(kt % kWStages);"
   )
   failures=0

@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
 
   const Shape shapes[] = {{1, 1, 1},    {3, 5, 7},     {1, 8, 512},   {17, 9, 33},  {64, 64, 32},
                           {65, 63, 48}, {100, 70, 96}, {33, 130, 160}, {130, 129, 64},
-                          {72, 136, 400}};
+                          {72, 136, 784}};  // 7 warpgroup k-steps: stages are refilled
   const GemmInt8Out kinds[] = {GemmInt8Out::INT32, GemmInt8Out::FLOAT, GemmInt8Out::INT8,
                                GemmInt8Out::INT8_DEQUANTIZED};
   int serial = 0;
