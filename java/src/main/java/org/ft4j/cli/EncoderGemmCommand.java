@@ -15,20 +15,18 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import org.ft4j.cuda.CudaDevice;
 import org.ft4j.cuda.CudaStream;
 import org.ft4j.cuda.DType;
-import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.EncoderGemms;
 import org.ft4j.encoder.Precision;
 import org.ft4j.gemm.CublasLt;
-import org.ft4j.gemm.GemmAlgorithm;
 import org.ft4j.gemm.GemmConfigEntry;
 import org.ft4j.gemm.GemmConfigFile;
 import org.ft4j.gemm.GemmConfigs;
 import org.ft4j.gemm.GemmEnvironment;
 import org.ft4j.gemm.GemmKey;
-import org.ft4j.gemm.GemmShape;
 import org.ft4j.gemm.GemmTuner;
 import org.ft4j.gemm.GemmType;
+import org.ft4j.gemm.OwnInt8Gemm;
 import org.ft4j.nativeapi.NativeApi;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -260,11 +258,13 @@ public final class EncoderGemmCommand implements Callable<Integer> {
       boolean noProgress) {
     for (Job j : jobs) {
       GemmTuner.Result r;
-      try (Bar bar = new Bar(noProgress, j.gemm().op());
-          OwnGemm own = ownKernel(j)) {
-        r = tuner.tune(j.gemm().shape(), j.type(), j.gemm().epilogue(), alphaFor(j), bar, own);
+      try (Bar bar = new Bar(noProgress, j.gemm().op())) {
+        r =
+            ownCompetes(j)
+                ? OwnInt8Gemm.tuneLinear(tuner, j.gemm().shape(), j.type(), j.gemm().alpha(), bar)
+                : tuner.tune(j.gemm().shape(), j.type(), j.gemm().epilogue(), alphaFor(j), bar);
       }
-      if (j.type() == GemmType.I8I8 && r.ownBest() != null) {
+      if (j.type() == GemmType.I8I8 && r.best().isFt4jOwn() && r.ltBest() != null) {
         // the mode-2 encoder runs only ft4j's GEMM: its best variant is the line
         out.printf(
             Locale.ROOT,
@@ -272,7 +272,6 @@ public final class EncoderGemmCommand implements Callable<Integer> {
             j.gemm().op(),
             r.ltMicros(),
             r.ltBest());
-        r = r.ownOnly();
       }
       entries.add(r.entry(j.batch(), j.seq(), j.gemm().op()));
       out.printf(
@@ -291,120 +290,12 @@ public final class EncoderGemmCommand implements Callable<Integer> {
   }
 
   /**
-   * ft4j's own INT8 GEMM as the tuner's competitor for a linear GEMM (null for attention GEMMs and
-   * float types): int32 output for i8i32 (mode 1), int8 output for i8i8 (mode 2: scale 1/64 like
-   * cuBLASLt's alpha there, per-column weight scales of 1, its split-K workspace), each variant of
-   * {@link #ownVariants}.
+   * Whether ft4j's own INT8 GEMM competes for a job ({@link OwnInt8Gemm#tuneLinear}): the linear
+   * GEMMs of the INT8 modes (i8i32, i8i8), not the attention GEMMs nor float types.
    */
-  static OwnGemm ownKernel(Job j) {
-    if ((j.type() != GemmType.I8I32 && j.type() != GemmType.I8I8)
-        || EncoderGemms.isAttention(j.gemm())) {
-      return null;
-    }
-    return new OwnGemm(j.gemm().shape(), j.type() == GemmType.I8I8);
-  }
-
-  /** See {@link #ownKernel}; holds the device buffers the int8-output variant needs. */
-  static final class OwnGemm implements GemmTuner.OwnKernel, AutoCloseable {
-    private final GemmShape s;
-    private final List<GemmAlgorithm> variants;
-    private final DeviceBuffer ones; // int8 output: w_scale [n]
-    private final DeviceBuffer workspace; // int8 output: split-K sums [m, n]
-
-    OwnGemm(GemmShape s, boolean int8Out) {
-      this.s = s;
-      this.variants = ownVariants(s.m(), s.n(), s.k());
-      if (!int8Out) {
-        ones = null;
-        workspace = null;
-        return;
-      }
-      float[] w = new float[s.n()];
-      java.util.Arrays.fill(w, 1f);
-      ones = DeviceBuffer.allocate(DType.FP32, s.n());
-      try {
-        ones.copyFrom(w);
-        workspace = DeviceBuffer.allocate(DType.INT32, (long) s.m() * s.n());
-      } catch (RuntimeException e) {
-        ones.close();
-        throw e;
-      }
-    }
-
-    @Override
-    public List<GemmAlgorithm> variants() {
-      return variants;
-    }
-
-    @Override
-    public void run(
-        GemmAlgorithm variant, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, CudaStream st) {
-      if (ones == null) {
-        NativeApi.gemmInt8ToInt32(c, a, b, s.m(), s.n(), s.k(), variant.ownPlan(), st);
-        return;
-      }
-      NativeApi.gemmInt8(
-          NativeApi.Int8GemmOut.INT8,
-          DType.FP32,
-          c,
-          a,
-          b,
-          null,
-          1f / 64,
-          ones,
-          null,
-          null,
-          1f,
-          false,
-          s.m(),
-          s.n(),
-          s.k(),
-          variant.ownPlan(),
-          workspace,
-          st);
-    }
-
-    @Override
-    public void close() {
-      if (ones != null) {
-        ones.close();
-        workspace.close();
-      }
-    }
-  }
-
-  /** Largest K split the tuner tries for ft4j's own GEMM. */
-  static final int MAX_OWN_SPLITS = 8;
-
-  /**
-   * The variants of ft4j's own INT8 GEMM worth timing for [m, n, k]: its automatic choice, the
-   * simple kernel, and where K % 16 == 0 the pipelined 128×128 kernel and the pipelined 64×64 one
-   * with 1, 2, 3, 4, 6 or 8 K splits, each split keeping at least 4 k-steps of 32, and the
-   * warpgroup (wgmma) 128×128 kernel with 1, 2, 3 or 4 K splits, each keeping at least 2 k-steps of
-   * 128. Variants the device cannot run (the warpgroup kernel off sm_90) fail at run time and drop
-   * out of the final pass; the tuner also drops a variant whose output differs from the automatic
-   * plan's.
-   */
-  static List<GemmAlgorithm> ownVariants(int m, int n, int k) {
-    List<GemmAlgorithm> v = new ArrayList<>();
-    v.add(GemmAlgorithm.ft4jOwn());
-    v.add(GemmAlgorithm.ft4jOwn(1, 1));
-    if (k % 16 == 0) {
-      v.add(GemmAlgorithm.ft4jOwn(2, 1));
-      int kSteps = (k + 31) / 32;
-      for (int splits : new int[] {1, 2, 3, 4, 6, MAX_OWN_SPLITS}) {
-        if (splits == 1 || kSteps / splits >= 4) {
-          v.add(GemmAlgorithm.ft4jOwn(3, splits));
-        }
-      }
-      int wSteps = (k + 127) / 128;
-      for (int splits = 1; splits <= 4; splits++) {
-        if (splits == 1 || wSteps / splits >= 2) {
-          v.add(GemmAlgorithm.ft4jOwn(4, splits));
-        }
-      }
-    }
-    return List.copyOf(v);
+  static boolean ownCompetes(Job j) {
+    return (j.type() == GemmType.I8I32 || j.type() == GemmType.I8I8)
+        && !EncoderGemms.isAttention(j.gemm());
   }
 
   /** The GEMMs of every (batch, seq), each distinct GEMM once, in first-seen order. */
@@ -443,7 +334,7 @@ public final class EncoderGemmCommand implements Callable<Integer> {
 
   /** The alpha tuned with: INT8 -> INT8 needs a fractional scale (any value times the same). */
   private static float alphaFor(Job j) {
-    return j.type() == GemmType.I8I8 ? 1f / 64 : j.gemm().alpha();
+    return j.type() == GemmType.I8I8 ? OwnInt8Gemm.I8I8_ALPHA : j.gemm().alpha();
   }
 
   private static boolean fusedAttention(String att, Precision p, EncoderConfig c) {

@@ -83,10 +83,11 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       paramLabel = "allow_gemm_test",
       description =
           "1: GEMMs without a tuned entry in the GEMM config are tuned on first use and appended to"
-              + " it (gemm_config.in in the working directory unless --gemm-config): the FP32/FP16"
-              + " GEMMs and INT8 mode 1's cuBLASLt GEMMs, on cuBLASLt's candidates only (encoder_gemm"
-              + " also times ft4j's own INT8 GEMM; mode 2 tunes nothing here); 0: they use the"
-              + " entry tuned for the nearest M, else cuBLASLt's heuristic")
+              + " it (gemm_config.in / igemm_config.in in the working directory unless"
+              + " --gemm-config): the FP32/FP16 GEMMs on cuBLASLt's candidates, the INT8 linear"
+              + " GEMMs on cuBLASLt's and ft4j's own INT8 GEMM's as encoder_gemm does (mode 2"
+              + " keeps the own GEMM's best variant; --int8-gemm cublaslt: cuBLASLt only); 0: they"
+              + " use the entry tuned for the nearest M, else cuBLASLt's heuristic")
   int allowGemmTest;
 
   @Option(

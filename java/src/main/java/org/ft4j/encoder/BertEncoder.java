@@ -28,6 +28,7 @@ import org.ft4j.gemm.GemmShape;
 import org.ft4j.gemm.GemmTuner;
 import org.ft4j.gemm.GemmType;
 import org.ft4j.gemm.MatmulPlan;
+import org.ft4j.gemm.OwnInt8Gemm;
 import org.ft4j.nativeapi.Int8Output;
 import org.ft4j.nativeapi.NativeApi;
 import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
@@ -128,8 +129,10 @@ public final class BertEncoder implements Encoder {
    *     igemm_config.in; null looks in the working directory, then in the configs shipped for this
    *     GPU (see {@link GemmConfigs})
    * @param tuneGemms tune GEMMs that have no config entry the first time a shape needs them, and
-   *     append them to the config (FasterTransformer's allow_gemm_test = 1). Tuning takes seconds
-   *     per GEMM: for tools and benchmarks, not for a service's request path
+   *     append them to the config (FasterTransformer's allow_gemm_test = 1); the INT8 linear GEMMs
+   *     race cuBLASLt against ft4j's own INT8 GEMM as encoder_gemm does (unless {@link
+   *     Int8Gemm#CUBLASLT}). Tuning takes seconds per GEMM: for tools and benchmarks, not for a
+   *     service's request path
    * @param int8Gemm INT8 mode 1: which GEMM runs the linear layers (see {@link Int8Gemm})
    * @param geluEpilogue FP32 / FP16: the feed-forward GEMM adds its bias and applies GELU in
    *     cuBLASLt's epilogue instead of ft4j's kernel after it (one pass less over the [tokens,
@@ -1322,6 +1325,11 @@ public final class BertEncoder implements Encoder {
           if (int8 != null && !EncoderGemms.isAttention(g)) {
             GemmType tunedAs = // encoder_gemm int8_mode 1 or 2
                 config.precision() == Precision.INT8_MODE_2 ? GemmType.I8I8 : GemmType.I8I32;
+            if (options.tuneGemms()
+                && options.int8Gemm() != Int8Gemm.CUBLASLT
+                && gemmConfigs.find(GemmKey.of(g.shape(), tunedAs, Epilogue.NONE)).isEmpty()) {
+              tuneInt8(g, tunedAs, batch, seq); // cuBLASLt and ft4j's own, as encoder_gemm does
+            }
             gemmConfigs
                 .find(GemmKey.of(g.shape(), tunedAs, Epilogue.NONE))
                 .filter(e -> e.algorithm().isFt4jOwn() && e.algorithm().ownPlan() != null)
@@ -1460,12 +1468,45 @@ public final class BertEncoder implements Encoder {
     private GemmConfigEntry tune(EncoderGemms.Gemm g, GemmType type, int batch, int seq) {
       LOG.info(
           "tuning GEMM {} ({} at batch {} seq {}): allow_gemm_test", g.op(), g.shape(), batch, seq);
-      GemmTuner.Settings settings =
-          new GemmTuner.Settings(1500, 30000, 10.0, 5, 8, 3, 20, WORKSPACE_BYTES);
-      GemmConfigEntry entry =
-          new GemmTuner(lt, stream, settings)
+      return save(
+          g,
+          new GemmTuner(lt, stream, TUNE_SETTINGS)
               .tune(g.shape(), type, g.epilogue(), g.alpha(), GemmTuner.Progress.NONE)
-              .entry(batch, seq, g.op());
+              .entry(batch, seq, g.op()));
+    }
+
+    /**
+     * allow_gemm_test for an INT8 linear GEMM: cuBLASLt's algorithms and ft4j's own GEMM's variants
+     * timed together ({@link OwnInt8Gemm#tuneLinear}), the line appended as encoder_gemm writes it
+     * (i8i32 for mode 1, i8i8 holding the own GEMM's best variant for mode 2). A failure leaves the
+     * GEMM to the automatic choice, with a warning.
+     */
+    private void tuneInt8(EncoderGemms.Gemm g, GemmType type, int batch, int seq) {
+      LOG.info(
+          "tuning INT8 GEMM {} ({} {} at batch {} seq {}): allow_gemm_test, cuBLASLt and ft4j's"
+              + " own",
+          g.op(),
+          type,
+          g.shape(),
+          batch,
+          seq);
+      try {
+        save(
+            g,
+            OwnInt8Gemm.tuneLinear(
+                    new GemmTuner(lt, stream, TUNE_SETTINGS),
+                    g.shape(),
+                    type,
+                    g.alpha(),
+                    GemmTuner.Progress.NONE)
+                .entry(batch, seq, g.op()));
+      } catch (CudaException | IllegalArgumentException | IllegalStateException e) {
+        LOG.warn(
+            "tuning INT8 GEMM {} failed ({}): the automatic choice runs it", g.op(), e.toString());
+      }
+    }
+
+    private GemmConfigEntry save(EncoderGemms.Gemm g, GemmConfigEntry entry) {
       try {
         gemmConfigs.save(List.of(entry));
       } catch (GemmConfigException e) {
@@ -1500,6 +1541,10 @@ public final class BertEncoder implements Encoder {
       return GemmConfigs.heuristicOnly(env);
     }
   }
+
+  /** The tuner's budget for allow_gemm_test (one GEMM at a time, on first use of its shape). */
+  private static final GemmTuner.Settings TUNE_SETTINGS =
+      new GemmTuner.Settings(1500, 30000, 10.0, 5, 8, 3, 20, WORKSPACE_BYTES);
 
   /** Where this encoder's tuned GEMM algorithms come from, for reports. */
   public String gemmConfigSource() {

@@ -144,8 +144,10 @@ public final class GemmTuner {
    * @param ownBest the fastest variant of the own kernel (null without one, or when none ran)
    * @param ownMicros its median time (NaN without)
    * @param ltBest cuBLASLt's fastest algorithm, whether or not the own kernel beat it (the
-   *     heuristic's own choice when no tuned candidate beat that)
-   * @param ltMicros its median time
+   *     heuristic's own choice when no tuned candidate beat that); null where cuBLASLt has no
+   *     algorithm for the shape and the own kernel was timed alone (then heuristic is the own
+   *     kernel's automatic choice)
+   * @param ltMicros its median time (NaN without ltBest)
    */
   public record Result(
       GemmKey key,
@@ -254,8 +256,20 @@ public final class GemmTuner {
     }
     long t0 = System.nanoTime();
     GemmKey key = GemmKey.of(shape, type, epilogue);
-    try (MatmulPlan plan =
-            new MatmulPlan(lt, shape, type, alpha, epilogue, settings.maxWorkspaceBytes(), null);
+    MatmulPlan heuristicPlan = null;
+    try {
+      heuristicPlan =
+          new MatmulPlan(lt, shape, type, alpha, epilogue, settings.maxWorkspaceBytes(), null);
+    } catch (CudaException e) {
+      if (own == null) {
+        throw e;
+      }
+      LOG.warn("{}: {}; timing ft4j's own GEMM alone", key, e.getMessage());
+    }
+    if (heuristicPlan == null) {
+      return tuneOwnAlone(shape, type, own, progress, key, t0);
+    }
+    try (MatmulPlan plan = heuristicPlan;
         Operands ops = new Operands(shape, type, epilogue, settings.maxWorkspaceBytes(), stream);
         CudaEvent start = CudaEvent.create();
         CudaEvent end = CudaEvent.create()) {
@@ -503,6 +517,69 @@ public final class GemmTuner {
       int warmup,
       int runs) {
     return time(i -> ops.run(plan, algo, workspace, i, stream), start, end, warmup, runs);
+  }
+
+  /**
+   * Where cuBLASLt has no algorithm for the shape (its int8 kernels refuse some): the own kernel's
+   * variants alone, in the final pass's interleaved rounds, checked for agreement. The result's
+   * "heuristic" is the own kernel's automatic choice; ltBest is null and ltMicros NaN.
+   *
+   * @throws CudaException when no variant ran
+   */
+  private Result tuneOwnAlone(
+      GemmShape shape, GemmType type, OwnKernel own, Progress progress, GemmKey key, long t0) {
+    List<GemmAlgorithm> variants = own.variants();
+    try (Operands ops =
+            new Operands(shape, type, Epilogue.NONE, settings.maxWorkspaceBytes(), stream);
+        CudaEvent start = CudaEvent.create();
+        CudaEvent end = CudaEvent.create()) {
+      progress.begin(key.toString(), settings.finalRounds());
+      double[][] rounds = new double[variants.size()][settings.finalRounds()];
+      for (int r = 0; r < settings.finalRounds(); r++) {
+        for (int v = 0; v < variants.size(); v++) {
+          rounds[v][r] = timeOwn(own, variants.get(v), ops, start, end, 2, settings.finalRuns());
+        }
+        progress.step();
+      }
+      boolean[] ran = new boolean[variants.size()];
+      for (int v = 0; v < variants.size(); v++) {
+        ran[v] = Arrays.stream(rounds[v]).noneMatch(Double::isNaN);
+      }
+      boolean[] agrees = ownAgreement(own, variants, ran, ops, key);
+      int best = -1;
+      for (int v = 0; v < variants.size(); v++) {
+        if (ran[v] && agrees[v] && (best < 0 || median(rounds[v]) < median(rounds[best]))) {
+          best = v;
+        }
+      }
+      if (best < 0) {
+        throw new CudaException("neither cuBLASLt nor ft4j's own GEMM ran " + key);
+      }
+      double bestUs = median(rounds[best]);
+      double autoUs = ran[0] ? median(rounds[0]) : bestUs;
+      Result result =
+          new Result(
+              key,
+              variants.get(best),
+              0,
+              bestUs,
+              variants.get(0),
+              autoUs,
+              0,
+              0,
+              (System.nanoTime() - t0) / 1e9,
+              variants.get(best),
+              bestUs,
+              null,
+              Double.NaN);
+      LOG.info(
+          "{}: {} at {} us (ft4j's automatic choice {} us; cuBLASLt has no algorithm)",
+          key,
+          result.best(),
+          String.format("%.2f", bestUs),
+          String.format("%.2f", autoUs));
+      return result;
+    }
   }
 
   /**

@@ -1094,9 +1094,10 @@ public final class NativeApi {
     PIPELINED_64,
     /**
      * 128 x 128 tiles, wgmma (warpgroup MMA) from 128-byte-swizzled shared tiles, k-steps of 128 in
-     * a 5-stage cp.async pipeline with one step of wgmmas in flight, split-K like PIPELINED_64: an sm_90 GPU and a library built with
-     * sm_90a code only (the default build is). The automatic plan takes it only with {@code
-     * FT4J_INT8_WGMMA=1} in the environment until it has run on an H100; a tuned plan may name it.
+     * a 5-stage cp.async pipeline with one step of wgmmas in flight, split-K like PIPELINED_64: an
+     * sm_90 GPU and a library built with sm_90a code only (the default build is). The automatic
+     * plan takes it only with {@code FT4J_INT8_WGMMA=1} in the environment until it has run on an
+     * H100; a tuned plan may name it.
      */
     WARPGROUP_128
   }

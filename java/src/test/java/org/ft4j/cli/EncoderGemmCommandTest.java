@@ -15,6 +15,7 @@ import org.ft4j.encoder.Precision;
 import org.ft4j.gemm.Epilogue;
 import org.ft4j.gemm.GemmAlgorithm;
 import org.ft4j.gemm.GemmType;
+import org.ft4j.gemm.OwnInt8Gemm;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -131,7 +132,7 @@ class EncoderGemmCommandTest {
             GemmAlgorithm.ft4jOwn(4, 2),
             GemmAlgorithm.ft4jOwn(4, 3),
             GemmAlgorithm.ft4jOwn(4, 4)),
-        EncoderGemmCommand.ownVariants(128, 768, 3072));
+        OwnInt8Gemm.variants(128, 768, 3072));
     // K = 384: 12 k-steps, at least 4 per split: up to 3 splits; 3 warpgroup steps: no split
     assertEquals(
         List.of(
@@ -142,11 +143,11 @@ class EncoderGemmCommandTest {
             GemmAlgorithm.ft4jOwn(3, 2),
             GemmAlgorithm.ft4jOwn(3, 3),
             GemmAlgorithm.ft4jOwn(4, 1)),
-        EncoderGemmCommand.ownVariants(32, 384, 384));
+        OwnInt8Gemm.variants(32, 384, 384));
     // K % 16 != 0: only the simple kernel (and the automatic choice, which picks it)
     assertEquals(
         List.of(GemmAlgorithm.ft4jOwn(), GemmAlgorithm.ft4jOwn(1, 1)),
-        EncoderGemmCommand.ownVariants(32, 384, 1001));
+        OwnInt8Gemm.variants(32, 384, 1001));
   }
 
   @Test

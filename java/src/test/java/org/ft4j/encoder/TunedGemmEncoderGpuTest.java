@@ -17,11 +17,14 @@ import org.ft4j.gemm.GemmConfigFile;
 import org.ft4j.gemm.GemmEnvironment;
 import org.ft4j.gemm.GemmKey;
 import org.ft4j.gemm.GemmType;
+import org.ft4j.quant.ScaleSet;
 import org.ft4j.testing.GpuTesting;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The encoder with GEMM configs: allow_gemm_test tunes on first use and writes the file, a later
@@ -74,6 +77,55 @@ class TunedGemmEncoderGpuTest {
       assertTrue(later.gemmConfigSource().contains("4 entries"), later.gemmConfigSource());
       assertClose(heuristic, out, 2e-3, "encoder on the tuned config vs heuristic");
     }
+  }
+
+  /**
+   * allow_gemm_test in the INT8 modes: the four linear GEMMs are tuned with ft4j's own INT8 GEMM
+   * racing cuBLASLt and appended to igemm_config.in (i8i32 lines for mode 1; i8i8 lines naming an
+   * own variant for mode 2), and the encoder's output stays that of the untuned encoder.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Precision.class,
+      names = {"INT8_MODE_1", "INT8_MODE_2"})
+  void int8TuningRacesTheOwnGemmAndAppendsIgemmConfig(Precision mode, @TempDir Path dir)
+      throws Exception {
+    EncoderWeights w = EncoderWeights.random(EncoderConfig.of(2, 4, 64, mode), 4245);
+    ScaleSet scales = Int8EncoderGpuTest.calibrate(w, 3, 24);
+    // 4 x 44 = 176 GEMM rows: multiples of 4 everywhere, which cuBLASLt's int8 kernels may need
+    int batch = 4;
+    int seq = 44;
+    float[] x = random(batch * seq * w.config().hidden(), 4246, -1, 1);
+    int[] lens = randomLengths(batch, seq, 4247);
+    Path empty = Files.createDirectory(dir.resolve("empty"));
+    Path tunedDir = Files.createDirectory(dir.resolve("tuned"));
+    float[] untuned;
+    try (BertEncoder e =
+        BertEncoder.create(w, scales, BertEncoder.Options.defaults().withGemmConfig(empty))) {
+      untuned = e.forward(x, lens, batch, seq);
+    }
+    float[] tuning;
+    try (BertEncoder e =
+        BertEncoder.create(
+            w,
+            scales,
+            BertEncoder.Options.defaults().withGemmConfig(tunedDir).withTuneGemms(true))) {
+      tuning = e.forward(x, lens, batch, seq);
+    }
+    Path file = tunedDir.resolve(GemmConfigFile.INT8_FILE);
+    assertTrue(Files.exists(file), "allow_gemm_test wrote no " + file);
+    List<GemmConfigEntry> written = GemmConfigFile.read(file).entries();
+    assertEquals(
+        List.of("qkv", "attn_out", "ffn1", "ffn2"),
+        written.stream().map(GemmConfigEntry::op).toList());
+    GemmType type = mode == Precision.INT8_MODE_2 ? GemmType.I8I8 : GemmType.I8I32;
+    for (GemmConfigEntry e : written) {
+      assertEquals(type, e.key().type(), e::toString);
+      if (type == GemmType.I8I8) {
+        assertTrue(e.algorithm().isFt4jOwn(), "mode 2 runs only ft4j's GEMM: " + e);
+      }
+    }
+    assertClose(untuned, tuning, 2e-3, mode + " encoder while tuning vs untuned");
   }
 
   @Test
