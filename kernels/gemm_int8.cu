@@ -496,21 +496,22 @@ GemmInt8Plan plan_gemm_int8(const GemmInt8Params<T>& p) {
 
 namespace {
 
-template <typename T, typename Tile>
-cudaError_t launch_pipelined(const GemmInt8Params<T>& p, int splits, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(ceil_div(p.n, Tile::kBN)),
-                  static_cast<unsigned>(ceil_div(p.m, Tile::kBM)), static_cast<unsigned>(splits));
+// Runs a tiled kernel over p, `launch(partial)` starting it on `stream` (partial NULL: the kernel
+// stores the output itself). Split along K (splits > 1): an INT32 output is zeroed and the splits
+// add straight into it; else they add into the zeroed workspace and a second kernel applies the
+// epilogue.
+template <typename T, typename Launch>
+cudaError_t launch_split(const GemmInt8Params<T>& p, int splits, cudaStream_t stream,
+                         Launch&& launch) {
   if (splits == 1) {
-    gemm_int8_pipelined_kernel<T, Tile><<<grid, Tile::kThreads, 0, stream>>>(p, nullptr);
+    launch(nullptr);
     return cudaGetLastError();
   }
-  // INT32 output: the splits add straight into it; else into the workspace, then the epilogue.
   const bool direct = p.out_kind == GemmInt8Out::INT32;
   int32_t* partial = static_cast<int32_t*>(direct ? p.out : p.workspace);
-  const size_t bytes = sizeof(int32_t) * size_t(p.m) * size_t(p.n);
-  cudaError_t e = cudaMemsetAsync(partial, 0, bytes, stream);
+  cudaError_t e = cudaMemsetAsync(partial, 0, sizeof(int32_t) * size_t(p.m) * size_t(p.n), stream);
   if (e != cudaSuccess) return e;
-  gemm_int8_pipelined_kernel<T, Tile><<<grid, Tile::kThreads, 0, stream>>>(p, partial);
+  launch(partial);
   e = cudaGetLastError();
   if (e != cudaSuccess || direct) return e;
   const int threads = 256;
@@ -519,28 +520,25 @@ cudaError_t launch_pipelined(const GemmInt8Params<T>& p, int splits, cudaStream_
   return cudaGetLastError();
 }
 
+template <typename T, typename Tile>
+cudaError_t launch_pipelined(const GemmInt8Params<T>& p, int splits, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.n, Tile::kBN)),
+                  static_cast<unsigned>(ceil_div(p.m, Tile::kBM)), static_cast<unsigned>(splits));
+  return launch_split(p, splits, stream, [&](int32_t* partial) {
+    gemm_int8_pipelined_kernel<T, Tile><<<grid, Tile::kThreads, 0, stream>>>(p, partial);
+  });
+}
+
 template <typename T>
 cudaError_t launch_wgmma(const GemmInt8Params<T>& p, int splits, cudaStream_t stream) {
   auto kernel = gemm_int8_wgmma_kernel<T>;
-  cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), kWSharedBytes);
+  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), kWSharedBytes);
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kWBN)),
                   static_cast<unsigned>(ceil_div(p.m, kWBM)), static_cast<unsigned>(splits));
-  if (splits == 1) {
-    kernel<<<grid, kWThreads, kWSharedBytes, stream>>>(p, nullptr);
-    return cudaGetLastError();
-  }
-  const bool direct = p.out_kind == GemmInt8Out::INT32;
-  int32_t* partial = static_cast<int32_t*>(direct ? p.out : p.workspace);
-  e = cudaMemsetAsync(partial, 0, sizeof(int32_t) * size_t(p.m) * size_t(p.n), stream);
-  if (e != cudaSuccess) return e;
-  kernel<<<grid, kWThreads, kWSharedBytes, stream>>>(p, partial);
-  e = cudaGetLastError();
-  if (e != cudaSuccess || direct) return e;
-  const int threads = 256;
-  gemm_int8_epilogue_kernel<T><<<elementwise_blocks(int64_t(p.m) * p.n, threads), threads, 0,
-                                 stream>>>(p, partial);
-  return cudaGetLastError();
+  return launch_split(p, splits, stream, [&](int32_t* partial) {
+    kernel<<<grid, kWThreads, kWSharedBytes, stream>>>(p, partial);
+  });
 }
 
 }  // namespace

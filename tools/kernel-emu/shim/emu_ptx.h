@@ -94,6 +94,18 @@ inline float half_bits(uint32_t word, int hi) {
   return __half2float(h);
 }
 
+// A thread's wait_group: of its committed groups (0 .. committed - 1) the newest `pending` may
+// stay in flight; the operations of the older ones are completed (`complete`) in issue order.
+template <typename Op, typename F>
+inline void complete_groups(std::vector<Op>& ops, unsigned committed, int pending, F&& complete) {
+  const long keep_from = long(committed) - pending;
+  std::vector<Op> still;
+  for (const Op& op : ops) {
+    if (long(op.group) < keep_from) complete(op); else still.push_back(op);
+  }
+  ops.swap(still);
+}
+
 // ---- wgmma ----
 constexpr int kMmaRowBytes = 128;  // one row of the 128-byte swizzle
 
@@ -189,12 +201,7 @@ inline void wgmma_commit() { ::emu::cur_fiber()->mma_group++; }
 template <int kPending>
 inline void wgmma_wait() {
   ::emu::Fiber* f = ::emu::cur_fiber();
-  const long keep_from = long(f->mma_group) - kPending;
-  std::vector<::emu::AsyncMma> still;
-  for (const ::emu::AsyncMma& op : f->mma) {
-    if (long(op.group) < keep_from) emu_ptx::mma_perform(op); else still.push_back(op);
-  }
-  f->mma.swap(still);
+  emu_ptx::complete_groups(f->mma, f->mma_group, kPending, emu_ptx::mma_perform);
 }
 
 inline void cp_async_16(void* smem, const void* gmem) {
@@ -212,13 +219,8 @@ inline void cp_async_commit() { ::emu::cur_fiber()->async_group++; }
 template <int kPending>
 inline void cp_async_wait() {
   ::emu::Fiber* f = ::emu::cur_fiber();
-  // committed groups: 0 .. async_group - 1; the newest kPending of them may stay in flight
-  const long keep_from = long(f->async_group) - kPending;
-  std::vector<::emu::AsyncCopy> still;
-  for (const ::emu::AsyncCopy& c : f->async) {
-    if (long(c.group) < keep_from) ::emu::land(c); else still.push_back(c);
-  }
-  f->async.swap(still);
+  emu_ptx::complete_groups(f->async, f->async_group, kPending,
+                           [](const ::emu::AsyncCopy& c) { ::emu::land(c); });
 }
 
 template <bool kTrans>
