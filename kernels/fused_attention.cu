@@ -611,8 +611,9 @@ __global__ void lengths_to_offsets_kernel(const int* __restrict__ lengths, int b
     const int i = base + threadIdx.x;
     buffer[threadIdx.x] = i < batch ? lengths[i] : 0;
     __syncthreads();
-    for (int step = 1; step < blockDim.x; step <<= 1) {
-      const int add = threadIdx.x >= step ? buffer[threadIdx.x - step] : 0;
+    const int tid = static_cast<int>(threadIdx.x);
+    for (int step = 1; step < static_cast<int>(blockDim.x); step <<= 1) {
+      const int add = tid >= step ? buffer[tid - step] : 0;
       __syncthreads();
       buffer[threadIdx.x] += add;
       __syncthreads();
