@@ -16,7 +16,8 @@
 # epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), GEMM tuning (TUNE=1: encoder_gemm
 # over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config at TUNE_CHECK "BxS ...",
 # default "32x128 32x384").
-# WGMMA_TESTS=1: the INT8 GEMM and encoder GPU tests again with FT4J_INT8_WGMMA=1.
+# WGMMA_TESTS=1: the INT8 GEMM and encoder GPU tests again with FT4J_INT8_WGMMA=1 (WGMMA_SELECT:
+# other JUnit selectors).
 # PLAN=quick: the first look that fits a 15-minute device budget (planned under 8 minutes, not yet
 # measured: GPU tests without the sanitizers, the INT8 tests with the warpgroup kernel, FP16 and
 # both INT8 modes (with and without the warpgroup kernel) at 1x128 and 32x128, the PyTorch anchor
@@ -50,7 +51,7 @@ if [ "${TESTS:-1}" = 1 ]; then
   grep -E "tests (successful|failed|skipped|aborted)|ERROR SUMMARY|MethodSource|=>|JUnit|summary|memcheck:|racecheck:" $OUT/gpu-test.log | head -60
 fi
 if [ "${WGMMA_TESTS:-0}" = 1 ]; then  # the INT8 GEMM and encoder tests again, the warpgroup kernel on
-  FT4J_INT8_WGMMA=1 FT4J_TEST_OUT=$OUT/wgmma SANITIZE=0 FT4J_TEST_SELECT="--select-class org.ft4j.nativeapi.Int8GemmGpuTest --select-class org.ft4j.encoder.Int8EncoderGpuTest" \
+  FT4J_INT8_WGMMA=1 FT4J_TEST_OUT=$OUT/wgmma SANITIZE=0 FT4J_TEST_SELECT="${WGMMA_SELECT:---select-class org.ft4j.nativeapi.Int8GemmGpuTest --select-class org.ft4j.encoder.Int8EncoderGpuTest}" \
     timeout ${WGMMA_TEST_S:-120} bash bin/gpu-test.sh > $OUT/wgmma-test.log 2>&1
   echo "wgmma tests rc=$?"; grep -E "tests (successful|failed)|MethodSource|=>" $OUT/wgmma-test.log | head -20
 fi

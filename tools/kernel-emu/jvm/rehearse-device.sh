@@ -9,7 +9,8 @@
 #
 #   tools/kernel-emu/jvm/rehearse-device.sh [VAR=value ...]
 # Defaults: PLAN=quick with LAYERS=1 HEADS=2 HSIZE=32 SHAPES="1x8 2x16" ATT_SHAPES=2x16 ITERS=2
-# WARMUP=1 PT=0 (no PyTorch here), one quick test class (FT4J_TEST_SELECT), tiny EMB_ARGS,
+# WARMUP=1 PT=0 (no PyTorch here), one quick test class (FT4J_TEST_SELECT) and one quick
+# method for the warpgroup-kernel tests (WGMMA_SELECT), tiny EMB_ARGS,
 # SERVE_ARGS, EPI_ARGS and tuning shapes; VAR=value arguments override them (e.g. TUNE=1 EMB=1
 # SERVE=1 EPI=1 GELU=1 RPS="0 1" turn on every step). Output: $REHEARSE_DIR (default
 # /tmp/ft4j-rehearsal)/out, and the transcript on stdout.
@@ -30,6 +31,7 @@ chmod +x "$DIR/bin/nvidia-smi"
 
 export PLAN=quick LAYERS=1 HEADS=2 HSIZE=32 SHAPES="1x8 2x16" ATT_SHAPES=2x16 ITERS=2 WARMUP=1 PT=0
 export FT4J_TEST_SELECT="--select-class org.ft4j.nativeapi.EmbeddingGpuTest"
+export WGMMA_SELECT="--select-method org.ft4j.nativeapi.Int8GemmGpuTest#plansSplitSmallGemmsAlongK"
 export EMB_ARGS="tiny 16 1,4 16" SERVE_ARGS="gpu 1,2 1 16 tiny direct,batched:0,two:0" EPI_ARGS="16 32 64"
 export TUNE_B=1 TUNE_S=8 TUNE_CHECK=1x8
 for kv in "$@"; do
