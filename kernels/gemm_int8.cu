@@ -47,6 +47,21 @@ __device__ __forceinline__ void load_tile(int8_t (*tile)[kBK + kPad], const int8
 
 __device__ __forceinline__ int load_s32(const int8_t* p) { return *reinterpret_cast<const int*>(p); }
 
+// The epilogue's value at (row, col) before any output rounding: acc * a_m * w_n (+ bias) (GELU).
+template <typename T>
+__device__ __forceinline__ float scaled(const GemmInt8Params<T>& p, int row, int col, int acc) {
+  const float a = p.a_scale != nullptr ? p.a_scale[row] : p.a_static;
+  float y = static_cast<float>(acc) * a * p.w_scale[col];
+  if (p.bias != nullptr) y += to_float(p.bias[col]);
+  if (p.gelu) y = gelu_erf(y);
+  return y;
+}
+
+template <typename T>
+__device__ __forceinline__ float out_inv(const GemmInt8Params<T>& p, int col) {
+  return p.out_inv_scale != nullptr ? p.out_inv_scale[col] : p.out_inv_static;
+}
+
 template <typename T>
 __device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, int col, int acc) {
   if (row >= p.m || col >= p.n) return;
@@ -55,14 +70,11 @@ __device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, i
     static_cast<int32_t*>(p.out)[at] = acc;
     return;
   }
-  const float a = p.a_scale != nullptr ? p.a_scale[row] : p.a_static;
-  float y = static_cast<float>(acc) * a * p.w_scale[col];
-  if (p.bias != nullptr) y += to_float(p.bias[col]);
-  if (p.gelu) y = gelu_erf(y);
+  const float y = scaled(p, row, col, acc);
   if (p.out_kind == GemmInt8Out::FLOAT) {
     static_cast<T*>(p.out)[at] = from_float<T>(y);
   } else {
-    const float inv = p.out_inv_scale != nullptr ? p.out_inv_scale[col] : p.out_inv_static;
+    const float inv = out_inv(p, col);
     const int8_t q = quantize_int8(y, inv);
     if (p.out_kind == GemmInt8Out::INT8) {
       static_cast<int8_t*>(p.out)[at] = q;
@@ -72,11 +84,61 @@ __device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, i
   }
 }
 
-// Calls f(row, col, value) for each of a warp's accumulators: kI x kJ tiles of 16 x 8 from
-// (row0, col0), in the fragment layout above.
+// Two adjacent outputs stored as one access.
+template <typename E>
+struct alignas(2 * sizeof(E)) OutPair {
+  E x;
+  E y;
+};
+template <typename E>
+__device__ __forceinline__ void put_pair(void* out, int64_t at, E x, E y) {
+  *reinterpret_cast<OutPair<E>*>(static_cast<E*>(out) + at) = OutPair<E>{x, y};
+}
+
+// Stores (row, col) and (row, col + 1) (col even) through the epilogue: one paired store where
+// both exist, N is even and the output is aligned for it (every pair of an even-N row then is),
+// else one store each. Values are the same as store_out's, bit for bit.
+template <typename T>
+__device__ __forceinline__ void store_out_pair(const GemmInt8Params<T>& p, int row, int col,
+                                               int acc0, int acc1) {
+  if (row >= p.m || col >= p.n) return;
+  const size_t esize = p.out_kind == GemmInt8Out::INT32 ? 4
+                       : p.out_kind == GemmInt8Out::INT8 ? 1
+                                                          : sizeof(T);
+  if (col + 1 >= p.n || (p.n & 1) || reinterpret_cast<uintptr_t>(p.out) % (2 * esize) != 0) {
+    store_out(p, row, col, acc0);
+    store_out(p, row, col + 1, acc1);
+    return;
+  }
+  const int64_t at = int64_t(row) * p.n + col;
+  if (p.out_kind == GemmInt8Out::INT32) {
+    put_pair<int32_t>(p.out, at, acc0, acc1);
+    return;
+  }
+  const float y0 = scaled(p, row, col, acc0);
+  const float y1 = scaled(p, row, col + 1, acc1);
+  if (p.out_kind == GemmInt8Out::FLOAT) {
+    put_pair<T>(p.out, at, from_float<T>(y0), from_float<T>(y1));
+    return;
+  }
+  const float inv0 = out_inv(p, col);
+  const float inv1 = out_inv(p, col + 1);
+  const int8_t q0 = quantize_int8(y0, inv0);
+  const int8_t q1 = quantize_int8(y1, inv1);
+  if (p.out_kind == GemmInt8Out::INT8) {
+    put_pair<int8_t>(p.out, at, q0, q1);
+  } else {
+    put_pair<T>(p.out, at, from_float<T>(static_cast<float>(q0) / inv0),
+                from_float<T>(static_cast<float>(q1) / inv1));
+  }
+}
+
+// Calls f(row, col, v0, v1) for each pair of a warp's accumulators that a thread holds side by
+// side, (row, col) and (row, col + 1) with col even: kI x kJ tiles of 16 x 8 from (row0, col0), in
+// the fragment layout above (c0, c1 on row g; c2, c3 on row g + 8).
 template <int kI, int kJ, typename F>
-__device__ __forceinline__ void for_each_fragment(const int (&acc)[kI][kJ][4], int row0, int col0,
-                                                  F&& f) {
+__device__ __forceinline__ void for_each_pair(const int (&acc)[kI][kJ][4], int row0, int col0,
+                                              F&& f) {
   const int g = (threadIdx.x & 31) >> 2;
   const int t = threadIdx.x & 3;
 #pragma unroll
@@ -85,19 +147,18 @@ __device__ __forceinline__ void for_each_fragment(const int (&acc)[kI][kJ][4], i
 #pragma unroll
     for (int j = 0; j < kJ; ++j) {
       const int col = col0 + j * 8 + 2 * t;
-      f(row, col, acc[i][j][0]);
-      f(row, col + 1, acc[i][j][1]);
-      f(row + 8, col, acc[i][j][2]);
-      f(row + 8, col + 1, acc[i][j][3]);
+      f(row, col, acc[i][j][0], acc[i][j][1]);
+      f(row + 8, col, acc[i][j][2], acc[i][j][3]);
     }
   }
 }
 
-// Stores a warp's accumulators through the epilogue.
+// Stores a warp's accumulators through the epilogue, each pair as one access where it can.
 template <typename T, int kI, int kJ>
 __device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p,
                                                 const int (&acc)[kI][kJ][4], int row0, int col0) {
-  for_each_fragment(acc, row0, col0, [&](int row, int col, int v) { store_out(p, row, col, v); });
+  for_each_pair(acc, row0, col0,
+                [&](int row, int col, int v0, int v1) { store_out_pair(p, row, col, v0, v1); });
 }
 
 template <typename T, bool kVector>
@@ -206,8 +267,10 @@ __device__ __forceinline__ void issue_tile(int8_t (*tile)[kPPitch], const int8_t
 template <int kI, int kJ>
 __device__ __forceinline__ void add_fragments(int32_t* partial, int m, int n,
                                               const int (&acc)[kI][kJ][4], int row0, int col0) {
-  for_each_fragment(acc, row0, col0, [&](int row, int col, int v) {
-    if (row < m && col < n) atomicAdd(partial + int64_t(row) * n + col, v);
+  for_each_pair(acc, row0, col0, [&](int row, int col, int v0, int v1) {
+    if (row >= m) return;
+    if (col < n) atomicAdd(partial + int64_t(row) * n + col, v0);
+    if (col + 1 < n) atomicAdd(partial + int64_t(row) * n + col + 1, v1);
   });
 }
 

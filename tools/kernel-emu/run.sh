@@ -112,6 +112,7 @@ if [[ $SELF_CHECK == 1 ]]; then
     "INT8 wgmma tiles written without the 128-byte swizzle|gemm_int8.cu|gemm_int8|tile + r * kWBK + 16 * (c ^ (r & 7))|tile + r * kWBK + 16 * c"
     "INT8 wgmma waits one group short (copies overwrite a stage it still reads)|gemm_int8.cu|gemm_int8|    wgmma_wait<1>();  // tile kt - 1's|    wgmma_wait<2>();  // tile kt - 1's"
     "INT8 wgmma: both warpgroups read the first 64 rows of A|gemm_int8.cu|gemm_int8|a_tile(kt % kWStages) + wg * 64 * kWBK;|a_tile(kt % kWStages);"
+    "INT8 GEMM paired store swaps its two columns|gemm_int8.cu|gemm_int8|OutPair<E>{x, y};|OutPair<E>{y, x};"
   )
   failures=0
   i=0
