@@ -1327,7 +1327,7 @@ public final class BertEncoder implements Encoder {
                 config.precision() == Precision.INT8_MODE_2 ? GemmType.I8I8 : GemmType.I8I32;
             if (options.tuneGemms()
                 && options.int8Gemm() != Int8Gemm.CUBLASLT
-                && gemmConfigs.find(GemmKey.of(g.shape(), tunedAs, Epilogue.NONE)).isEmpty()) {
+                && !gemmConfigs.has(GemmKey.of(g.shape(), tunedAs, Epilogue.NONE))) {
               tuneInt8(g, tunedAs, batch, seq); // cuBLASLt and ft4j's own, as encoder_gemm does
             }
             gemmConfigs
@@ -1410,10 +1410,11 @@ public final class BertEncoder implements Encoder {
       GemmKey key = GemmKey.of(g.shape(), type, g.epilogue());
       // tuning on: a missing shape is tuned (and appended); else the nearest tuned M stands in
       Optional<GemmConfigEntry> tuned =
-          options.tuneGemms() ? gemmConfigs.find(key) : gemmConfigs.findOrNearest(key);
-      if (tuned.isEmpty() && options.tuneGemms()) {
-        tuned = Optional.of(tune(g, type, batch, seq));
-      }
+          !options.tuneGemms()
+              ? gemmConfigs.findOrNearest(key)
+              : gemmConfigs.has(key)
+                  ? gemmConfigs.find(key)
+                  : Optional.of(tune(g, type, batch, seq));
       if (tuned.isPresent() && tuned.get().algorithm().isFt4jOwn()) {
         tuned = Optional.empty(); // Int8Gemm.CUBLASLT was asked for: cuBLASLt's heuristic
       }

@@ -267,6 +267,15 @@ public final class GemmConfigs {
   }
 
   /**
+   * Whether {@code key} has a tuned entry of its own; says nothing (for a caller about to tune a
+   * missing GEMM, where {@link #find}'s "using cuBLASLt's heuristic" would not be true).
+   */
+  public synchronized boolean has(GemmKey key) {
+    Source s = sources.get(Kind.of(key.type()));
+    return s.file != null && s.file.find(key).isPresent();
+  }
+
+  /**
    * {@link #find} or, where the GEMM has no entry of its own, the entry tuned for the nearest M
    * with the same N, K, type and epilogue ({@link GemmConfigFile#findNearestRows}); says once which
    * it used.

@@ -117,6 +117,16 @@ class GemmConfigsTest {
   }
 
   @Test
+  void hasAsksWithoutSayingAnything() throws IOException {
+    write(wd.resolve("gemm_config.in"), H100, A);
+    GemmConfigs c = load(null);
+    assertTrue(c.has(A.key()));
+    assertFalse(c.has(N.key())); // about to be tuned: no "using cuBLASLt's heuristic" note
+    assertFalse(c.has(I8.key())); // no igemm_config.in at all
+    assertEquals(List.of(), c.messages());
+  }
+
+  @Test
   void missingKeyOfAKindWithoutConfigIsNotAWarning() throws IOException {
     write(wd.resolve("gemm_config.in"), H100, A);
     GemmConfigs c = load(null);
