@@ -2,7 +2,8 @@
 # Lays out device/ (git-ignored) for a GPU session on a machine without Java or network: the bundle
 # with tests and without the embedded models, scripts/gpu-session.sh as device/run.sh, and
 # ../shared/anchors; then checks that the working tree plus device/ stay under the 64 MiB a device
-# call may carry (measured 2026-11-27: 8.2 MiB + 51.2 MiB = 59.4 MiB). Afterwards, on the GPU
+# call may carry (measured 2026-11-27: 9.0 MiB + 40.3 MiB = 49.3 MiB, the tokenizer jar trimmed to
+# its Linux x86_64 library by bundle.sh). Afterwards, on the GPU
 # machine (carry: device), with a 15-minute device budget (machine start included):
 #   PLAN=quick bash device/run.sh        # < 8 min planned: tests, FP16/INT8 timings, anchor, attention
 # and, if time is left, one of
