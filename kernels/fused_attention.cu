@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <map>
 #include <utility>
@@ -185,6 +186,128 @@ __device__ __forceinline__ void widen_kv_tile(__half* ks, __half* vs, const int8
   }
 }
 
+// Zeros the output rows q0 .. q0 + kQueries - 1 (those < query_rows) of head h: a tile of padding
+// queries in a padded batch.
+template <int D, int kQueries, int kThreads, typename TOut>
+__device__ __forceinline__ void zero_query_tile(TOut* out, int64_t base, int q0, int query_rows,
+                                                int hidden, int h) {
+  constexpr int kOutElems = 16 / sizeof(TOut);  // per 16-byte store
+  for (int i = threadIdx.x; i < kQueries * (D / kOutElems); i += kThreads) {
+    const int r = i / (D / kOutElems);
+    const int c = (i - r * (D / kOutElems)) * kOutElems;
+    if (q0 + r < query_rows) {
+      *reinterpret_cast<uint4*>(out + (base + q0 + r) * hidden + h * D + c) = make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+// One key tile of the online softmax for rows g and g + 8 of an m16 tile (the thread's share of
+// mma.m16n8's C layout, tg = lane % 4): s holds the raw scores of keys key0 .. key0 + kKeys - 1;
+// they are scaled into the log2 domain (scale2 = scale * log2 e), keys >= len masked to -inf, the
+// running max m and sum l (of this thread's columns) updated, the output accumulators o rescaled,
+// and P left in pa as FP16 A fragments (the C layout of two n-tiles is the A layout of one k-tile).
+template <int kKeys, int kOutTiles>
+__device__ __forceinline__ void online_softmax_tile(float (&s)[kKeys / 8][4],
+                                                    float (&o)[kOutTiles][4],
+                                                    uint32_t (&pa)[kKeys / 16][4], float& m0,
+                                                    float& m1, float& l0, float& l1, int key0,
+                                                    int len, float scale2, int tg) {
+  const bool full = key0 + kKeys <= len;
+  float t0 = -INFINITY, t1 = -INFINITY;
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt) {
+    const int key = key0 + nt * 8 + tg * 2;
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const bool valid = full || key + e < len;
+      s[nt][e] = valid ? s[nt][e] * scale2 : -INFINITY;
+      s[nt][2 + e] = valid ? s[nt][2 + e] * scale2 : -INFINITY;
+      t0 = fmaxf(t0, s[nt][e]);
+      t1 = fmaxf(t1, s[nt][2 + e]);
+    }
+  }
+  t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
+  t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
+  t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
+  t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
+  const float n0 = fmaxf(m0, t0);  // finite: key key0 < len is valid
+  const float n1 = fmaxf(m1, t1);
+  const float c0 = exp2f(m0 - n0);  // 0 on the first tile (m = -inf)
+  const float c1 = exp2f(m1 - n1);
+  m0 = n0;
+  m1 = n1;
+
+  float r0 = 0.f, r1 = 0.f;
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt) {
+    s[nt][0] = exp2f(s[nt][0] - n0);
+    s[nt][1] = exp2f(s[nt][1] - n0);
+    s[nt][2] = exp2f(s[nt][2] - n1);
+    s[nt][3] = exp2f(s[nt][3] - n1);
+    r0 += s[nt][0] + s[nt][1];
+    r1 += s[nt][2] + s[nt][3];
+  }
+  l0 = l0 * c0 + r0;
+  l1 = l1 * c1 + r1;
+#pragma unroll
+  for (int dn = 0; dn < kOutTiles; ++dn) {
+    o[dn][0] *= c0;
+    o[dn][1] *= c0;
+    o[dn][2] *= c1;
+    o[dn][3] *= c1;
+  }
+#pragma unroll
+  for (int kk = 0; kk < kKeys / 16; ++kk) {
+    pa[kk][0] = pack_half2(s[2 * kk][0], s[2 * kk][1]);
+    pa[kk][1] = pack_half2(s[2 * kk][2], s[2 * kk][3]);
+    pa[kk][2] = pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    pa[kk][3] = pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+  }
+}
+
+// Stores rows row0 and row0 + 8 of head h from the accumulators o (mma.m16n8's C layout, D / 8
+// n-tiles) and this thread's running sums l0, l1: o / sum + the V bias (sum_j p_j (v_j + bv) =
+// sum_j p_j v_j + bv because the p_j sum to 1); zeros for padding queries (len <= row <
+// query_rows); int8 output quantized with out_inv, int8 V's step folded into 1 / sum.
+template <int D, typename A>
+__device__ __forceinline__ void store_query_rows(const A& p, const float (&o)[D / 8][4], float l0,
+                                                 float l1, int row0, const SeqBounds& seq,
+                                                 int query_rows, int h, int tg) {
+  using TOut = typename A::Out;
+  const int hidden = p.heads * D;
+  const __half* vbias = p.qkv_bias == nullptr ? nullptr : p.qkv_bias + 2 * hidden;
+  // Stores two adjacent outputs of one row (zeros for padding queries).
+  auto store2 = [&](int row, int c, float x, float y) {
+    TOut* at = p.out + (seq.base + row) * hidden + c;
+    const bool valid = row < seq.len;
+    if constexpr (A::kInt8Out) {
+      *reinterpret_cast<char2*>(at) =
+          valid ? make_char2(quantize_int8(x, p.out_inv), quantize_int8(y, p.out_inv))
+                : make_char2(0, 0);
+    } else {
+      *reinterpret_cast<__half2*>(at) =
+          valid ? __floats2half2_rn(x, y) : __floats2half2_rn(0.f, 0.f);
+    }
+  };
+  float s0 = l0, s1 = l1;
+  s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+  s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
+  s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+  s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
+  // int8: V was integers, v_step joins the normalisation
+  const float inv0 = (A::kInt8In ? p.v_step : 1.f) / s0;
+  const float inv1 = (A::kInt8In ? p.v_step : 1.f) / s1;
+  const int row1 = row0 + 8;
+#pragma unroll
+  for (int dn = 0; dn < D / 8; ++dn) {
+    const int c = h * D + dn * 8 + tg * 2;
+    float2 bv = make_float2(0.f, 0.f);
+    if (vbias != nullptr) bv = __half22float2(*reinterpret_cast<const __half2*>(vbias + c));
+    if (row0 < query_rows) store2(row0, c, o[dn][0] * inv0 + bv.x, o[dn][1] * inv0 + bv.y);
+    if (row1 < query_rows) store2(row1, c, o[dn][2] * inv1 + bv.x, o[dn][3] * inv1 + bv.y);
+  }
+}
+
 // Biases: q gets its bias on load. The K bias is dropped: q . (k_j + bk) = q . k_j + q . bk, and
 // the second term is the same for every key j, which softmax cancels exactly. The V bias is added
 // to the output: sum_j p_j (v_j + bv) = sum_j p_j v_j + bv because the p_j sum to 1.
@@ -197,7 +320,6 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   static_assert(std::is_same<typename A::Bias, __half>::value, "the mma path is FP16");
   constexpr bool kInt8In = A::kInt8In;  // int8 staging and steps (the output: A::kInt8Out)
   using TIn = typename A::In;
-  using TOut = typename A::Out;
   constexpr int kMmaQueries = 16 * kMT * kWarps;
   constexpr int kMmaThreads = 32 * kWarps;
   constexpr int kLd = D + 8;  // halves; +16 bytes per row: conflict-free ldmatrix rows
@@ -233,15 +355,7 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
   if (q0 >= query_rows) return;
 
   if (q0 >= seq.len) {  // padded mode: a tile of padding queries only
-    constexpr int kOutElems = 16 / sizeof(TOut);  // per 16-byte store
-    for (int i = threadIdx.x; i < kMmaQueries * (D / kOutElems); i += kMmaThreads) {
-      const int r = i / (D / kOutElems);
-      const int c = (i - r * (D / kOutElems)) * kOutElems;
-      if (q0 + r < query_rows) {
-        *reinterpret_cast<uint4*>(p.out + (seq.base + q0 + r) * hidden + h * D + c) =
-            make_uint4(0, 0, 0, 0);
-      }
-    }
+    zero_query_tile<D, kMmaQueries, kMmaThreads>(p.out, seq.base, q0, query_rows, hidden, h);
     return;
   }
 
@@ -365,62 +479,11 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
       }
     }
 
-    const bool full = k0 + kMmaKeys <= seq.len;
     uint32_t pa[kMT][kMmaKeys / 16][4];  // P as A fragments, per m-tile
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt) {
-      // Scale into the log2 domain, mask keys >= len, row max over this tile.
-      float t0 = -INFINITY, t1 = -INFINITY;
-#pragma unroll
-      for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
-        const int key = k0 + nt * 8 + tg * 2;
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const bool valid = full || key + e < seq.len;
-          s[mt][nt][e] = valid ? s[mt][nt][e] * scale2 : -INFINITY;
-          s[mt][nt][2 + e] = valid ? s[mt][nt][2 + e] * scale2 : -INFINITY;
-          t0 = fmaxf(t0, s[mt][nt][e]);
-          t1 = fmaxf(t1, s[mt][nt][2 + e]);
-        }
-      }
-      t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
-      t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
-      t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
-      t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
-      const float n0 = fmaxf(m0[mt], t0);  // finite: key k0 < len is valid
-      const float n1 = fmaxf(m1[mt], t1);
-      const float c0 = exp2f(m0[mt] - n0);  // 0 on the first tile (m = -inf)
-      const float c1 = exp2f(m1[mt] - n1);
-      m0[mt] = n0;
-      m1[mt] = n1;
-
-      float r0 = 0.f, r1 = 0.f;
-#pragma unroll
-      for (int nt = 0; nt < kMmaKeys / 8; ++nt) {
-        s[mt][nt][0] = exp2f(s[mt][nt][0] - n0);
-        s[mt][nt][1] = exp2f(s[mt][nt][1] - n0);
-        s[mt][nt][2] = exp2f(s[mt][nt][2] - n1);
-        s[mt][nt][3] = exp2f(s[mt][nt][3] - n1);
-        r0 += s[mt][nt][0] + s[mt][nt][1];
-        r1 += s[mt][nt][2] + s[mt][nt][3];
-      }
-      l0[mt] = l0[mt] * c0 + r0;
-      l1[mt] = l1[mt] * c1 + r1;
-#pragma unroll
-      for (int dn = 0; dn < D / 8; ++dn) {
-        o[mt][dn][0] *= c0;
-        o[mt][dn][1] *= c0;
-        o[mt][dn][2] *= c1;
-        o[mt][dn][3] *= c1;
-      }
-      // the C layout of two n-tiles is the A layout of one k-tile
-#pragma unroll
-      for (int kk = 0; kk < kMmaKeys / 16; ++kk) {
-        pa[mt][kk][0] = pack_half2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-        pa[mt][kk][1] = pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-        pa[mt][kk][2] = pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-        pa[mt][kk][3] = pack_half2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-      }
+      online_softmax_tile<kMmaKeys, D / 8>(s[mt], o[mt], pa[mt], m0[mt], m1[mt], l0[mt], l1[mt],
+                                           k0, seq.len, scale2, tg);
     }
 
     // O += P V: V through ldmatrix.trans, each fragment used by every m-tile.
@@ -442,45 +505,166 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
     stage ^= 1;
   }
 
-  const __half* vbias = p.qkv_bias == nullptr ? nullptr : p.qkv_bias + 2 * hidden;
-  // Stores two adjacent outputs of one row (zeros for padding queries).
-  auto store2 = [&](int row, int c, float x, float y) {
-    TOut* at = p.out + (seq.base + row) * hidden + c;
-    const bool valid = row < seq.len;
-    if constexpr (A::kInt8Out) {
-      *reinterpret_cast<char2*>(at) =
-          valid ? make_char2(quantize_int8(x, p.out_inv), quantize_int8(y, p.out_inv))
-                : make_char2(0, 0);
-    } else {
-      *reinterpret_cast<__half2*>(at) =
-          valid ? __floats2half2_rn(x, y) : __floats2half2_rn(0.f, 0.f);
-    }
-  };
 #pragma unroll
   for (int mt = 0; mt < kMT; ++mt) {
-    float s0 = l0[mt], s1 = l1[mt];
-    s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
-    s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
-    s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
-    s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
-    // int8: V was integers, v_step joins the normalisation
-    const float inv0 = (kInt8In ? p.v_step : 1.f) / s0;
-    const float inv1 = (kInt8In ? p.v_step : 1.f) / s1;
-    const int row0 = q0 + (warp * kMT + mt) * 16 + g;
-    const int row1 = row0 + 8;
-#pragma unroll
-    for (int dn = 0; dn < D / 8; ++dn) {
-      const int c = h * D + dn * 8 + tg * 2;
-      float2 bv = make_float2(0.f, 0.f);
-      if (vbias != nullptr) bv = __half22float2(*reinterpret_cast<const __half2*>(vbias + c));
-      if (row0 < query_rows) {
-        store2(row0, c, o[mt][dn][0] * inv0 + bv.x, o[mt][dn][1] * inv0 + bv.y);
-      }
-      if (row1 < query_rows) {
-        store2(row1, c, o[mt][dn][2] * inv1 + bv.x, o[mt][dn][3] * inv1 + bv.y);
-      }
-    }
+    store_query_rows<D>(p, o[mt], l0[mt], l1[mt], q0 + (warp * kMT + mt) * 16 + g, seq, query_rows,
+                        h, tg);
   }
+#endif
+}
+
+// ------------------------------------------------------------------------------------------------
+// wgmma path (sm_90a, FP16 in and out): a block = kWG warpgroups of 128 threads, each owning 64
+// query rows of one (sequence, head); keys in tiles of kN. The block's Q rows (bias added) and
+// the K and V tiles live in shared memory in the 128-byte swizzle (ptx.cuh), D / 64 sub-tiles of
+// 64 columns (128 bytes) per row. Per key tile, each warpgroup:
+//   S = Q K^T   D / 16 wgmma m64nNk16 (N = kN), A = Q and B = K both K-major from shared memory;
+//   softmax     online_softmax_tile on S in registers (the wgmma accumulator layout is mma.m16n8's
+//               per warp), P left as FP16 A fragments in registers;
+//   O += P V    kN / 16 wgmma m64nDk16 with A = P from registers and B = V read MN-major
+//               (imm-trans-b: V's rows are keys, its columns the output's), no transpose copy.
+// The P V wgmmas stay in flight into the next tile: they are waited for together with its S. K/V
+// copies (cp.async) run one tile ahead through kWgStages = 3 stages: a stage is refilled two
+// tiles after it was read, when every warpgroup has waited for its P V (the barrier at the top of
+// each tile). Biases as on the mma path. Launched only where the library has sm_90a code and the
+// device is sm_90 (select_path); elsewhere the wgmma wrappers compile to nothing.
+constexpr int kWgStages = 3;
+
+template <int D, int kWG, int kN>
+struct WgmmaTiling {
+  static_assert(D % 64 == 0 && (kN == 64 || kN == 128) && (kWG == 1 || kWG == 2), "tiling");
+  static constexpr int kThreads = 128 * kWG;
+  static constexpr int kQueries = 64 * kWG;
+  static constexpr int kQBytes = kQueries * D * 2;
+  static constexpr int kTileBytes = kN * D * 2;  // one K or V tile
+  // Q, the K/V stages, and slack to align them to 1024 bytes (what the 128-byte swizzle needs)
+  static constexpr size_t kShared = size_t(kQBytes) + size_t(kWgStages) * 2 * kTileBytes + 1024;
+};
+
+// Byte offset of the 16-byte chunk holding halves c .. c + 7 (c % 8 == 0) of row r in a tile of
+// `rows` rows stored as 64-column sub-tiles in the 128-byte swizzle.
+__device__ __forceinline__ int sw128_chunk(int rows, int r, int c) {
+  return (c >> 6) * rows * 128 + r * 128 + 16 * (((c & 63) >> 3) ^ (r & 7));
+}
+
+// Eight halves plus eight bias halves, added in float and rounded once (as the mma path does).
+__device__ __forceinline__ uint4 add_bias8(uint4 v, const __half* bias) {
+  const uint4 b = *reinterpret_cast<const uint4*>(bias);
+  uint32_t* x = reinterpret_cast<uint32_t*>(&v);
+  const uint32_t* y = reinterpret_cast<const uint32_t*>(&b);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 fx = __half22float2(*reinterpret_cast<const __half2*>(&x[i]));
+    const float2 fy = __half22float2(*reinterpret_cast<const __half2*>(&y[i]));
+    x[i] = pack_half2(fx.x + fy.x, fx.y + fy.y);
+  }
+  return v;
+}
+
+template <int D, int kWG, int kN, typename A>
+__global__ void __launch_bounds__(128 * kWG) fused_attention_wgmma_kernel(A p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  static_assert(std::is_same<typename A::In, __half>::value &&
+                    std::is_same<typename A::Out, __half>::value,
+                "the wgmma path is FP16 in and out");
+  using Tl = WgmmaTiling<D, kWG, kN>;
+  extern __shared__ __align__(16) unsigned char wgmma_attn_smem[];
+  const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(wgmma_attn_smem));
+  unsigned char* const smem = wgmma_attn_smem + ((1024 - (raw & 1023)) & 1023);
+  unsigned char* const qs = smem;  // [D / 64][kQueries][128 bytes]
+  auto k_tile = [&](int st) { return smem + Tl::kQBytes + st * 2 * Tl::kTileBytes; };
+  auto v_tile = [&](int st) { return smem + Tl::kQBytes + st * 2 * Tl::kTileBytes + Tl::kTileBytes; };
+
+  const int b = blockIdx.z;
+  const int h = blockIdx.y;
+  const int q0 = blockIdx.x * Tl::kQueries;
+  const SeqBounds seq = seq_bounds(p.offsets, b, p.padded_seq);
+  const int hidden = p.heads * D;
+  const int wg = threadIdx.x >> 7;
+  const int warp = (threadIdx.x >> 5) & 3;
+  const int lane = threadIdx.x & 31;
+  const int g = lane >> 2;
+  const int tg = lane & 3;
+  const int query_rows = p.padded_seq > 0 ? p.padded_seq : seq.len;
+  if (q0 >= query_rows) return;
+  if (q0 >= seq.len) {  // padded mode: a tile of padding queries only
+    zero_query_tile<D, Tl::kQueries, Tl::kThreads>(p.out, seq.base, q0, query_rows, hidden, h);
+    return;
+  }
+  const int64_t pitch = 3 * int64_t(hidden);
+  const int tiles = (seq.len + kN - 1) / kN;
+
+  // Keys tile * kN .. of K and V into stage st, rows >= len zero-filled (the K bias is dropped,
+  // the V bias added to the output: see the mma kernel).
+  auto issue = [&](int st, int tile) {
+    const int k0 = tile * kN;
+    for (int i = threadIdx.x; i < kN * (D / 8); i += Tl::kThreads) {
+      const int r = i / (D / 8);
+      const int c = (i - r * (D / 8)) * 8;
+      const bool valid = k0 + r < seq.len;
+      const __half* src = p.qkv + (valid ? (seq.base + k0 + r) * pitch + h * D + c : 0) + hidden;
+      const int at = sw128_chunk(kN, r, c);
+      cp_async_16_zfill(k_tile(st) + at, src, valid);
+      cp_async_16_zfill(v_tile(st) + at, src + hidden, valid);
+    }
+    cp_async_commit();
+  };
+  issue(0, 0);
+  // Q rows with their bias (plain loads, while the first tile's copies fly), swizzled
+  for (int i = threadIdx.x; i < Tl::kQueries * (D / 8); i += Tl::kThreads) {
+    const int r = i / (D / 8);
+    const int c = (i - r * (D / 8)) * 8;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (q0 + r < seq.len) {
+      v = *reinterpret_cast<const uint4*>(p.qkv + (seq.base + q0 + r) * pitch + h * D + c);
+      if (p.qkv_bias != nullptr) v = add_bias8(v, p.qkv_bias + h * D + c);
+    }
+    *reinterpret_cast<uint4*>(qs + sw128_chunk(Tl::kQueries, r, c)) = v;
+  }
+  const unsigned char* const qw = qs + wg * 64 * 128;  // this warpgroup's rows, sub-tile 0
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+  const float scale2 = p.scale * kLog2e;
+
+  for (int j = 0; j < tiles; ++j) {
+    const int st = j % kWgStages;
+    cp_async_wait<0>();          // this thread's copies of tile j (and Q's stores) are done ...
+    fence_proxy_async_shared();  // ... and visible to wgmma's reads
+    __syncthreads();  // every thread's; every warpgroup has waited for tile j - 1's S (and so
+                      // for tile j - 2's P V): stage (j + 1) % 3 is free
+    if (j + 1 < tiles) issue((j + 1) % kWgStages, j + 1);
+
+    float s[kN / 8][4];
+#pragma unroll
+    for (int i = 0; i < kN / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      // head dims 16 kk .. 16 kk + 15: sub-tile kk / 4, bytes 32 (kk % 4) of each row
+      wgmma_f16_ss<kN>(s, wgmma_desc_sw128(qw + (kk >> 2) * Tl::kQueries * 128 + 32 * (kk & 3)),
+                       wgmma_desc_sw128(k_tile(st) + (kk >> 2) * kN * 128 + 32 * (kk & 3)));
+    }
+    wgmma_commit();
+    wgmma_wait<0>();  // S of tile j, and the P V of tile j - 1
+    wgmma_fence_operand(s);
+    wgmma_fence_operand(o);
+
+    uint32_t pa[kN / 16][4];
+    online_softmax_tile<kN, D / 8>(s, o, pa, m0, m1, l0, l1, j * kN, seq.len, scale2, tg);
+
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kN / 16; ++kk) {  // keys 16 kk .. 16 kk + 15: rows of the V tile
+      wgmma_f16_rs_tb<D>(o, pa[kk], wgmma_desc_sw128_mn(v_tile(st) + kk * 16 * 128, kN * 128));
+    }
+    wgmma_commit();
+  }
+  wgmma_wait<0>();
+  wgmma_fence_operand(o);
+  store_query_rows<D>(p, o, l0, l1, q0 + wg * 64 + warp * 16 + g, seq, query_rows, h, tg);
 #endif
 }
 
@@ -630,6 +814,7 @@ __global__ void lengths_to_offsets_kernel(const int* __restrict__ lengths, int b
 struct DeviceFacts {
   int sm = 0;
   int optin_shared = 0;
+  bool wgmma = false;  // sm_90 and the library has sm_90a code
 };
 
 DeviceFacts current_device_facts() {
@@ -648,7 +833,11 @@ DeviceFacts current_device_facts() {
       cudaGetLastError();
       return {};
     }
-    cache[device] = {usable_sm(major, minor), optin};
+    bool wgmma = false;
+#ifdef FT4J_HAS_SM90A
+    wgmma = major == 9 && minor == 0;
+#endif
+    cache[device] = {usable_sm(major, minor), optin, wgmma};
   }
   return cache[device];
 }
@@ -715,12 +904,66 @@ cudaError_t launch_mma(const A& p, const MmaTiling& t, cudaStream_t stream) {
   return t.warps == 8 ? launch_mma_with<D, 8, 1>(p, stream) : launch_mma_with<D, 4, 1>(p, stream);
 }
 
+// Launch parameters of the wgmma path, in one place: warpgroups per block (64 queries each) and
+// keys per tile. Automatic: 2 warpgroups where sequences are longer than 64 queries, else 1;
+// tiles of 64 keys (a guess until AttentionBench has timed every tiling on an H100; the path is
+// taken automatically only with FT4J_ATTENTION_WGMMA=1 until then, see attention_wgmma_by_default).
+// set_fused_attention_wgmma forces either, or turns the path off (-1).
+struct WgmmaChoice {
+  int warpgroups;  // 0: the path is not taken
+  int keys;
+};
+std::atomic<int> g_wgmma_warpgroups_override{0};
+std::atomic<int> g_wgmma_keys_override{0};
+
+bool attention_wgmma_by_default() {
+  static const bool on = [] {
+    const char* v = std::getenv("FT4J_ATTENTION_WGMMA");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return on;
+}
+
+inline WgmmaChoice wgmma_choice(int max_seq) {
+  const int forced = g_wgmma_warpgroups_override.load(std::memory_order_relaxed);
+  const int keys = g_wgmma_keys_override.load(std::memory_order_relaxed);
+  if (forced < 0 || (forced == 0 && !attention_wgmma_by_default())) return {0, 0};
+  return {forced > 0 ? forced : (max_seq > 64 ? 2 : 1), keys > 0 ? keys : 64};
+}
+
+// WgmmaTiling::kShared of a choice
+size_t wgmma_shared_bytes(int d, const WgmmaChoice& c) {
+  return size_t(64) * c.warpgroups * d * 2 + size_t(kWgStages) * 2 * size_t(c.keys) * d * 2 + 1024;
+}
+
+template <int D, int kWG, int kN, typename A>
+cudaError_t launch_wgmma_with(const A& p, cudaStream_t stream) {
+  using Tl = WgmmaTiling<D, kWG, kN>;
+  auto kernel = fused_attention_wgmma_kernel<D, kWG, kN, A>;
+  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), Tl::kShared);
+  if (e != cudaSuccess) return e;
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.max_seq, Tl::kQueries)), p.heads, p.batch);
+  kernel<<<grid, Tl::kThreads, Tl::kShared, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <int D, typename A>
+cudaError_t launch_wgmma(const A& p, const WgmmaChoice& c, cudaStream_t stream) {
+  if (c.warpgroups == 2) {
+    return c.keys == 128 ? launch_wgmma_with<D, 2, 128>(p, stream)
+                         : launch_wgmma_with<D, 2, 64>(p, stream);
+  }
+  return c.keys == 128 ? launch_wgmma_with<D, 1, 128>(p, stream)
+                       : launch_wgmma_with<D, 1, 64>(p, stream);
+}
+
 bool mma_head_size(int d) { return d == 16 || d == 32 || d == 64 || d == 96 || d == 128; }
 
 // The one place that picks a path: tensor cores for FP16 (bias, and FP16 or int8 I/O) on sm_80+
 // with a tensor-core head size and 16-byte aligned buffers, else CUDA cores.
 template <typename A>
-FusedAttentionPath select_path(const A& p, std::string* reason, MmaTiling* tiling = nullptr) {
+FusedAttentionPath select_path(const A& p, std::string* reason, MmaTiling* tiling = nullptr,
+                               WgmmaChoice* wgmma = nullptr) {
   const int d = p.size_per_head;
   if (d < 1 || d > kMaxSimtHeadSize) {
     *reason = "size_per_head = " + std::to_string(d) +
@@ -735,6 +978,16 @@ FusedAttentionPath select_path(const A& p, std::string* reason, MmaTiling* tilin
     return FusedAttentionPath::kNone;
   }
   if constexpr (std::is_same<typename A::Bias, __half>::value) {
+    if constexpr (std::is_same<typename A::In, __half>::value &&
+                  std::is_same<typename A::Out, __half>::value) {
+      const WgmmaChoice c = wgmma_choice(p.max_seq);
+      if (c.warpgroups > 0 && facts.wgmma && (d == 64 || d == 128) && aligned_to(p.qkv, 16) &&
+          aligned_to(p.out, 16) && aligned_to(p.qkv_bias, 16) &&
+          wgmma_shared_bytes(d, c) <= static_cast<size_t>(facts.optin_shared)) {
+        if (wgmma != nullptr) *wgmma = c;
+        return FusedAttentionPath::kWgmma;
+      }
+    }
     const MmaTiling t = mma_tiling(p.max_seq, d, A::kInt8In, facts.optin_shared);
     if (sm >= 80 && mma_head_size(d) && aligned_to(p.qkv, 16) && aligned_to(p.out, 16) &&
         aligned_to(p.qkv_bias, 16) &&
@@ -768,7 +1021,15 @@ template <typename A>
 cudaError_t launch_args(const A& p, cudaStream_t stream) {
   std::string reason;
   MmaTiling t{4, 1};
-  const FusedAttentionPath path = select_path(p, &reason, &t);
+  WgmmaChoice c{0, 0};
+  const FusedAttentionPath path = select_path(p, &reason, &t, &c);
+  if constexpr (std::is_same<typename A::In, __half>::value &&
+                std::is_same<typename A::Out, __half>::value) {
+    if (path == FusedAttentionPath::kWgmma) {
+      return p.size_per_head == 64 ? launch_wgmma<64>(p, c, stream)
+                                   : launch_wgmma<128>(p, c, stream);
+    }
+  }
   if constexpr (std::is_same<typename A::Bias, __half>::value) {
     if (path == FusedAttentionPath::kMma) {
       switch (p.size_per_head) {
@@ -842,6 +1103,13 @@ bool set_fused_attention_tiling(int warps, int m_tiles) {
   if ((warps != 0 && warps != 4 && warps != 8) || m_tiles < 0 || m_tiles > 2) return false;
   g_warps_override.store(warps, std::memory_order_relaxed);
   g_m_tiles_override.store(m_tiles, std::memory_order_relaxed);
+  return true;
+}
+
+bool set_fused_attention_wgmma(int warpgroups, int keys) {
+  if (warpgroups < -1 || warpgroups > 2 || (keys != 0 && keys != 64 && keys != 128)) return false;
+  g_wgmma_warpgroups_override.store(warpgroups, std::memory_order_relaxed);
+  g_wgmma_keys_override.store(keys, std::memory_order_relaxed);
   return true;
 }
 

@@ -23,6 +23,9 @@
 // Paths (chosen in select_fused_attention_path, the one place that decides):
 //  - "mma": FP16 on sm_80+, D in {16, 32, 64, 96, 128}: mma.sync m16n8k16 tensor cores, FP32
 //    accumulation and softmax, 64 queries x 64 keys per step;
+//  - "wgmma": FP16 in and out on sm_90 (a library built with sm_90a), D in {64, 128}: warpgroup
+//    MMAs, 64 queries per warpgroup, 1 or 2 warpgroups per block, 64 or 128 keys per step; taken
+//    only when asked for (set_fused_attention_wgmma, FT4J_ATTENTION_WGMMA=1) until measured;
 //  - "simt": FP32 (any arch) and FP16 where mma does not apply (sm_75, D = 256 or other sizes):
 //    CUDA-core FMA, float math, 16 queries x 32 keys per step; any D <= 256.
 #pragma once
@@ -68,7 +71,7 @@ struct Int8FusedAttentionParams {
   float out_amax;  // static amax of the output (attn_out_in), > 0
 };
 
-enum class FusedAttentionPath { kNone, kMma, kSimt };
+enum class FusedAttentionPath { kNone, kMma, kSimt, kWgmma };
 
 // The path a launch on the current device takes, or kNone with `reason` set.
 template <typename T>
@@ -96,6 +99,13 @@ cudaError_t launch_fused_attention(const Int8FusedAttentionParams<TIn, T>& p,
 // per warp (1 or 2; 2 applies to head sizes <= 64), 0 = the automatic choice (the default). For
 // benchmarks; false for other values.
 bool set_fused_attention_tiling(int warps, int m_tiles);
+
+// The warpgroup (wgmma) path for every later launch where it applies (FP16 in and out, head size
+// 64 or 128, an sm_90 device, a library with sm_90a code): warpgroups per block (1 or 2: 64 or
+// 128 queries; 0 = automatic, -1 = never) and keys per tile (64 or 128; 0 = automatic).
+// Automatic takes the path only with FT4J_ATTENTION_WGMMA=1 in the environment until it has been
+// timed on a GPU. For benchmarks and tests; false for other values.
+bool set_fused_attention_wgmma(int warpgroups, int keys);
 
 // offsets[0] = 0, offsets[b+1] = offsets[b] + lengths[b] (one block; any batch).
 cudaError_t launch_lengths_to_offsets(const int* lengths, int batch, int* offsets,

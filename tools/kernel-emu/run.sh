@@ -44,7 +44,7 @@ declare -A KERNEL_OF=([emu]=- [quantize]=quantize.cu [layernorm]=layernorm.cu [p
 declare -A SOURCE_OF=([gemm_int8_sm75]=gemm_int8 [fused_attention_sm75]=fused_attention)
 declare -A FLAGS_OF=([gemm_int8]="-D__CUDA_ARCH__=800 -DEMU_SM=90 -DFT4J_HAS_SM90A"
                      [gemm_int8_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75"
-                     [fused_attention]="-D__CUDA_ARCH__=800 -DEMU_SM=90 -O1"
+                     [fused_attention]="-D__CUDA_ARCH__=800 -DEMU_SM=90 -DFT4J_HAS_SM90A -O1"
                      [fused_attention_sm75]="-D__CUDA_ARCH__=750 -DEMU_SM=75 -O1"
                      [capi]="-O0 -DFT4J_HAS_SM90A")
 # (-O1 / -O0: the biggest translation units, where optimising costs more compile time than it saves
@@ -103,9 +103,9 @@ if [[ $SELF_CHECK == 1 ]]; then
     "kRowSharedBytes = all 48 KiB (static scratch not left room)|common.cuh|layernorm|constexpr size_t kRowSharedBytes = kDefaultSharedBytes - 256;|constexpr size_t kRowSharedBytes = kDefaultSharedBytes;"
     "INT8 GEMM pipeline reads a stage before its copies land|gemm_int8.cu|gemm_int8|    cp_async_wait<kPStages - 2>();|    cp_async_wait<kPStages - 1>();"
     "INT8 GEMM B fragment: second k half from the first|gemm_int8.cu|gemm_int8|      bf[j][1] = load_s32(&bs[s][c][16 + 4 * t]);|      bf[j][1] = load_s32(&bs[s][c][4 * t]);"
-    "attention P fragments in the wrong registers|fused_attention.cu|fused_attention|        pa[mt][kk][1] = pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-        pa[mt][kk][2] = pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);|        pa[mt][kk][2] = pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-        pa[mt][kk][1] = pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);"
+    "attention P fragments in the wrong registers|fused_attention.cu|fused_attention|    pa[kk][1] = pack_half2(s[2 * kk][2], s[2 * kk][3]);
+    pa[kk][2] = pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]);|    pa[kk][2] = pack_half2(s[2 * kk][2], s[2 * kk][3]);
+    pa[kk][1] = pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]);"
     "attention prefetch overwrites a stage other warps still read (no __syncthreads)|fused_attention.cu|fused_attention|    __syncthreads();  // this stage is read by everyone before the next prefetch overwrites it
 |"
     "attention V loaded without .trans|fused_attention.cu|fused_attention|        ldmatrix_x4<true>(vb,|        ldmatrix_x4<false>(vb,"
@@ -113,6 +113,10 @@ if [[ $SELF_CHECK == 1 ]]; then
     "INT8 wgmma waits one group short (copies overwrite a stage it still reads)|gemm_int8.cu|gemm_int8|    wgmma_wait<1>();  // tile kt - 1's|    wgmma_wait<2>();  // tile kt - 1's"
     "INT8 wgmma: both warpgroups read the first 64 rows of A|gemm_int8.cu|gemm_int8|a_tile(kt % kWStages) + wg * 64 * kWBK;|a_tile(kt % kWStages);"
     "INT8 GEMM paired store swaps its two columns|gemm_int8.cu|gemm_int8|OutPair<E>{x, y};|OutPair<E>{y, x};"
+    "attention wgmma: Q stored without the 128-byte swizzle|fused_attention.cu|fused_attention|qs + sw128_chunk(Tl::kQueries, r, c)) = v;|qs + (c >> 6) * Tl::kQueries * 128 + r * 128 + 2 * (c & 63)) = v;"
+    "attention wgmma: two K/V stages (a refill overwrites V that a P V in flight reads)|fused_attention.cu|fused_attention|constexpr int kWgStages = 3;|constexpr int kWgStages = 2;"
+    "attention wgmma: both warpgroups take the first 64 query rows|fused_attention.cu|fused_attention|qs + wg * 64 * 128;|qs;"
+    "attention wgmma: V's 64-column sub-tiles at the wrong distance (leading byte offset)|fused_attention.cu|fused_attention|v_tile(st) + kk * 16 * 128, kN * 128)|v_tile(st) + kk * 16 * 128, 64 * 128)"
   )
   failures=0
   i=0

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstddef>
@@ -319,12 +320,17 @@ inline void land(const AsyncCopy& c) {
   if (c.src) memcpy(c.dst, c.src, 16); else memset(c.dst, 0, 16);
 }
 // A warpgroup MMA (wgmma.mma_async) issued and not performed yet (shim/emu_ptx.h): the thread's
-// accumulators, the two shared-memory descriptors, its commit group.
+// accumulators, the two shared-memory descriptors, its commit group, which instruction, and for
+// an A operand in registers the whole warp's A fragments as they were at issue.
 struct AsyncMma {
-  int* d;
+  enum Kind { kS8 = 0, kF16 = 1, kF16RegATransB = 2 };
+  void* d;  // int32 (kS8) or float accumulators
   uint64_t a;
   uint64_t b;
   unsigned group;
+  Kind kind = kS8;
+  int n = 128;  // N of the shape
+  std::array<uint32_t, 128> a_regs{};  // kF16RegATransB: lane l's registers at 4 l .. 4 l + 3
 };
 
 struct Fiber {

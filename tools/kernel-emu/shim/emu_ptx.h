@@ -33,9 +33,17 @@
 //    K-major, 128-byte swizzle, base offset 0: element (row r, byte k < 32) of an operand lies at
 //    address x = start + (r / 8) * stride + (r % 8) * 128 + k, read at x with bits 4-6 XORed with
 //    bits 7-9 (the 16-byte chunk permuted by the row within its 1024-byte atom; the atoms must be
-//    1024-byte aligned for the writer's layout to match). m64n128k32 s8 x s8 -> s32: warp w of
-//    the warpgroup, lane (g, t) accumulates rows 16w + g (+ 8), columns 8j + 2t (+ 1) in d[j][0..3]
-//    (mma.m16n8's layout), exact in wrapping int32. The operation is asynchronous: it is performed
+//    1024-byte aligned for the writer's layout to match). The MN-major reading (imm-trans-b = 1,
+//    FP16 B only): element (k, n) at start + (n / 64) * LBO + (k / 8) * SBO + (k % 8) * 128 +
+//    2 (n % 64), swizzled the same way (the PTX ISA's canonical layout ((T,8,m),(8,k)) :
+//    ((1,T,LBO),(8T,SBO))). Shapes: m64n128k32 s8 x s8 -> s32 (A and B K-major), m64nNk16 f16 x
+//    f16 -> f32 with N = 64 or 128, either A and B K-major from shared memory or A from registers
+//    (warp w holds rows 16w .. 16w + 15 in mma.m16n8k16's A-fragment layout, captured at issue)
+//    and B MN-major. Warp w of the warpgroup, lane (g, t) accumulates rows 16w + g (+ 8), columns
+//    8j + 2t (+ 1) in d[j][0..3] (mma.m16n8's layout): exact in wrapping int32, or for f16 the
+//    products summed in double and added to the FP32 accumulator with one rounding per
+//    instruction; the operations on one accumulator are performed in issue order. The operation
+//    is asynchronous: it is performed
 //    when issued, at the wgmma.wait_group that covers it, or either (per operation, random), as
 //    the schedule says for cp.async, so reading the accumulators or overwriting its shared tiles
 //    before the wait gives schedule-dependent results; exiting without the wait is reported. The
@@ -139,17 +147,90 @@ inline void mma_check_desc(uint64_t desc, int rows, const char* what) {
   }
 }
 
+// The MN-major reading of the same swizzle (imm-trans-b = 1; PTX ISA canonical layout
+// ((T,8,m),(8,k)) : ((1,T,LBO),(8T,SBO)) with T = 8 halves): element (k, n) of an FP16 operand at
+// start + (n / 64) * LBO + (k / 8) * SBO + (k % 8) * 128 + 2 (n % 64), then swizzled.
+inline uint16_t mma_half_mn(uint64_t desc, int k, int n) {
+  const size_t start = size_t(desc & 0x3FFF) << 4;
+  const size_t lbo = size_t((desc >> 16) & 0x3FFF) << 4;
+  const size_t stride = size_t((desc >> 32) & 0x3FFF) << 4;
+  const size_t x = start + size_t(n / 64) * lbo + size_t(k / 8) * stride +
+                   size_t(k % 8) * kMmaRowBytes + 2 * size_t(n % 64);
+  const size_t y = x ^ (((x >> 7) & 7) << 4);
+  uint16_t v;
+  memcpy(&v, mma_arena() + y, 2);
+  return v;
+}
+// Element (row r, k) of a K-major FP16 operand: bytes 2k, 2k + 1 of the row (one 16-byte chunk).
+inline uint16_t mma_half_k(uint64_t desc, int r, int k) {
+  uint16_t v;
+  memcpy(&v, mma_element(desc, r, 2 * k), 2);
+  return v;
+}
+inline double half_value(uint16_t bits) {
+  __half h;
+  h.x = bits;
+  return __half2float(h);
+}
+
+inline void mma_check_desc_mn(uint64_t desc, int k_rows, int n, const char* what) {
+  const int layout = int(desc >> 62);
+  const int base = int((desc >> 49) & 7);
+  const size_t start = size_t(desc & 0x3FFF) << 4;
+  const size_t lbo = size_t((desc >> 16) & 0x3FFF) << 4;
+  const size_t stride = size_t((desc >> 32) & 0x3FFF) << 4;
+  if (layout != 1 || base != 0) {
+    ::emu::report("PTX", std::string("wgmma ") + what + " descriptor (MN-major): layout " +
+                             std::to_string(layout) + ", base offset " + std::to_string(base) +
+                             " (only the 128-byte swizzle with base offset 0 is modelled)");
+    return;
+  }
+  const size_t last = start + size_t((n - 1) / 64) * lbo + size_t((k_rows - 1) / 8) * stride +
+                      8 * kMmaRowBytes;
+  if (stride == 0 || (n > 64 && lbo == 0) || last > ::emu::dyn_arena().size) {
+    ::emu::report("PTX", std::string("wgmma ") + what + " descriptor (MN-major) reaches past the "
+                             "dynamic shared memory or has a zero offset (start " +
+                             std::to_string(start) + ", leading " + std::to_string(lbo) +
+                             ", stride " + std::to_string(stride) + ")");
+  }
+}
+
+// Performs one wgmma for the calling thread: its accumulator elements (rows 16 w + g (+ 8),
+// columns 8 j + 2 t (+ 1)) plus the dot products over K, exact in wrapping int32 (s8) or taken in
+// double and rounded to float once (f16).
 inline void mma_perform(const ::emu::AsyncMma& op) {
   const unsigned tid = ::emu::current_tid();
   const int w = int((tid >> 5) & 3), lane = int(tid & 31), g = lane / 4, t = lane % 4;
-  for (int j = 0; j < 16; ++j) {
+  for (int j = 0; j < op.n / 8; ++j) {
     for (int e = 0; e < 4; ++e) {
       const int row = 16 * w + g + 8 * (e / 2), col = 8 * j + 2 * t + e % 2;
-      uint32_t sum = static_cast<uint32_t>(op.d[4 * j + e]);
-      for (int k = 0; k < 32; ++k) {
-        sum += static_cast<uint32_t>(int(*mma_element(op.a, row, k)) * int(*mma_element(op.b, col, k)));
+      if (op.kind == ::emu::AsyncMma::kS8) {
+        int* d = static_cast<int*>(op.d);
+        uint32_t sum = static_cast<uint32_t>(d[4 * j + e]);
+        for (int k = 0; k < 32; ++k) {
+          sum += static_cast<uint32_t>(int(*mma_element(op.a, row, k)) * int(*mma_element(op.b, col, k)));
+        }
+        d[4 * j + e] = static_cast<int>(sum);
+        continue;
       }
-      op.d[4 * j + e] = static_cast<int>(sum);
+      float* d = static_cast<float*>(op.d);
+      double sum = d[4 * j + e];
+      for (int k = 0; k < 16; ++k) {
+        double a, b;
+        if (op.kind == ::emu::AsyncMma::kF16) {
+          a = half_value(mma_half_k(op.a, row, k));
+          b = half_value(mma_half_k(op.b, col, k));
+        } else {
+          // A fragment of the warp (mma.m16n8k16's layout): lane 4 (r % 8) + (k % 8) / 2,
+          // register 2 (k / 8) + (r % 16) / 8, half k % 2
+          const int r = row % 16;
+          const uint32_t reg = op.a_regs[4 * (4 * (r % 8) + (k % 8) / 2) + 2 * (k / 8) + r / 8];
+          a = half_bits(reg, k % 2);
+          b = half_value(mma_half_mn(op.b, k, col));
+        }
+        sum += a * b;
+      }
+      d[4 * j + e] = static_cast<float>(sum);
     }
   }
 }
@@ -172,29 +253,97 @@ inline uint64_t wgmma_desc_sw128(const void* start) {
          (uint64_t(1) << 62);
 }
 
-inline void wgmma_s8_m64n128k32(int (&d)[16][4], uint64_t a, uint64_t b) {
+inline uint64_t wgmma_desc_sw128_mn(const void* start, uint32_t lbo) {
+  const uint64_t k_major = wgmma_desc_sw128(start);
+  if (lbo % 16 != 0) ::emu::report("PTX", "wgmma leading byte offset not a multiple of 16");
+  return (k_major & ~(uint64_t(0x3FFF) << 16)) | (uint64_t((lbo & 0x3FFFF) >> 4) << 16);
+}
+
+namespace emu_ptx {
+// The warp-wide part of every wgmma: whole warpgroups, the lanes' descriptors (the first `same`
+// bytes of what each lane gives) identical; returns the gathered lanes.
+inline const unsigned char* wgmma_gather(const char* name, const void* mine, size_t bytes,
+                                         size_t same) {
   if (::emu::ls().nwarps % 4 != 0) {
     ::emu::report("PTX", "wgmma in a block that is not whole warpgroups (128 threads each)");
   }
-  const uint64_t mine[2] = {a, b};
-  const unsigned char* all = ::emu::warp_gather("wgmma.m64n128k32.s8", mine, sizeof(mine));
-  const unsigned lane = ::emu::current_tid() & 31;
-  if (lane == 0) {
+  const unsigned char* all = ::emu::warp_gather(name, mine, bytes);
+  if ((::emu::current_tid() & 31) == 0) {
     for (int l = 1; l < 32; ++l) {
-      if (memcmp(all + l * ::emu::kWarpBlob, all, sizeof(mine)) != 0) {
+      if (memcmp(all + l * ::emu::kWarpBlob, all, same) != 0) {
         ::emu::report("PTX", "wgmma descriptors differ between the lanes of a warp");
         break;
       }
     }
+  }
+  return all;
+}
+// Performs `op` now or leaves it in flight, as the schedule says. Operations on one accumulator
+// are performed in issue order, as the hardware does (FP32 accumulation is not associative): one
+// performed now first performs the earlier ones still in flight on the same accumulator.
+inline void wgmma_issue(const ::emu::AsyncMma& op) {
+  ::emu::Fiber* f = ::emu::cur_fiber();
+  const int policy = ::emu::cur_sched()->async_land;
+  const bool now = policy == 0 || (policy == 2 && (::emu::rng()() & 1u));
+  if (!now) {
+    f->mma.push_back(op);
+    return;
+  }
+  std::vector<::emu::AsyncMma> still;
+  for (const ::emu::AsyncMma& earlier : f->mma) {
+    if (earlier.d == op.d) mma_perform(earlier); else still.push_back(earlier);
+  }
+  f->mma.swap(still);
+  mma_perform(op);
+}
+}  // namespace emu_ptx
+
+inline void wgmma_s8_m64n128k32(int (&d)[16][4], uint64_t a, uint64_t b) {
+  const uint64_t mine[2] = {a, b};
+  emu_ptx::wgmma_gather("wgmma.m64n128k32.s8", mine, sizeof(mine), sizeof(mine));
+  if ((::emu::current_tid() & 31) == 0) {
     emu_ptx::mma_check_desc(a, 64, "A");
     emu_ptx::mma_check_desc(b, 128, "B");
   }
-  ::emu::Fiber* f = ::emu::cur_fiber();
-  const ::emu::AsyncMma op{&d[0][0], a, b, f->mma_group};
-  const int policy = ::emu::cur_sched()->async_land;
-  const bool now = policy == 0 || (policy == 2 && (::emu::rng()() & 1u));
-  if (now) emu_ptx::mma_perform(op); else f->mma.push_back(op);
+  ::emu::AsyncMma op{&d[0][0], a, b, ::emu::cur_fiber()->mma_group};
+  emu_ptx::wgmma_issue(op);
 }
+
+template <int kN>
+inline void wgmma_f16_ss(float (&d)[kN / 8][4], uint64_t a, uint64_t b) {
+  static_assert(kN == 64 || kN == 128, "modelled shapes: m64n64k16, m64n128k16");
+  const uint64_t mine[2] = {a, b};
+  emu_ptx::wgmma_gather(kN == 64 ? "wgmma.m64n64k16.f16" : "wgmma.m64n128k16.f16", mine,
+                        sizeof(mine), sizeof(mine));
+  if ((::emu::current_tid() & 31) == 0) {
+    // K-major 16 halves = the first 32 bytes of each 128-byte row
+    emu_ptx::mma_check_desc(a, 64, "A");
+    emu_ptx::mma_check_desc(b, kN, "B");
+  }
+  ::emu::AsyncMma op{&d[0][0], a, b, ::emu::cur_fiber()->mma_group, ::emu::AsyncMma::kF16, kN};
+  emu_ptx::wgmma_issue(op);
+}
+
+template <int kN>
+inline void wgmma_f16_rs_tb(float (&d)[kN / 8][4], const uint32_t (&a)[4], uint64_t b) {
+  static_assert(kN == 64 || kN == 128, "modelled shapes: m64n64k16, m64n128k16");
+  struct In { uint64_t b; uint32_t a[4]; } mine{b, {a[0], a[1], a[2], a[3]}};
+  const unsigned char* all =
+      emu_ptx::wgmma_gather(kN == 64 ? "wgmma.m64n64k16.f16.regA" : "wgmma.m64n128k16.f16.regA",
+                            &mine, sizeof(mine), sizeof(uint64_t));
+  if ((::emu::current_tid() & 31) == 0) emu_ptx::mma_check_desc_mn(b, 16, kN, "B");
+  ::emu::AsyncMma op{&d[0][0], 0, b, ::emu::cur_fiber()->mma_group,
+                     ::emu::AsyncMma::kF16RegATransB, kN};
+  for (int l = 0; l < 32; ++l) {
+    In in;
+    memcpy(&in, all + l * ::emu::kWarpBlob, sizeof(in));
+    for (int i = 0; i < 4; ++i) op.a_regs[4 * l + i] = in.a[i];
+  }
+  emu_ptx::wgmma_issue(op);
+}
+
+template <int kN, typename V>
+inline void wgmma_fence_operand(V (&)[kN][4]) {}
 
 inline void wgmma_commit() { ::emu::cur_fiber()->mma_group++; }
 

@@ -1315,6 +1315,20 @@ void fused_attention_queries() {
             [w = w, m = m] { return ft4j_set_fused_attention_tiling(w, m); });
   }
   ft4j_set_fused_attention_tiling(0, 0);
+  for (auto [g, n] : std::vector<std::pair<int, int>>{{1, 64}, {2, 128}, {-1, 0}, {0, 0}}) {
+    kt::Case c(k, str("ft4j_set_fused_attention_wgmma accepts warpgroups %d, keys %d", g, n));
+    expect_ok(c, "ft4j_set_fused_attention_wgmma", 0, [g = g, n = n] { return ft4j_set_fused_attention_wgmma(g, n); });
+  }
+  for (auto [g, n] : std::vector<std::pair<int, int>>{{3, 64}, {-2, 0}, {1, 32}, {2, -64}}) {
+    refused("ft4j_set_fused_attention_wgmma", str("warpgroups %d, keys %d", g, n).c_str(), INVALID,
+            {str("warpgroups = %d and keys = %d: warpgroups must be -1, 0, 1 or 2 and keys 0, 64 or 128", g, n)},
+            [g = g, n = n] { return ft4j_set_fused_attention_wgmma(g, n); });
+  }
+  // forced, but not on this device (sm_75): the CUDA-core path as before
+  ft4j_set_fused_attention_wgmma(2, 64);
+  path_is("ft4j_fused_attention_path FP16 D 64, wgmma forced (sm_75)", 2,
+          [](int* p) { return ft4j_fused_attention_path(FP16, 12, 64, p); });
+  ft4j_set_fused_attention_wgmma(0, 0);
 }
 
 struct LengthsToOffsets {

@@ -6,8 +6,9 @@
 //
 // Built twice (run.sh): EMU_SM=90 with the sm_80+ device code, where FP16 with head sizes 16, 32,
 // 64, 96, 128 takes the tensor-core path (mma.sync m16n8k16, ldmatrix, cp.async double buffering:
-// shim/emu_ptx.h) in every tiling (4 or 8 warps, 1 or 2 m-tiles per warp) and everything else the
-// CUDA-core ("simt") path; EMU_SM=75, where everything takes the simt path. Each case asserts which
+// shim/emu_ptx.h) in every tiling (4 or 8 warps, 1 or 2 m-tiles per warp), forced cases the
+// warpgroup path (wgmma with Q and K from swizzled shared memory, P from registers, V read
+// MN-major) in every tiling, and everything else the CUDA-core ("simt") path; EMU_SM=75, where everything takes the simt path. Each case asserts which
 // path it took.
 //
 // Tolerance (per element, first order, from the kernels' documented arithmetic; u = 2^-24, h =
@@ -55,6 +56,8 @@ struct Cfg {
   int m_tiles;
   bool misalign;   // qkv one element off 16-byte alignment (FP16: not the tensor-core path)
   std::string tag;
+  int wgmma_wg = 0;    // forced warpgroup path: warpgroups per block (0: not asked for)
+  int wgmma_keys = 0;  // and keys per tile (0: automatic)
 };
 
 std::string describe(const Cfg& c) {
@@ -62,9 +65,10 @@ std::string describe(const Cfg& c) {
   for (size_t i = 0; i < c.lengths.size() && i < 6; ++i) l += (i ? "," : "") + std::to_string(c.lengths[i]);
   if (c.lengths.size() > 6) l += ",...(" + std::to_string(c.lengths.size()) + ")";
   char buf[256];
-  snprintf(buf, sizeof buf, "lens=%s heads=%d D=%d %s bias=%d scale=%g range=%g tiling=%d/%d%s%s%s",
+  const std::string wg = c.wgmma_wg ? " wgmma=" + std::to_string(c.wgmma_wg) + "x" + std::to_string(c.wgmma_keys) : "";
+  snprintf(buf, sizeof buf, "lens=%s heads=%d D=%d %s bias=%d scale=%g range=%g tiling=%d/%d%s%s%s%s",
            l.c_str(), c.heads, c.d, c.padded_seq ? ("padded=" + std::to_string(c.padded_seq)).c_str() : "packed",
-           c.bias, c.scale, c.range, c.warps, c.m_tiles, c.misalign ? " misaligned" : "",
+           c.bias, c.scale, c.range, c.warps, c.m_tiles, wg.c_str(), c.misalign ? " misaligned" : "",
            c.tag.empty() ? "" : " ", c.tag.c_str());
   return buf;
 }
@@ -116,8 +120,12 @@ void att_case(const Cfg& cfg) {
     }
   }
   qkv_b.readonly();
-  const TIn* qkv_p = qkv_b.p + (cfg.misalign ? 1 : 0);
-  const double* qkv_v = qkv.data() + (cfg.misalign ? 1 : 0);
+  // misaligned: one element on, unless the buffer itself starts one element short of 16 bytes
+  // (where it ends before a guard page)
+  const size_t shift = !cfg.misalign ? 0
+                       : (reinterpret_cast<uintptr_t>(qkv_b.p) + sizeof(TIn)) % 16 == 0 ? 0 : 1;
+  const TIn* qkv_p = qkv_b.p + shift;
+  const double* qkv_v = qkv.data() + shift;
   std::vector<double> bias = rng.vec(3 * H, -0.5, 0.5);
   Buf<T> bias_b = kt::upload<T>(bias, "qkv_bias");
   if (!cfg.bias) std::fill(bias.begin(), bias.end(), 0.0);
@@ -166,20 +174,27 @@ void att_case(const Cfg& cfg) {
     p.v_step = kInt8In ? step[2] : 1.f;
     p.out_amax = 1.f;  // set below from the reference
   }
-  if (!set_fused_attention_tiling(cfg.warps, cfg.m_tiles)) {
-    c.fail("tiling %d/%d refused", cfg.warps, cfg.m_tiles);
+  if (!set_fused_attention_tiling(cfg.warps, cfg.m_tiles) ||
+      !set_fused_attention_wgmma(cfg.wgmma_wg, cfg.wgmma_keys)) {
+    c.fail("tiling %d/%d, wgmma %d/%d refused", cfg.warps, cfg.m_tiles, cfg.wgmma_wg, cfg.wgmma_keys);
     return;
   }
   ok = run(p);
   if (!ok) return;
-  const bool mma = path == FusedAttentionPath::kMma;
+  // both tensor-core paths: Q (+ bias) and P rounded to FP16, K and V as stored
+  const bool mma = path == FusedAttentionPath::kMma || path == FusedAttentionPath::kWgmma;
   const bool expect_mma = EMU_SM >= 80 && std::is_same<T, __half>::value && !cfg.misalign &&
                           (D == 16 || D == 32 || D == 64 || D == 96 || D == 128);
-  if (mma != expect_mma || path == FusedAttentionPath::kNone) {
-    c.fail("path %d, expected %s (%s)", int(path), expect_mma ? "mma" : "simt", reason.c_str());
+  // the warpgroup path where forced: FP16 in and out, D 64 or 128, sm_90 code
+  const bool expect_wgmma = expect_mma && EMU_SM >= 90 && cfg.wgmma_wg > 0 && !kInt8In &&
+                            !kInt8Out && (D == 64 || D == 128);
+  if (mma != expect_mma || (path == FusedAttentionPath::kWgmma) != expect_wgmma ||
+      path == FusedAttentionPath::kNone) {
+    c.fail("path %d, expected %s (%s)", int(path),
+           expect_wgmma ? "wgmma" : (expect_mma ? "mma" : "simt"), reason.c_str());
     return;
   }
-  paths_seen()[mma ? "mma" : "simt"]++;
+  paths_seen()[expect_wgmma ? "wgmma" : (mma ? "mma" : "simt")]++;
 
   double ymax = 0;
   for (int b = 0; b < batch; ++b) {
@@ -254,6 +269,7 @@ void att_case(const Cfg& cfg) {
   const long launches = emu::launch_count();
   if (!kt::launched(c, launch_fused_attention(p, nullptr))) return;
   set_fused_attention_tiling(0, 0);
+  set_fused_attention_wgmma(0, 0);
   if (emu::launch_count() != launches + 1) c.fail("%ld launches, expected one", emu::launch_count() - launches);
   const double inv = 127.0 / double(float(out_amax));
 
@@ -400,6 +416,10 @@ void parameter_checks() {
     if (set_fused_attention_tiling(wm.first, wm.second)) c.fail("tiling %d/%d accepted", wm.first, wm.second);
   }
   set_fused_attention_tiling(0, 0);
+  for (auto wk : {std::make_pair(3, 0), std::make_pair(-2, 0), std::make_pair(1, 32), std::make_pair(2, -1)}) {
+    if (set_fused_attention_wgmma(wk.first, wk.second)) c.fail("wgmma %d/%d accepted", wk.first, wk.second);
+  }
+  set_fused_attention_wgmma(0, 0);
 }
 
 }  // namespace
@@ -428,6 +448,31 @@ int main(int argc, char** argv) {
   att_case<__half, __half, __half>({{200, 9}, 2, 64, 0, true, 0, 2.0, 4, 2, false, ""});
   att_case<__half, __half, __half>({{150, 33}, 1, 32, 160, true, 0, 2.0, 8, 2, false, ""});
   att_case<__half, __half, __half>({{100, 20}, 1, 128, 0, true, 0, 2.0, 4, 2, false, "m_tiles 2 ignored"});
+  // the warpgroup (wgmma) path, forced: every tiling, head sizes 64 and 128, packed and padded,
+  // tiles refilled through all three stages, partial last tiles, one query; where it does not
+  // apply (other head sizes, int8, misaligned) the forced setting is ignored
+  for (int d : {64, 128}) {
+    for (auto wk : {std::make_pair(1, 64), std::make_pair(2, 64), std::make_pair(1, 128), std::make_pair(2, 128)}) {
+      Cfg cfg{{130, 1, 64, 200}, d == 64 ? 2 : 1, d, 0, true, 0, 2.0, 0, 0, false, ""};
+      cfg.wgmma_wg = wk.first;
+      cfg.wgmma_keys = wk.second;
+      att_case<__half, __half, __half>(cfg);
+    }
+  }
+  for (Cfg cfg : {Cfg{{300, 77}, 2, 64, 0, true, 1.0, 3.0, 0, 0, false, "peaky"},
+                  Cfg{{100, 20, 0, 1}, 1, 64, 100, true, 0, 2.0, 0, 0, false, ""},
+                  Cfg{{7, 64, 127}, 2, 128, 0, false, 0, 2.0, 0, 0, false, "no bias"},
+                  Cfg{{40, 3}, 2, 32, 0, true, 0, 2.0, 0, 0, false, "D 32: mma"},
+                  Cfg{{50, 3}, 2, 64, 0, true, 0, 2.0, 0, 0, true, "misaligned: simt"}}) {
+    cfg.wgmma_wg = 2;
+    att_case<__half, __half, __half>(cfg);
+  }
+  {
+    Cfg cfg{{65, 3, 130}, 2, 64, 0, true, 0, 2.0, 0, 0, false, "int8: mma"};
+    cfg.wgmma_wg = 1;
+    att_case<int8_t, __half, int8_t>(cfg);
+    att_case<__half, __half, int8_t>(cfg);
+  }
   // FP16 where the tensor cores do not apply: other head sizes, misaligned qkv
   att_case<__half, __half, __half>({{7, 64, 40}, 2, 8, 0, true, 0, 2.0, 0, 0, false, ""});
   att_case<__half, __half, __half>({{33, 5}, 1, 40, 0, true, 0, 2.0, 0, 0, false, ""});
