@@ -16,10 +16,13 @@
 # epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), GEMM tuning (TUNE=1: encoder_gemm
 # over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config at TUNE_CHECK "BxS ...",
 # default "32x128 32x384").
-# WGMMA_TESTS=1: the INT8 GEMM and encoder GPU tests again with FT4J_INT8_WGMMA=1 (WGMMA_SELECT:
-# other JUnit selectors).
+# WGMMA_TESTS=1: the INT8 GEMM, FP16/INT8 encoder and padding-removal GPU tests again with
+# FT4J_INT8_WGMMA=1 and FT4J_ATTENTION_WGMMA=1 (the warpgroup INT8 GEMM and attention taken
+# automatically; WGMMA_SELECT: other JUnit selectors). ATT_WGMMA=1: the FP16 encoder_sample timings
+# also with FT4J_ATTENTION_WGMMA=1.
 # PLAN=quick: the first look that fits a 15-minute device budget (planned under 8 minutes, not yet
-# measured: GPU tests without the sanitizers, the INT8 tests with the warpgroup kernel, FP16 and
+# measured: GPU tests without the sanitizers, the warpgroup kernels' tests, FP16 (with and without
+# the warpgroup attention) and
 # both INT8 modes (with and without the warpgroup kernel) at 1x128 and 32x128, the PyTorch anchor
 # there, the attention benchmark at 32x128 and 32x384); explicit switches still win.
 # Model shape of every timing: LAYERS, HEADS, HSIZE (default BERT-base: 12 12 64); ITERS and WARMUP
@@ -35,7 +38,7 @@ mkdir -p "$OUT"
 if [ "${PLAN:-}" = quick ]; then
   : "${SANITIZE:=0}" "${TEST_S:=240}" "${SHAPES:=1x128 32x128}" "${PRECS:=1:0 1:1 1:2}"
   : "${INT8_GEMMS:=auto wgmma}" "${PT_SHAPES:=1x128,32x128}" "${ATT:=1}" "${ATT_SHAPES:=32x128,32x384}"
-  : "${WGMMA_TESTS:=1}"
+  : "${WGMMA_TESTS:=1}" "${ATT_WGMMA:=1}"
 fi
 export SANITIZE
 L=${LAYERS:-12} H=${HEADS:-12} D=${HSIZE:-64}
@@ -50,8 +53,8 @@ if [ "${TESTS:-1}" = 1 ]; then
   echo "gpu-test rc=$? in $(( $(date +%s) - START )) s"
   grep -E "tests (successful|failed|skipped|aborted)|ERROR SUMMARY|MethodSource|=>|JUnit|summary|memcheck:|racecheck:" $OUT/gpu-test.log | head -60
 fi
-if [ "${WGMMA_TESTS:-0}" = 1 ]; then  # the INT8 GEMM and encoder tests again, the warpgroup kernel on
-  FT4J_INT8_WGMMA=1 FT4J_TEST_OUT=$OUT/wgmma SANITIZE=0 FT4J_TEST_SELECT="${WGMMA_SELECT:---select-class org.ft4j.nativeapi.Int8GemmGpuTest --select-class org.ft4j.encoder.Int8EncoderGpuTest}" \
+if [ "${WGMMA_TESTS:-0}" = 1 ]; then  # GEMM and encoder tests again, the warpgroup kernels on
+  FT4J_INT8_WGMMA=1 FT4J_ATTENTION_WGMMA=1 FT4J_TEST_OUT=$OUT/wgmma SANITIZE=0 FT4J_TEST_SELECT="${WGMMA_SELECT:---select-class org.ft4j.nativeapi.Int8GemmGpuTest --select-class org.ft4j.encoder.Int8EncoderGpuTest --select-class org.ft4j.encoder.BertEncoderGpuTest --select-class org.ft4j.encoder.PaddingRemovalGpuTest}" \
     timeout ${WGMMA_TEST_S:-120} bash bin/gpu-test.sh > $OUT/wgmma-test.log 2>&1
   echo "wgmma tests rc=$?"; grep -E "tests (successful|failed)|MethodSource|=>" $OUT/wgmma-test.log | head -20
 fi
@@ -70,11 +73,13 @@ fi
 if [ "${BENCH:-1}" = 1 ]; then
   for p in ${PRECS:-1:0 0:0 1:1 1:2}; do for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
     gemms="auto"; [ "${p#*:}" != 0 ] && gemms="${INT8_GEMMS:-auto own}"
+    [ "$p" = 1:0 ] && [ "${ATT_WGMMA:-0}" = 1 ] && gemms="auto attwg"
     for rp in ${RPS:-0}; do for g in $gemms; do
       # "wgmma": ft4j's own GEMM with the automatic plan allowed to take the warpgroup kernel
-      wg=0; [ "$g" = wgmma ] && { wg=1; g=own; }
-      echo "== fp16:int8 $p, ${1}x$2, remove_padding $rp, --int8-gemm $g, FT4J_INT8_WGMMA=$wg"
-      FT4J_INT8_WGMMA=$wg timeout 90 bin/encoder_sample $1 $L $2 $H $D ${p%:*} $rp ${p#*:} 0 $it --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|host-side|latency|ft4j-time|rror" | tail -5
+      # "attwg": FP16 with the warpgroup attention taken automatically
+      wg=0; aw=0; [ "$g" = wgmma ] && { wg=1; g=own; }; [ "$g" = attwg ] && { aw=1; g=auto; }
+      echo "== fp16:int8 $p, ${1}x$2, remove_padding $rp, --int8-gemm $g, FT4J_INT8_WGMMA=$wg FT4J_ATTENTION_WGMMA=$aw"
+      FT4J_INT8_WGMMA=$wg FT4J_ATTENTION_WGMMA=$aw timeout 90 bin/encoder_sample $1 $L $2 $H $D ${p%:*} $rp ${p#*:} 0 $it --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|host-side|latency|ft4j-time|rror" | tail -5
     done; done
   done; done > $OUT/bench.log 2>&1; cat $OUT/bench.log
   [ "${PT:-1}" = 1 ] && timeout 120 python3 ../anchors/pytorch_encoder.py --shapes ${PT_SHAPES:-1x128,32x128,32x384} > $OUT/pytorch.csv 2>&1 && tail -8 $OUT/pytorch.csv

@@ -128,7 +128,8 @@ FT4J_API int ft4j_fused_attention(int dtype, void* out, const void* qkv, const v
                                   struct CUstream_st* stream);
 
 /* Which path ft4j_fused_attention takes on the current device for 16-byte aligned buffers:
- * *path = 0 (unsupported), 1 (tensor cores), 2 (CUDA cores). */
+ * *path = 0 (unsupported), 1 (tensor cores, mma.sync), 2 (CUDA cores), 3 (tensor cores, warpgroup
+ * MMA: sm_90, see ft4j_set_fused_attention_wgmma). */
 FT4J_API int ft4j_fused_attention_path(int dtype, int heads, int size_per_head, int* path);
 
 /* The fused attention of the INT8 modes: ft4j_fused_attention's formula and rows with out int8,
@@ -151,6 +152,14 @@ FT4J_API int ft4j_fused_attention_int8(int dtype, int qkv_dtype, void* out, cons
  * m16 tiles per warp (1, 2, or 0 = automatic: 1; 2 applies to head sizes <= 64 only); a block
  * holds 16 x warps x m_tiles queries. */
 FT4J_API int ft4j_set_fused_attention_tiling(int warps, int m_tiles);
+
+/* Benchmarking knob: the warpgroup-MMA (wgmma) path of ft4j_fused_attention for all later launches
+ * in this process where it applies (FP16, head size 64 or 128, an sm_90 GPU, a library built with
+ * sm_90a): warpgroups per block (1 or 2, i.e. 64 or 128 queries; 0 = automatic, which takes the
+ * path only when the environment has FT4J_ATTENTION_WGMMA=1 until it has been timed on a GPU;
+ * -1 = never) and keys per step (64 or 128; 0 = automatic: 64). Takes precedence over
+ * ft4j_set_fused_attention_tiling where it applies. */
+FT4J_API int ft4j_set_fused_attention_wgmma(int warpgroups, int keys);
 
 /* Which path ft4j_fused_attention_int8 takes (as ft4j_fused_attention_path). */
 FT4J_API int ft4j_fused_attention_int8_path(int dtype, int qkv_dtype, int heads,

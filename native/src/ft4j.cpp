@@ -179,13 +179,14 @@ void launch_attention(const P& p, const char* name, const char* types, cudaStrea
                      ", max_seq=", p.max_seq, "]");
 }
 
-// The path a launch with 16-byte aligned stand-in buffers takes: 0 none, 1 mma, 2 simt.
+// The path a launch with 16-byte aligned stand-in buffers takes: 0 none, 1 mma, 2 simt, 3 wgmma.
 template <typename P>
 int fused_attention_path_code(P p) {
   std::string reason;
   switch (ft4j::select_fused_attention_path(p, &reason)) {
     case ft4j::FusedAttentionPath::kMma: return 1;
     case ft4j::FusedAttentionPath::kSimt: return 2;
+    case ft4j::FusedAttentionPath::kWgmma: return 3;
     default: return 0;
   }
 }
@@ -532,6 +533,13 @@ int ft4j_set_fused_attention_tiling(int warps, int m_tiles) {
   return guarded(__func__, [&] {
     require(ft4j::set_fused_attention_tiling(warps, m_tiles), "warps = ", warps,
             " and m_tiles = ", m_tiles, ": warps must be 0, 4 or 8 and m_tiles 0, 1 or 2");
+  });
+}
+
+int ft4j_set_fused_attention_wgmma(int warpgroups, int keys) {
+  return guarded(__func__, [&] {
+    require(ft4j::set_fused_attention_wgmma(warpgroups, keys), "warpgroups = ", warpgroups,
+            " and keys = ", keys, ": warpgroups must be -1, 0, 1 or 2 and keys 0, 64 or 128");
   });
 }
 

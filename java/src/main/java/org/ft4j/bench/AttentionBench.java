@@ -15,8 +15,10 @@ import org.ft4j.nativeapi.NativeApi;
  * GEMMs + masked softmax + merge), all tokens valid, from the QKV GEMM output to the [tokens,
  * hidden] context; and the INT8 modes' fused attention, int8 context out, the bias of the row's
  * type: mode 1 (QKV of the row's type in) in the int8_out_us column, mode 2 (int8 QKV in) in
- * int8_us. fused_WxM_us: the tensor-core path with W warps per block and M m16 tiles (16 query
- * rows) per warp forced (NaN off that path), to check the automatic choice. Compare with the
+ * int8_us. fused_WxM_us: the mma.sync tensor-core path with W warps per block and M m16 tiles (16
+ * query rows) per warp forced (NaN off that path), to check the automatic choice; wgmma_GxK_us: the
+ * warpgroup-MMA path (sm_90, head size 64 or 128) with G warpgroups per block and K keys per step
+ * forced (NaN where it does not apply), to decide whether it becomes the default. Compare with the
  * "sdpa_attention_only_us_per_layer" column of ../shared/anchors/pytorch_encoder.py run on the same
  * GPU.
  *
@@ -29,13 +31,16 @@ public final class AttentionBench {
   /** Tilings timed beside the automatic one: {warps per block, m-tiles per warp}. */
   private static final int[][] TILINGS = {{4, 1}, {8, 1}, {4, 2}, {8, 2}};
 
+  /** Warpgroup-path tilings timed: {warpgroups per block, keys per step}. */
+  private static final int[][] WGMMA_TILINGS = {{1, 64}, {2, 64}, {1, 128}, {2, 128}};
+
   public static void main(String[] args) {
     String shapes = args.length > 0 ? args[0] : "1x128,32x128,32x384,8x1024,4x4096";
     int heads = args.length > 1 ? Integer.parseInt(args[1]) : 12;
     int d = args.length > 2 ? Integer.parseInt(args[2]) : 64;
     int hidden = heads * d;
     System.out.println(
-        "dtype,batch,seq,heads,d,fused_path,fused_us,fused_4x1_us,fused_8x1_us,fused_4x2_us,fused_8x2_us,unfused_us,int8_out_us,int8_us");
+        "dtype,batch,seq,heads,d,fused_path,fused_us,fused_4x1_us,fused_8x1_us,fused_4x2_us,fused_8x2_us,wgmma_1x64_us,wgmma_2x64_us,wgmma_1x128_us,wgmma_2x128_us,unfused_us,int8_out_us,int8_us");
     try (CublasLt lt = CublasLt.create();
         CudaStream stream = CudaStream.create();
         DeviceBuffer workspace = DeviceBuffer.allocate(32L << 20)) {
@@ -87,21 +92,34 @@ public final class AttentionBench {
                     NativeApi.fusedAttention(
                         t, out, qkv, bias, off, rows, batch, heads, d, seq, seq, scale, stream);
             double fused = GraphTimer.micros(stream, fusedCall);
-            // the tensor-core path with its tiling forced: warps x m-tiles per warp of TILINGS
+            // the mma.sync path with its tiling forced (warps x m-tiles per warp of TILINGS),
+            // then the warpgroup path with each of WGMMA_TILINGS
             StringBuilder forced = new StringBuilder();
-            boolean tensorCores =
-                NativeApi.fusedAttentionPath(t, heads, d) == NativeApi.AttentionPath.TENSOR_CORES;
-            for (int[] tiling : TILINGS) {
-              double us = Double.NaN;
-              if (tensorCores) {
-                NativeApi.setFusedAttentionTiling(tiling[0], tiling[1]);
-                try {
+            try {
+              NativeApi.setFusedAttentionWgmma(-1, 0);
+              boolean mma =
+                  NativeApi.fusedAttentionPath(t, heads, d) == NativeApi.AttentionPath.TENSOR_CORES;
+              for (int[] tiling : TILINGS) {
+                double us = Double.NaN;
+                if (mma) {
+                  NativeApi.setFusedAttentionTiling(tiling[0], tiling[1]);
                   us = GraphTimer.micros(stream, fusedCall);
-                } finally {
-                  NativeApi.setFusedAttentionTiling(0, 0);
                 }
+                forced.append(String.format(Locale.ROOT, ",%.2f", us));
               }
-              forced.append(String.format(Locale.ROOT, ",%.2f", us));
+              NativeApi.setFusedAttentionTiling(0, 0);
+              for (int[] tiling : WGMMA_TILINGS) {
+                NativeApi.setFusedAttentionWgmma(tiling[0], tiling[1]);
+                double us = Double.NaN;
+                if (NativeApi.fusedAttentionPath(t, heads, d)
+                    == NativeApi.AttentionPath.WARPGROUP_TENSOR_CORES) {
+                  us = GraphTimer.micros(stream, fusedCall);
+                }
+                forced.append(String.format(Locale.ROOT, ",%.2f", us));
+              }
+            } finally {
+              NativeApi.setFusedAttentionTiling(0, 0);
+              NativeApi.setFusedAttentionWgmma(0, 0);
             }
             qkv8.fillBytes(0x05);
             double int8Out =

@@ -346,7 +346,7 @@ public final class EncoderGemmCommand implements Callable<Integer> {
     if (path == NativeApi.AttentionPath.NONE) {
       return false;
     }
-    return att.equals("fused") || path == NativeApi.AttentionPath.TENSOR_CORES;
+    return att.equals("fused") || path.tensorCores();
   }
 
   static List<Integer> positiveList(String name, String text) {

@@ -576,7 +576,7 @@ public final class BertEncoder implements Encoder {
           device);
       return false;
     }
-    boolean chosen = attention == Attention.FUSED || path == NativeApi.AttentionPath.TENSOR_CORES;
+    boolean chosen = attention == Attention.FUSED || path.tensorCores();
     LOG.debug("attention on {}: {}", device, chosen ? "fused, " + path : "unfused");
     return chosen;
   }

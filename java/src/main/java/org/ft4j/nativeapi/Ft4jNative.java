@@ -154,6 +154,8 @@ public final class Ft4jNative {
 
   public static native int ft4j_set_fused_attention_tiling(int warps, int mTiles);
 
+  public static native int ft4j_set_fused_attention_wgmma(int warpgroups, int keys);
+
   public static native int ft4j_fused_attention_int8_path(
       int dtype, int qkvDtype, int heads, int sizePerHead, int[] path);
 

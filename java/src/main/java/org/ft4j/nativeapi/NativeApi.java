@@ -331,10 +331,20 @@ public final class NativeApi {
   public enum AttentionPath {
     /** Not supported on this device (or no device). */
     NONE,
-    /** FP16 tensor cores (sm_80+, head size 16, 32, 64, 96 or 128). */
+    /** FP16 tensor cores (sm_80+, head size 16, 32, 64, 96 or 128; mma.sync). */
     TENSOR_CORES,
     /** CUDA cores (FP32, sm_75, other head sizes up to 256). */
-    CUDA_CORES
+    CUDA_CORES,
+    /**
+     * FP16 tensor cores through warpgroup MMAs (sm_90, head size 64 or 128), where asked for: see
+     * {@link #setFusedAttentionWgmma}.
+     */
+    WARPGROUP_TENSOR_CORES;
+
+    /** Whether this path runs on tensor cores (either kind). */
+    public boolean tensorCores() {
+      return this == TENSOR_CORES || this == WARPGROUP_TENSOR_CORES;
+    }
   }
 
   /** The path of {@link #fusedAttention} for this type and head size on the current device. */
@@ -380,6 +390,25 @@ public final class NativeApi {
     }
     ensureLoaded();
     check(Ft4jNative.ft4j_set_fused_attention_tiling(warps, mTiles));
+  }
+
+  /**
+   * Benchmarking knob: the warpgroup-MMA path of the FP16 fused attention (sm_90, head size 64 or
+   * 128) for every later launch in this process: warpgroups per block (1 or 2; 0 = automatic, which
+   * takes the path only with {@code FT4J_ATTENTION_WGMMA=1} in the environment until it has been
+   * timed on a GPU; -1 = never) and keys per step (64 or 128; 0 = automatic).
+   */
+  public static void setFusedAttentionWgmma(int warpgroups, int keys) {
+    if (warpgroups < -1 || warpgroups > 2 || (keys != 0 && keys != 64 && keys != 128)) {
+      throw new IllegalArgumentException(
+          "attention wgmma: warpgroups = "
+              + warpgroups
+              + " (-1, 0, 1 or 2) and keys = "
+              + keys
+              + " (0, 64 or 128)");
+    }
+    ensureLoaded();
+    check(Ft4jNative.ft4j_set_fused_attention_wgmma(warpgroups, keys));
   }
 
   /** The C code of qkvType for the int8 attention (INT8, or the encoder's dtype). */

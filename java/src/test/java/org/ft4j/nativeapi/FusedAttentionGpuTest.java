@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -141,6 +142,41 @@ class FusedAttentionGpuTest {
     }
   }
 
+  /**
+   * Every tiling of the warpgroup-MMA path (sm_90 with a library built for sm_90a; skipped
+   * elsewhere): 1 or 2 warpgroups per block, 64 or 128 keys per step, head sizes 64 and 128,
+   * lengths that leave partial tiles and refill every K/V stage. Where it does not apply (head size
+   * 32) the forced setting falls back to the mma.sync path.
+   */
+  @ParameterizedTest(name = "{0} warpgroups x {1} keys")
+  @CsvSource({"1, 64", "2, 64", "1, 128", "2, 128"})
+  void everyWarpgroupTilingMatchesTheReference(int warpgroups, int keys) {
+    NativeApi.setFusedAttentionWgmma(warpgroups, keys);
+    try {
+      assumeTrue(
+          NativeApi.fusedAttentionPath(DType.FP16, 2, 64) == AttentionPath.WARPGROUP_TENSOR_CORES,
+          "the warpgroup path needs an sm_90 GPU and a library built with sm_90a");
+      assertEquals(AttentionPath.TENSOR_CORES, NativeApi.fusedAttentionPath(DType.FP16, 2, 32));
+      assertEquals(AttentionPath.CUDA_CORES, NativeApi.fusedAttentionPath(DType.FP32, 2, 64));
+      int[][] shapes = {{32, 127, 2, 64}, {3, 384, 2, 64}, {2, 200, 2, 128}, {5, 129, 1, 128}};
+      for (int[] sh : shapes) {
+        matchesTheReferencePaddedAndPacked(DType.FP16, sh[0], sh[1], sh[2], sh[3]);
+      }
+    } finally {
+      NativeApi.setFusedAttentionWgmma(0, 0);
+    }
+  }
+
+  @Test
+  void warpgroupSettingsOutsideTheirRangesAreRefused() {
+    for (int[] bad : new int[][] {{3, 0}, {-2, 0}, {1, 32}, {2, -1}}) {
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> NativeApi.setFusedAttentionWgmma(bad[0], bad[1]),
+          bad[0] + "/" + bad[1]);
+    }
+  }
+
   @Test
   void withoutBiasAndWithAnotherScale() {
     int batch = 3;
@@ -192,7 +228,8 @@ class FusedAttentionGpuTest {
   void pathsAndUnsupportedHeadSizes() {
     int smMajor = CudaDevice.open(0).smMajor();
     AttentionPath fp16 = NativeApi.fusedAttentionPath(DType.FP16, 12, 64);
-    assertEquals(smMajor >= 8 ? AttentionPath.TENSOR_CORES : AttentionPath.CUDA_CORES, fp16);
+    // mma.sync, or the warpgroup MMAs on sm_90 where FT4J_ATTENTION_WGMMA=1 asks for them
+    assertEquals(smMajor >= 8, fp16.tensorCores(), fp16.toString());
     assertEquals(AttentionPath.CUDA_CORES, NativeApi.fusedAttentionPath(DType.FP32, 12, 64));
     assertEquals(AttentionPath.CUDA_CORES, NativeApi.fusedAttentionPath(DType.FP16, 12, 40));
     assertEquals(AttentionPath.NONE, NativeApi.fusedAttentionPath(DType.FP16, 2, 257));
