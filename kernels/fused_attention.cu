@@ -563,7 +563,7 @@ __device__ __forceinline__ uint4 add_bias8(uint4 v, const __half* bias) {
 
 template <int D, int kWG, int kN, typename A>
 __global__ void __launch_bounds__(128 * kWG) fused_attention_wgmma_kernel(A p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#ifdef FT4J_WGMMA_CODE  // sm_90a device code (and the CPU emulator); empty elsewhere
   static_assert(std::is_same<typename A::In, __half>::value &&
                     std::is_same<typename A::Out, __half>::value,
                 "the wgmma path is FP16 in and out");

@@ -408,6 +408,7 @@ __device__ __forceinline__ void issue_swizzled(int8_t* tile, const int8_t* src, 
 template <typename T>
 __global__ void __launch_bounds__(kWThreads, 1)
     gemm_int8_wgmma_kernel(GemmInt8Params<T> p, int32_t* partial) {
+#ifdef FT4J_WGMMA_CODE  // sm_90a device code (and the CPU emulator); empty elsewhere
   extern __shared__ int8_t wgmma_smem[];
   // the first 1024-byte aligned shared address of the allocation
   const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(wgmma_smem));
@@ -465,6 +466,7 @@ __global__ void __launch_bounds__(kWThreads, 1)
   } else {
     store_fragments(p, acc, row0, block_n);
   }
+#endif
 }
 
 // The epilogue of a split-K GEMM over its summed accumulators.

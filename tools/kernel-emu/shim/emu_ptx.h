@@ -57,6 +57,9 @@
 #include <cstdint>
 #include <cstring>
 
+// The kernels' sm_90a-only code (ptx.cuh defines this in sm_90a device passes) runs here too.
+#define FT4J_WGMMA_CODE 1
+
 namespace ft4j {
 
 namespace emu_ptx {
