@@ -203,47 +203,51 @@ __device__ __forceinline__ void zero_query_tile(TOut* out, int64_t base, int q0,
 
 // One key tile of the online softmax for rows g and g + 8 of an m16 tile (the thread's share of
 // mma.m16n8's C layout, tg = lane % 4): s holds the raw scores of keys key0 .. key0 + kKeys - 1;
-// they are scaled into the log2 domain (scale2 = scale * log2 e), keys >= len masked to -inf, the
-// running max m and sum l (of this thread's columns) updated, the output accumulators o rescaled,
-// and P left in pa as FP16 A fragments (the C layout of two n-tiles is the A layout of one k-tile).
+// keys >= len are masked to -inf, the row maxima taken on the raw scores (scale2 = scale * log2 e
+// > 0, check_args, so the scaled maximum is the maximum scaled), each weight computed as
+// 2^(s scale2 - max) with one FMA and one ex2 (fast_exp2), the running max m (log2 domain) and sum
+// l (of this thread's columns) updated, the output accumulators o rescaled, and P left in pa as
+// FP16 A fragments (the C layout of two n-tiles is the A layout of one k-tile).
 template <int kKeys, int kOutTiles>
 __device__ __forceinline__ void online_softmax_tile(float (&s)[kKeys / 8][4],
                                                     float (&o)[kOutTiles][4],
                                                     uint32_t (&pa)[kKeys / 16][4], float& m0,
                                                     float& m1, float& l0, float& l1, int key0,
                                                     int len, float scale2, int tg) {
-  const bool full = key0 + kKeys <= len;
+  if (key0 + kKeys > len) {  // the last tile: keys past the sequence get weight 0
+#pragma unroll
+    for (int nt = 0; nt < kKeys / 8; ++nt) {
+      const int key = key0 + nt * 8 + tg * 2;
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        if (key + e >= len) s[nt][e] = s[nt][2 + e] = -INFINITY;
+      }
+    }
+  }
   float t0 = -INFINITY, t1 = -INFINITY;
 #pragma unroll
   for (int nt = 0; nt < kKeys / 8; ++nt) {
-    const int key = key0 + nt * 8 + tg * 2;
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const bool valid = full || key + e < len;
-      s[nt][e] = valid ? s[nt][e] * scale2 : -INFINITY;
-      s[nt][2 + e] = valid ? s[nt][2 + e] * scale2 : -INFINITY;
-      t0 = fmaxf(t0, s[nt][e]);
-      t1 = fmaxf(t1, s[nt][2 + e]);
-    }
+    t0 = fmaxf(t0, fmaxf(s[nt][0], s[nt][1]));
+    t1 = fmaxf(t1, fmaxf(s[nt][2], s[nt][3]));
   }
   t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
   t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
   t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
   t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
-  const float n0 = fmaxf(m0, t0);  // finite: key key0 < len is valid
-  const float n1 = fmaxf(m1, t1);
-  const float c0 = exp2f(m0 - n0);  // 0 on the first tile (m = -inf)
-  const float c1 = exp2f(m1 - n1);
+  const float n0 = fmaxf(m0, t0 * scale2);  // finite: key key0 < len is valid
+  const float n1 = fmaxf(m1, t1 * scale2);
+  const float c0 = fast_exp2(m0 - n0);  // 0 on the first tile (m = -inf)
+  const float c1 = fast_exp2(m1 - n1);
   m0 = n0;
   m1 = n1;
 
   float r0 = 0.f, r1 = 0.f;
 #pragma unroll
-  for (int nt = 0; nt < kKeys / 8; ++nt) {
-    s[nt][0] = exp2f(s[nt][0] - n0);
-    s[nt][1] = exp2f(s[nt][1] - n0);
-    s[nt][2] = exp2f(s[nt][2] - n1);
-    s[nt][3] = exp2f(s[nt][3] - n1);
+  for (int nt = 0; nt < kKeys / 8; ++nt) {  // masked: fma(-inf, scale2 > 0, -n) = -inf -> 0
+    s[nt][0] = fast_exp2(fmaf(s[nt][0], scale2, -n0));
+    s[nt][1] = fast_exp2(fmaf(s[nt][1], scale2, -n0));
+    s[nt][2] = fast_exp2(fmaf(s[nt][2], scale2, -n1));
+    s[nt][3] = fast_exp2(fmaf(s[nt][3], scale2, -n1));
     r0 += s[nt][0] + s[nt][1];
     r1 += s[nt][2] + s[nt][3];
   }
@@ -1012,6 +1016,10 @@ std::string check_args(const A& p) {
   if (p.heads > 65535) return "heads = " + std::to_string(p.heads) + " exceeds 65535";
   if (p.padded_seq < 0) return "padded_seq must be >= 0";
   if (p.padded_seq > 0 && p.max_seq != p.padded_seq) return "max_seq must equal padded_seq";
+  // > 0: the tensor-core paths take the row maxima on the unscaled scores
+  if (!(p.scale > 0.f) || !std::isfinite(p.scale)) {
+    return "scale = " + std::to_string(p.scale) + " must be > 0 and finite";
+  }
   std::string reason;
   if (select_path(p, &reason) == FusedAttentionPath::kNone) return reason;
   return "";

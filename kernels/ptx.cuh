@@ -3,6 +3,7 @@
 // Kernels use these functions, never inline asm of their own, so that the CPU emulator
 // (tools/kernel-emu) can put its models of the same instructions in their place
 // (tools/kernel-emu/shim/emu_ptx.h, written from the PTX ISA's fragment tables, not from this file).
+// fast_exp2 (ex2.approx.ftz) is the one instruction here that every architecture has.
 //
 // Below sm_80 (and in host passes) the functions compile to nothing: their callers are sm_80+ code.
 // The warpgroup MMA (wgmma, at the end) exists only in sm_90a code (FT4J_WGMMA_CODE): elsewhere it
@@ -63,6 +64,19 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* row)
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(a));
   }
+#endif
+}
+
+// 2^x by the hardware's approximation (ex2.approx.ftz: one MUFU.EX2), denormal inputs and results
+// flushed to zero: for softmax weights, where anything below 2^-126 of the row maximum is 0 anyway.
+// (exp2f compiles to ex2.approx.f32 plus instructions that keep denormals.)
+__device__ __forceinline__ float fast_exp2(float x) {
+#if defined(__CUDA_ARCH__)
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+#else
+  return exp2f(x);
 #endif
 }
 

@@ -113,7 +113,8 @@ FT4J_API int ft4j_embedding_layernorm(int dtype, void* out, const int* ids, cons
 /* --- fused attention ----------------------------------------------------------------------------
  * One launch per layer: out[row(b,i), h*D:(h+1)*D] = softmax_j<len_b(scale * q_i . k_j) v_j with
  * q, k, v read from the fused QKV projection qkv [rows, 3*H] (columns Q | K | V, each (head, d),
- * H = heads * D) plus qkv_bias [3*H] (may be NULL); out: [rows, H]. No score buffer.
+ * H = heads * D) plus qkv_bias [3*H] (may be NULL); out: [rows, H]; scale > 0 (usually
+ * 1 / sqrt(D)). No score buffer.
  * offsets: device int[batch + 1], cumulative lengths (offsets[0] = 0, len_b = offsets[b+1] -
  * offsets[b], see ft4j_lengths_to_offsets). Rows:
  *   padded_seq == 0: packed token stream, row(b, i) = offsets[b] + i, max_seq >= every length;

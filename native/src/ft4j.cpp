@@ -164,7 +164,7 @@ void require_fused_attention_args(const void* out, const void* qkv, const void* 
   require(padded_seq >= 0, "padded_seq = ", padded_seq, ", must be >= 0");
   require(padded_seq == 0 || padded_seq == max_seq, "padded_seq = ", padded_seq,
           " must equal max_seq = ", max_seq, " for a padded batch");
-  require(std::isfinite(scale), "scale = ", scale, ", must be finite");
+  require(std::isfinite(scale) && scale > 0.f, "scale = ", scale, ", must be > 0 and finite");
   const int hidden = ft4j::hidden_size(heads, size_per_head, 3);
   ft4j::element_count({batch, max_seq, 3, hidden}, "qkv");
 }

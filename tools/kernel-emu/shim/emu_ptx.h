@@ -54,6 +54,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -239,6 +241,14 @@ inline void mma_perform(const ::emu::AsyncMma& op) {
 }
 
 }  // namespace emu_ptx
+
+// ex2.approx.ftz.f32: the host's exp2 (the GPU's approximation error, < 2 ulp, is not reproduced),
+// denormal inputs and results flushed to zero.
+inline float fast_exp2(float x) {
+  if (std::fabs(x) < FLT_MIN) x = 0.f;
+  const float y = std::exp2(x);
+  return y < FLT_MIN ? 0.f : y;
+}
 
 inline void fence_proxy_async_shared() {}
 inline void wgmma_fence() {}

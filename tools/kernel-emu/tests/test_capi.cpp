@@ -1202,8 +1202,10 @@ void fused_attention_calls() {
   refuses<F>(dt, "max_seq 0", INVALID, {"max_seq = 0, must be >= 1"}, SET(a.max_seq = 0));
   refuses<F>(dt, "padded_seq -1", INVALID, {"padded_seq = -1, must be >= 0"}, SET(a.padded_seq = -1));
   refuses<F>(dt, "padded_seq != max_seq", INVALID, {"padded_seq = 8 must equal max_seq = 7"}, SET(a.padded_seq = 8));
-  refuses<F>(dt, "scale NaN", INVALID, {"scale = nan, must be finite"}, SET(a.scale = NAN));
-  refuses<F>(dt, "scale inf", INVALID, {"scale = inf, must be finite"}, SET(a.scale = INFINITY));
+  refuses<F>(dt, "scale NaN", INVALID, {"scale = nan, must be > 0 and finite"}, SET(a.scale = NAN));
+  refuses<F>(dt, "scale inf", INVALID, {"scale = inf, must be > 0 and finite"}, SET(a.scale = INFINITY));
+  refuses<F>(dt, "scale 0", INVALID, {"scale = 0, must be > 0 and finite"}, SET(a.scale = 0.f));
+  refuses<F>(dt, "scale -0.125", INVALID, {"scale = -0.125, must be > 0 and finite"}, SET(a.scale = -0.125f));
   refuses<F>(dt, "3 * heads * size_per_head above INT_MAX", INVALID, {"overflows an int"},
              SET(a.heads = 32768; a.size_per_head = 32768));
   refuses<F>(dt, "size_per_head 257", UNSUPPORTED, {"fused_attention: size_per_head = 257 is not supported (1..256"},

@@ -16,7 +16,9 @@
 // score of key j in log2 units (the rounding of q to FP16 on the tensor-core path, of the int8
 // dequantization, FP32 dot products of D terms, the scale, the exp2 argument),
 //   tol = ln 2 * sum_j p_j |v_j - out| E_j    (softmax's derivative)
-//       + h sum_j p_j |v_j|                    (P rounded to FP16 for the P V product: mma only)
+//       + sum_j max(h p_j, 2^-25 p_max) |v_j|   (P rounded to FP16 for the P V product, tensor-core
+//                                               paths only; weights below 2^-14 of the largest are
+//                                               FP16 subnormals with an absolute step of 2^-24)
 //       + sum_j p_j dv_j + (2 len + 40) u sum_j p_j |v_j|   (V's own error, FP32 sums, exp2)
 //       + 3 u |out|                            (normalisation, V bias)
 // plus the rounding of the stored output (FP16) or an int8 rounding-boundary window of tol * inv.
@@ -39,6 +41,7 @@ using namespace ft4j;
 namespace {
 
 constexpr double kH = 1.0 / 2048;  // FP16 unit roundoff
+constexpr double kHalfSubnormal = 1.0 / (1 << 25);  // half the FP16 subnormal step
 constexpr double kLn2 = 0.69314718055994531;
 constexpr double kLog2e = 1.4426950408889634;
 
@@ -239,20 +242,25 @@ void att_case(const Cfg& cfg) {
           pj[j] /= l;
           mag_s = std::max(mag_s, sabs[j]);
         }
+        double pmax = 0;
+        for (int j = 0; j < len; ++j) pmax = std::max(pmax, pj[j]);
         for (int d = 0; d < D; ++d) {
-          double o = 0, pv = 0, dv = 0;
+          double o = 0, pv = 0, dv = 0, pv16 = 0;
           for (int j = 0; j < len; ++j) {
             const double v = value(row_of(b, j), 2, h * D + d);
             o += pj[j] * v;
             pv += pj[j] * std::fabs(v);
             dv += pj[j] * (mma ? 0.0 : 2 * kU * std::fabs(v));
+            // P in FP16 (the kernel's weights, the largest near 1): relative kH, or half the
+            // subnormal step 2^-25 (weights below 2^-14 of the largest), in normalised units
+            pv16 += std::max(kH * pj[j], kHalfSubnormal * pmax) * std::fabs(v);
           }
           double t = 0;
           for (int j = 0; j < len; ++j) {
             const double v = value(row_of(b, j), 2, h * D + d);
             t += pj[j] * std::fabs(v - o) * (E[j] + 4 * kU * kLog2e * mag_s);
           }
-          t = kLn2 * t + (mma ? kH * pv : 0.0) + dv + (2.0 * len + 40) * kU * pv + 3 * kU * std::fabs(o);
+          t = kLn2 * t + (mma ? pv16 : 0.0) + dv + (2.0 * len + 40) * kU * pv + 3 * kU * std::fabs(o);
           want[size_t(row) * H + h * D + d] = o;
           tol[size_t(row) * H + h * D + d] = t;
           ymax = std::max(ymax, std::fabs(o));

@@ -584,8 +584,8 @@ public final class NativeApi {
               + " and batch * paddedSeq = "
               + (long) batch * paddedSeq);
     }
-    if (!Float.isFinite(scale)) {
-      throw new IllegalArgumentException("attention scale = " + scale + ", must be finite");
+    if (!Float.isFinite(scale) || !(scale > 0)) {
+      throw new IllegalArgumentException("attention scale = " + scale + ", must be > 0 and finite");
     }
     long hidden = (long) heads * sizePerHead;
     qkv.requireFits(qkvType, 3 * hidden * rows, "qkv [" + rows + ", " + 3 * hidden + "]");
