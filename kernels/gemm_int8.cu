@@ -458,6 +458,7 @@ __global__ void __launch_bounds__(kWThreads, 1)
     wgmma_wait<1>();  // tile kt - 1's wgmmas are done: its stage may be refilled next step
   }
   wgmma_wait<0>();
+  wgmma_fence_operand(acc[0]);  // the epilogue's reads stay after the wait
   cp_async_wait<0>();
 
   const int row0 = block_m + wg * 64 + warp * 16;

@@ -205,27 +205,25 @@ __device__ __forceinline__ void wgmma_s8_m64n128k32(int (&d)[16][4], uint64_t a,
 #endif
 }
 
-
 // Keeps the compiler from moving reads or writes of these registers across the wgmma waits and
-// issues around it (an empty asm that "changes" each register): accumulators are written by the
+// issues around them (an empty asm that "changes" each register): accumulators are written by the
 // asynchronous wgmma behind the compiler's back.
-template <int kN>
-__device__ __forceinline__ void wgmma_fence_operand(float (&d)[kN][4]) {
+__device__ __forceinline__ void wgmma_fence_register(float& x) {
 #ifdef FT4J_WGMMA_CODE
-#pragma unroll
-  for (int j = 0; j < kN; ++j)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[j][e])::"memory");
+  asm volatile("" : "+f"(x)::"memory");
 #endif
 }
-template <int kN>
-__device__ __forceinline__ void wgmma_fence_operand(int (&d)[kN][4]) {
+__device__ __forceinline__ void wgmma_fence_register(int& x) {
 #ifdef FT4J_WGMMA_CODE
+  asm volatile("" : "+r"(x)::"memory");
+#endif
+}
+template <typename V, int kN>
+__device__ __forceinline__ void wgmma_fence_operand(V (&d)[kN][4]) {
 #pragma unroll
   for (int j = 0; j < kN; ++j)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(d[j][e])::"memory");
-#endif
+    for (int e = 0; e < 4; ++e) wgmma_fence_register(d[j][e]);
 }
 
 // The output operand lists of the FP32-accumulator wgmma wrappers below: 32 or 64 registers,
