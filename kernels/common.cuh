@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -100,6 +101,12 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
 // The compute capability the kernels may treat a device as: its own, but at most 7.5 when the
 // library holds no sm_80+ code (a build narrowed to sm_75, see CMakeLists.txt), so that no
 // tensor-core path is chosen whose kernel would be empty there.
+// Whether the environment variable `name` is exactly "1" (opt-in switches of kernel choices).
+inline bool env_switch_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::string(v) == "1";
+}
+
 inline int usable_sm(int major, int minor) {
 #ifdef FT4J_NO_SM80_CODE
   return major * 10 + minor < 75 ? major * 10 + minor : 75;

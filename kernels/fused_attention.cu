@@ -534,6 +534,12 @@ __global__ void __launch_bounds__(kWarps * 32) fused_attention_mma_kernel(A p) {
 // device is sm_90 (select_path); elsewhere the wgmma wrappers compile to nothing.
 constexpr int kWgStages = 3;
 
+// Shared memory of a wgmma block: its Q rows, the K/V stages, and slack to align them to 1024
+// bytes (what the 128-byte swizzle needs).
+constexpr size_t wgmma_shared_bytes(int d, int warpgroups, int keys) {
+  return size_t(64) * warpgroups * d * 2 + size_t(kWgStages) * 2 * size_t(keys) * d * 2 + 1024;
+}
+
 template <int D, int kWG, int kN>
 struct WgmmaTiling {
   static_assert(D % 64 == 0 && (kN == 64 || kN == 128) && (kWG == 1 || kWG == 2), "tiling");
@@ -541,8 +547,7 @@ struct WgmmaTiling {
   static constexpr int kQueries = 64 * kWG;
   static constexpr int kQBytes = kQueries * D * 2;
   static constexpr int kTileBytes = kN * D * 2;  // one K or V tile
-  // Q, the K/V stages, and slack to align them to 1024 bytes (what the 128-byte swizzle needs)
-  static constexpr size_t kShared = size_t(kQBytes) + size_t(kWgStages) * 2 * kTileBytes + 1024;
+  static constexpr size_t kShared = wgmma_shared_bytes(D, kWG, kN);
 };
 
 // Byte offset of the 16-byte chunk holding halves c .. c + 7 (c % 8 == 0) of row r in a tile of
@@ -921,10 +926,7 @@ std::atomic<int> g_wgmma_warpgroups_override{0};
 std::atomic<int> g_wgmma_keys_override{0};
 
 bool attention_wgmma_by_default() {
-  static const bool on = [] {
-    const char* v = std::getenv("FT4J_ATTENTION_WGMMA");
-    return v != nullptr && std::string(v) == "1";
-  }();
+  static const bool on = env_switch_on("FT4J_ATTENTION_WGMMA");
   return on;
 }
 
@@ -933,11 +935,6 @@ inline WgmmaChoice wgmma_choice(int max_seq) {
   const int keys = g_wgmma_keys_override.load(std::memory_order_relaxed);
   if (forced < 0 || (forced == 0 && !attention_wgmma_by_default())) return {0, 0};
   return {forced > 0 ? forced : (max_seq > 64 ? 2 : 1), keys > 0 ? keys : 64};
-}
-
-// WgmmaTiling::kShared of a choice
-size_t wgmma_shared_bytes(int d, const WgmmaChoice& c) {
-  return size_t(64) * c.warpgroups * d * 2 + size_t(kWgStages) * 2 * size_t(c.keys) * d * 2 + 1024;
 }
 
 template <int D, int kWG, int kN, typename A>
@@ -987,7 +984,7 @@ FusedAttentionPath select_path(const A& p, std::string* reason, MmaTiling* tilin
       const WgmmaChoice c = wgmma_choice(p.max_seq);
       if (c.warpgroups > 0 && facts.wgmma && (d == 64 || d == 128) && aligned_to(p.qkv, 16) &&
           aligned_to(p.out, 16) && aligned_to(p.qkv_bias, 16) &&
-          wgmma_shared_bytes(d, c) <= static_cast<size_t>(facts.optin_shared)) {
+          wgmma_shared_bytes(d, c.warpgroups, c.keys) <= static_cast<size_t>(facts.optin_shared)) {
         if (wgmma != nullptr) *wgmma = c;
         return FusedAttentionPath::kWgmma;
       }

@@ -527,10 +527,7 @@ constexpr int kMinSplitSteps = 8;
 // the CPU emulator so far, docs/int8.md); tuned plans (igemm_config.in) and forced plans use it
 // regardless.
 bool wgmma_by_default() {
-  static const bool on = [] {
-    const char* v = std::getenv("FT4J_INT8_WGMMA");
-    return v != nullptr && std::string(v) == "1";
-  }();
+  static const bool on = env_switch_on("FT4J_INT8_WGMMA");
   return on;
 }
 
