@@ -80,7 +80,7 @@ fi
 cp scripts/ft4j scripts/encoder_sample scripts/encoder_gemm scripts/gpu-test.sh "$stage/bin/"
 
 jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
-modules="java.base,java.logging,java.xml,java.management,jdk.unsupported"
+modules="java.base,java.logging,java.xml,java.management,jdk.unsupported,jdk.incubator.vector"
 found="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
   --class-path "$stage/lib/*" "$stage"/lib/*.jar 2>/dev/null | tail -n 1 || true)"
 # jdeps prints warnings (split packages) on stdout too: keep its answer only if it is a module list

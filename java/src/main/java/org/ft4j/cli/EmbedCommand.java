@@ -63,8 +63,8 @@ public final class EmbedCommand implements Callable<Integer> {
       description =
           "default: fp16 on the gpu, fp32 on the cpu. int8-1 / int8-2 use the model's INT8"
               + " scales (--int8-scales, else next to the model, else the shipped ones for"
-              + " minilm and bge-small). int8-1 runs on the gpu; on the cpu backend both run as"
-              + " a fake-quantized float64 simulation")
+              + " minilm and bge-small). int8-1 runs on the gpu; on the cpu and reference backends"
+              + " both run as a fake-quantized float64 simulation")
   Precision precision;
 
   @Option(
@@ -77,8 +77,11 @@ public final class EmbedCommand implements Callable<Integer> {
       names = "--backend",
       defaultValue = "auto",
       converter = BackendConverter.class,
-      paramLabel = "gpu|cpu|auto",
-      description = "auto = gpu when a CUDA device can be used, else cpu (default: auto)")
+      paramLabel = "gpu|cpu|reference|auto",
+      description =
+          "cpu: float32 (SIMD with java --add-modules jdk.incubator.vector); reference: the"
+              + " float64 CPU oracle (slow); auto = gpu when a CUDA device can be used, else cpu"
+              + " (default: auto)")
   Backend backend;
 
   @Option(

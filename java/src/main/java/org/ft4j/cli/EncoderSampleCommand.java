@@ -5,11 +5,13 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import org.ft4j.cpu.CpuEncoder;
 import org.ft4j.cuda.CudaDevice;
 import org.ft4j.cuda.CudaEvent;
 import org.ft4j.cuda.DType;
 import org.ft4j.cuda.DeviceBuffer;
 import org.ft4j.encoder.BertEncoder;
+import org.ft4j.encoder.Encoder;
 import org.ft4j.encoder.EncoderConfig;
 import org.ft4j.encoder.EncoderWeights;
 import org.ft4j.encoder.Precision;
@@ -100,7 +102,9 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   @Option(
       names = "--backend",
       defaultValue = "gpu",
-      description = "gpu or cpu (the float64 CPU reference)")
+      description =
+          "gpu; cpu (float32; SIMD with java --add-modules jdk.incubator.vector; the INT8 modes"
+              + " as the fake-quantized float64 reference); or reference (the float64 CPU oracle)")
   String backend;
 
   @Option(names = "--iterations", description = "timed iterations (default: 100 on gpu, 1 on cpu)")
@@ -174,9 +178,22 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     boolean gpu;
     switch (backend.toLowerCase(Locale.ROOT)) {
       case "gpu" -> gpu = true;
-      case "cpu" -> gpu = false;
+      case "cpu" -> {
+        gpu = false;
+        reference = int8Mode != 0;
+      }
+      case "reference" -> {
+        gpu = false;
+        reference = true;
+      }
       default ->
-          throw new IllegalArgumentException("--backend " + backend + ": expected gpu or cpu");
+          throw new IllegalArgumentException(
+              "--backend " + backend + ": expected gpu, cpu or reference");
+    }
+    if (geluEpilogue && !gpu && !reference) {
+      throw new IllegalArgumentException(
+          "--gelu-epilogue applies to the gpu and reference backends (the cpu encoder computes"
+              + " the exact erf GELU only)");
     }
     int timed = iterations != null ? iterations : gpu ? 100 : 1;
     int warm = warmup != null ? warmup : gpu ? 10 : 0;
@@ -205,7 +222,7 @@ public final class EncoderSampleCommand implements Callable<Integer> {
         err.println(
             "error: no usable CUDA device: "
                 + CudaDevice.unavailableReason()
-                + ". Run with --backend cpu to use the CPU reference encoder.");
+                + ". Run with --backend cpu to use the CPU encoder.");
         return 1;
       }
       return runGpu(out, config, lengths, input, timed, warm);
@@ -344,18 +361,26 @@ public final class EncoderSampleCommand implements Callable<Integer> {
       PrintWriter out, EncoderConfig config, int[] lengths, float[] input, int timed, int warm) {
     EncoderWeights weights = EncoderWeights.random(config, seed);
     ScaleSet scales = int8Mode == 0 ? null : int8Scales(weights, out);
-    ReferenceEncoder plain = new ReferenceEncoder(weights);
-    try (ReferenceEncoder encoder =
-        scales == null
-            ? (geluEpilogue ? plain.withTanhGelu() : plain)
-            : QuantizedReference.of(weights, scales, config.precision())) {
+    String what;
+    Encoder encoder;
+    if (reference) {
+      ReferenceEncoder plain = new ReferenceEncoder(weights);
+      encoder =
+          scales == null
+              ? (geluEpilogue ? plain.withTanhGelu() : plain)
+              : QuantizedReference.of(weights, scales, config.precision());
+      what =
+          "cpu: float64 reference encoder"
+              + (scales == null ? "" : " (fake-quantized " + config.precision().label() + ")");
+    } else {
+      CpuEncoder cpu = new CpuEncoder(weights);
+      encoder = cpu;
+      what = "cpu: float32 encoder, " + cpu.kernels() + " kernels";
+    }
+    try (encoder) {
       printHeader(
           out,
-          "cpu: float64 reference encoder"
-              + (scales == null ? "" : " (fake-quantized " + config.precision().label() + ")")
-              + ", "
-              + Runtime.getRuntime().availableProcessors()
-              + " cores",
+          what + ", " + Runtime.getRuntime().availableProcessors() + " cores",
           config,
           timed,
           warm);
@@ -373,6 +398,7 @@ public final class EncoderSampleCommand implements Callable<Integer> {
   }
 
   private int tokens;
+  private boolean reference; // the float64 reference encoder on the CPU
 
   /**
    * The --int8-scales file, checked against the model; else scales calibrated on random hidden

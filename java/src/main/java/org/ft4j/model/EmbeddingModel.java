@@ -12,8 +12,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Text in, embedding vectors out: the one-call Java API for services. Loads a model ({@link
  * ModelLoader}: {@code minilm}, {@code bge-small}, a Hugging Face directory, a {@code .onnx} or
- * {@code .safetensors} file), its {@code tokenizer.json}, and a backend (the GPU embedder or the
- * float64 CPU reference).
+ * {@code .safetensors} file), its {@code tokenizer.json}, and a backend (the GPU embedder, the
+ * float32 CPU embedder or the float64 CPU reference).
  *
  * <pre>{@code
  * try (EmbeddingModel model = EmbeddingModel.load("minilm")) {
@@ -39,8 +39,13 @@ public final class EmbeddingModel implements AutoCloseable {
   public enum Backend {
     /** The CUDA GPU embedder ({@link GpuEmbedder}). */
     GPU,
-    /** The CPU reference (float64 arithmetic; slow, for checks and machines without a GPU). */
+    /**
+     * The CPU: {@link CpuEmbedder} (float32; SIMD kernels when the JVM runs with {@code
+     * --add-modules jdk.incubator.vector}); the INT8 modes as the fake-quantized float64 reference.
+     */
     CPU,
+    /** The float64 CPU reference ({@link ReferenceEmbedder}; slow, the oracle of the others). */
+    REFERENCE,
     /** GPU when {@link GpuEmbedder#available()}, otherwise CPU (with a WARN log line). */
     AUTO
   }
@@ -50,8 +55,8 @@ public final class EmbeddingModel implements AutoCloseable {
    *
    * @param backend GPU, CPU or AUTO (not null)
    * @param precision FP32, FP16, INT8_MODE_1 or INT8_MODE_2 on the GPU; null = FP16 on the GPU,
-   *     FP32 (float64 math) on the CPU. The CPU backend rejects an explicit FP16, and runs
-   *     INT8_MODE_1 / INT8_MODE_2 as the fake-quantized reference ({@link
+   *     FP32 on the CPU (float32 math; float64 on REFERENCE). The CPU and REFERENCE backends reject
+   *     an explicit FP16, and run INT8_MODE_1 / INT8_MODE_2 as the fake-quantized reference ({@link
    *     org.ft4j.quant.QuantizedReference}: int8 weights and activations, float64 elsewhere).
    * @param pooling null = the model's default ({@link EmbeddedModels#defaultPooling} for the
    *     embedded models, MEAN otherwise)
@@ -73,9 +78,12 @@ public final class EmbeddingModel implements AutoCloseable {
       if (backend == null) {
         throw new IllegalArgumentException("backend is null (GPU, CPU or AUTO)");
       }
-      if (backend == Backend.CPU && precision == Precision.FP16) {
+      if ((backend == Backend.CPU || backend == Backend.REFERENCE) && precision == Precision.FP16) {
         throw new IllegalArgumentException(
-            "precision fp16 needs the gpu backend (the cpu backend computes in float64)");
+            "precision fp16 needs the gpu backend (the "
+                + backend.name().toLowerCase(java.util.Locale.ROOT)
+                + " backend computes in "
+                + (backend == Backend.CPU ? "float32)" : "float64)"));
       }
       if (device < 0) {
         throw new IllegalArgumentException("device = " + device + ", must be >= 0");
@@ -175,13 +183,13 @@ public final class EmbeddingModel implements AutoCloseable {
       } else {
         backend = Backend.CPU;
         LOG.warn(
-            "no usable CUDA device: model {} runs on the CPU reference backend (float64, slow){}",
+            "no usable CUDA device: model {} runs on the CPU backend{}",
             spec,
             options.precision() == Precision.FP16 ? "; precision fp16 ignored" : "");
       }
     }
     Precision precision =
-        backend == Backend.CPU
+        backend != Backend.GPU
             ? (isInt8(options.precision()) ? options.precision() : Precision.FP32)
             : options.precision() == null ? Precision.FP16 : options.precision();
     ScaleSet scales = null;
@@ -198,7 +206,7 @@ public final class EmbeddingModel implements AutoCloseable {
               : scales != null
                   ? new ReferenceEmbedder(
                       model, QuantizedReference.of(model.encoder(), scales, precision))
-                  : new ReferenceEmbedder(model);
+                  : backend == Backend.CPU ? new CpuEmbedder(model) : new ReferenceEmbedder(model);
       return new EmbeddingModel(
           spec,
           model.config(),
@@ -535,14 +543,14 @@ public final class EmbeddingModel implements AutoCloseable {
     return config;
   }
 
-  /** The backend in use (GPU or CPU; never AUTO). */
+  /** The backend in use (GPU, CPU or REFERENCE; never AUTO). */
   public Backend backend() {
     return backend;
   }
 
   /**
-   * The precision in use (FP32 on the CPU backend, which computes in float64; an INT8 mode on the
-   * CPU is the fake-quantized simulation).
+   * The precision in use (FP32 on the CPU backends: float32 math on CPU, float64 on REFERENCE; an
+   * INT8 mode on either is the fake-quantized float64 simulation).
    */
   public Precision precision() {
     return precision;

@@ -45,10 +45,29 @@ public final class ReferenceEmbedder implements TokenEmbedder {
   @Override
   public float[][] lastHiddenStates(int[][] ids, int[][] typeIds) {
     TokenInputs.Padded padded = TokenInputs.pad(config, ids, typeIds);
-    int batch = padded.batch();
-    int seq = padded.seq();
     int[] lengths = padded.lengths();
+    double[] y =
+        encoder.forwardFloat64(
+            embeddingLayer(model, padded), lengths, padded.batch(), padded.seq());
     int hidden = config.hidden();
+    float[][] result = new float[padded.batch()][];
+    for (int b = 0; b < result.length; b++) {
+      float[] r = new float[lengths[b] * hidden];
+      int base = b * padded.seq() * hidden;
+      for (int i = 0; i < r.length; i++) {
+        r[i] = (float) y[base + i];
+      }
+      result[b] = r;
+    }
+    return result;
+  }
+
+  /**
+   * The embedding layer of {@code model} over a padded batch, computed in float64 and rounded to
+   * float: [batch, seq, hidden] (also the input of {@link CpuEmbedder}'s encoder).
+   */
+  static float[] embeddingLayer(Model model, TokenInputs.Padded padded) {
+    ModelConfig config = model.config();
     EmbeddingWeights e = model.embeddings();
     double[] x =
         ReferenceKernels.embeddingLayerNorm(
@@ -60,24 +79,14 @@ public final class ReferenceEmbedder implements TokenEmbedder {
             e.layerNormGamma(),
             e.layerNormBeta(),
             config.layerNormEps(),
-            seq,
-            hidden,
+            padded.seq(),
+            config.hidden(),
             config.positionOffset());
     float[] input = new float[x.length];
     for (int i = 0; i < x.length; i++) {
       input[i] = (float) x[i];
     }
-    double[] y = encoder.forwardFloat64(input, lengths, batch, seq);
-    float[][] result = new float[batch][];
-    for (int b = 0; b < batch; b++) {
-      float[] r = new float[lengths[b] * hidden];
-      int base = b * seq * hidden;
-      for (int i = 0; i < r.length; i++) {
-        r[i] = (float) y[base + i];
-      }
-      result[b] = r;
-    }
-    return result;
+    return input;
   }
 
   @Override

@@ -109,23 +109,35 @@ class EncoderSampleCommandTest {
 
   @Test
   void geluEpilogueRunsTheTanhReferenceOnTheCpu() {
-    Result r =
-        run(
-            "encoder_sample",
-            "2",
-            "1",
-            "5",
-            "2",
-            "8",
-            "0",
-            "0",
-            "0",
-            "0",
-            "--backend",
-            "cpu",
-            "--gelu-epilogue");
+    String[] args = {
+      "encoder_sample",
+      "2",
+      "1",
+      "5",
+      "2",
+      "8",
+      "0",
+      "0",
+      "0",
+      "0",
+      "--backend",
+      "reference",
+      "--gelu-epilogue"
+    };
+    Result r = run(args);
     assertEquals(0, r.exit(), r.err());
     assertTrue(r.out().contains("ft4j-cpu-time"), r.out());
+    assertTrue(r.out().contains("float64 reference encoder"), r.out());
+    args[11] = "cpu"; // the float32 encoder has the exact GELU only
+    r = run(args);
+    assertEquals(2, r.exit(), r.out());
+    assertTrue(
+        r.err().contains("--gelu-epilogue applies to the gpu and reference backends"), r.err());
+    r = run("encoder_sample", "2", "1", "5", "2", "8", "0", "0", "0", "0", "--backend", "cpu");
+    assertTrue(r.out().contains("cpu: float32 encoder, vector ("), r.out());
+    r = run("encoder_sample", "2", "1", "5", "2", "8", "0", "0", "0", "0", "--backend", "tpu");
+    assertEquals(2, r.exit(), r.out());
+    assertTrue(r.err().contains("expected gpu, cpu or reference"), r.err());
   }
 
   @Test

@@ -41,6 +41,35 @@ class EmbeddingModelTest {
   }
 
   @Test
+  void cpuBackendAgreesWithTheFloat64Reference() {
+    List<String> texts =
+        List.of("hello world", "東京は日本の首都です。", "A somewhat longer sentence " + "x ".repeat(40));
+    float[][] fast = model.embed(texts);
+    try (EmbeddingModel ref =
+        EmbeddingModel.load(
+            "minilm", EmbeddingModel.Options.defaults().withBackend(Backend.REFERENCE))) {
+      assertEquals(Backend.REFERENCE, ref.backend());
+      assertEquals(Precision.FP32, ref.precision());
+      float[][] slow = ref.embed(texts);
+      for (int i = 0; i < texts.size(); i++) {
+        double cos = dot(fast[i], slow[i]);
+        assertTrue(cos >= 0.99999, texts.get(i) + ": cosine " + cos);
+      }
+    }
+    for (Backend b : new Backend[] {Backend.CPU, Backend.REFERENCE}) {
+      String m =
+          assertThrows(
+                  IllegalArgumentException.class,
+                  () ->
+                      EmbeddingModel.Options.defaults()
+                          .withBackend(b)
+                          .withPrecision(Precision.FP16))
+              .getMessage();
+      assertTrue(m.contains("fp16 needs the gpu backend"), m);
+    }
+  }
+
+  @Test
   void embedsUnitVectorsWithMeaningfulSimilarity() {
     assertEquals(Backend.CPU, model.backend());
     assertEquals(Precision.FP32, model.precision());

@@ -17,9 +17,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * ft4j's CPU backend ({@link ReferenceEmbedder} + {@link Pooler}) against ONNX Runtime (CPU) on the
- * embedded MiniLM and BGE-small ONNX files: same token ids in, last_hidden_state and pooled
- * embeddings compared sentence by sentence.
+ * ft4j's CPU backends (the float64 {@link ReferenceEmbedder} and the float32 {@link CpuEmbedder},
+ * each + {@link Pooler}) against ONNX Runtime (CPU) on the embedded MiniLM and BGE-small ONNX
+ * files: same token ids in, last_hidden_state and pooled embeddings compared sentence by sentence.
  */
 class OrtOracleTest {
   /** Varied texts: short, long (> 128 tokens), non-ASCII, CJK, emoji, punctuation. */
@@ -95,12 +95,19 @@ class OrtOracleTest {
 
   @Test
   void miniLmMatchesOnnxRuntime() throws Exception {
-    compare("minilm", sentences(), 0.99999, 1e-4);
+    compare("minilm", sentences(), 0.99999, 1e-4, ReferenceEmbedder::new);
+  }
+
+  /** The float32 CPU backend ({@link CpuEmbedder}) to the same bars as the float64 reference. */
+  @Test
+  void cpuBackendMatchesOnnxRuntime() throws Exception {
+    compare("minilm", sentences(), 0.99999, 1e-4, CpuEmbedder::new);
+    compare("bge-small", sentences(), 0.99999, 1e-4, CpuEmbedder::new);
   }
 
   @Test
   void bgeSmallMatchesOnnxRuntime() throws Exception {
-    compare("bge-small", sentences(), 0.99999, 1e-4); // all of them, as for MiniLM
+    compare("bge-small", sentences(), 0.99999, 1e-4, ReferenceEmbedder::new); // as for MiniLM
   }
 
   @Test
@@ -154,7 +161,12 @@ class OrtOracleTest {
         worst);
   }
 
-  private static void compare(String name, List<String> texts, double minCos, double maxDiff)
+  private static void compare(
+      String name,
+      List<String> texts,
+      double minCos,
+      double maxDiff,
+      java.util.function.Function<Model, TokenEmbedder> backend)
       throws OrtException {
     long t0 = System.nanoTime();
     Path dir = EmbeddedModels.directory(name);
@@ -168,12 +180,14 @@ class OrtOracleTest {
     String worstText = null;
     double ftSeconds = 0;
     double ortSeconds = 0;
+    String kind;
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (TextTokenizer tok =
             TextTokenizer.load(
                 dir.resolve(EmbeddedModels.TOKENIZER_FILE), model.config().maxSequenceLength());
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-        ReferenceEmbedder ft = new ReferenceEmbedder(model)) {
+        TokenEmbedder ft = backend.apply(model)) {
+      kind = ft.getClass().getSimpleName();
       options.setIntraOpNumThreads(2);
       try (OrtSession session = env.createSession(dir.resolve("model.onnx").toString(), options)) {
         for (String text : texts) {
@@ -213,9 +227,10 @@ class OrtOracleTest {
     }
     System.out.printf(
         Locale.ROOT,
-        "OrtOracleTest %s: %d texts (longest %d tokens), min cosine 1 - %.2e (%s),"
-            + " max |hidden diff| %.3g; load %.1f s, ft4j cpu %.1f s, ort %.1f s%n",
+        "OrtOracleTest %s, %s: %d texts (longest %d tokens), min cosine 1 - %.2e (%s),"
+            + " max |hidden diff| %.3g; load %.1f s, ft4j %.2f s, ort %.2f s%n",
         name,
+        kind,
         texts.size(),
         longest,
         1 - worstCos,
