@@ -270,24 +270,16 @@ public final class CpuEncoder implements Encoder {
    * {@code qkv} [tokens, 3 hidden] (bias added).
    */
   private void attention(float[] qkv, int[] offsets, float[] ctx) {
-    int batch = offsets.length - 1;
     int heads = config.heads();
     int d = config.sizePerHead();
     int hidden = config.hidden();
     int ld = 3 * hidden;
     int nb = kernels.panelWidth();
     float scale = (float) (1.0 / Math.sqrt(d));
-    int[] blockSeq = new int[offsets[batch]];
-    int[] blockStart = new int[offsets[batch]];
-    int blocks = 0;
-    for (int b = 0; b < batch; b++) {
-      int len = offsets[b + 1] - offsets[b];
-      for (int i0 = 0; i0 < len; i0 += QUERY_BLOCK) {
-        blockSeq[blocks] = b;
-        blockStart[blocks] = i0;
-        blocks++;
-      }
-    }
+    int[][] qb = EncoderInputs.queryBlocks(offsets, QUERY_BLOCK);
+    int[] blockSeq = qb[0];
+    int[] blockStart = qb[1];
+    int blocks = blockSeq.length;
     IntStream range = IntStream.range(0, blocks * heads);
     if (blocks * heads > 1) {
       range = range.parallel();

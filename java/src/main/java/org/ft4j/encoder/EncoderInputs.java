@@ -67,6 +67,29 @@ public final class EncoderInputs {
     }
   }
 
+  /**
+   * The attention's work items of the CPU encoders: each sequence's queries cut into blocks of
+   * {@code block}. With offsets[b] the first compact row of sequence b (offsets[batch] = tokens),
+   * returns {sequence[], start[]}: block i covers queries start[i] .. of sequence sequence[i].
+   */
+  public static int[][] queryBlocks(int[] offsets, int block) {
+    int batch = offsets.length - 1;
+    int count = 0;
+    for (int b = 0; b < batch; b++) {
+      count += (offsets[b + 1] - offsets[b] + block - 1) / block;
+    }
+    int[] sequence = new int[count];
+    int[] start = new int[count];
+    int i = 0;
+    for (int b = 0; b < batch; b++) {
+      for (int i0 = 0; i0 < offsets[b + 1] - offsets[b]; i0 += block, i++) {
+        sequence[i] = b;
+        start[i] = i0;
+      }
+    }
+    return new int[][] {sequence, start};
+  }
+
   /** sum(lengths), rejected when it does not fit an int. */
   public static int totalTokens(int[] lengths) {
     long total = 0;

@@ -205,17 +205,10 @@ public final class ReferenceEncoder implements Encoder {
             });
 
     // Attention per (sequence, block of queries, head): [tokens, hidden] context.
-    int[] blockSeq = new int[tokens]; // at most one block per token
-    int[] blockStart = new int[tokens];
-    int blocks = 0;
-    for (int b = 0; b < batch; b++) {
-      int len = offsets[b + 1] - offsets[b];
-      for (int i0 = 0; i0 < len; i0 += QUERY_BLOCK) {
-        blockSeq[blocks] = b;
-        blockStart[blocks] = i0;
-        blocks++;
-      }
-    }
+    int[][] qb = EncoderInputs.queryBlocks(offsets, QUERY_BLOCK);
+    int[] blockSeq = qb[0];
+    int[] blockStart = qb[1];
+    int blocks = blockSeq.length;
     double scale = 1.0 / Math.sqrt(d);
     double[] ctx = new double[tokens * hidden];
     IntStream.range(0, blocks * heads)

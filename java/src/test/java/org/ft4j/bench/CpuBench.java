@@ -1,6 +1,5 @@
 package org.ft4j.bench;
 
-import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,16 +7,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.ft4j.model.CpuEmbedder;
 import org.ft4j.model.EmbeddedModels;
 import org.ft4j.model.Model;
 import org.ft4j.model.OnnxModelLoader;
 import org.ft4j.model.ReferenceEmbedder;
 import org.ft4j.model.TextTokenizer;
+import org.ft4j.testing.Ort;
 
 /**
  * CPU embedding throughput, token ids to last hidden states (tokenization excluded, as all backends
@@ -129,25 +127,6 @@ public final class CpuBench {
         mask[b][i] = 1;
       }
     }
-    Map<String, OnnxTensor> inputs = new HashMap<>();
-    try {
-      for (String input : session.getInputNames()) {
-        long[][] data =
-            switch (input) {
-              case "input_ids" -> ids;
-              case "attention_mask" -> mask;
-              case "token_type_ids" -> types;
-              default -> throw new IllegalStateException("unexpected ONNX input " + input);
-            };
-        inputs.put(input, OnnxTensor.createTensor(env, data));
-      }
-      try (OrtSession.Result r = session.run(inputs)) {
-        r.get(0); // the last hidden states, as the other backends return
-      }
-    } finally {
-      for (OnnxTensor t : inputs.values()) {
-        t.close();
-      }
-    }
+    Ort.lastHiddenState(env, session, ids, mask, types); // what the other backends return
   }
 }

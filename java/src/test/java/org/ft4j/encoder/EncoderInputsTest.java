@@ -36,4 +36,11 @@ class EncoderInputsTest {
         failure(() -> EncoderInputs.checkLengths(new int[] {4, 5}, 2, 4)));
     assertEquals(7, EncoderInputs.totalTokens(new int[] {3, 4}));
   }
+
+  @Test
+  void queryBlocksCoverEveryQueryOnce() {
+    int[][] qb = EncoderInputs.queryBlocks(new int[] {0, 130, 131, 195}, 64);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {0, 0, 0, 1, 2}, qb[0]);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {0, 64, 128, 0, 0}, qb[1]);
+  }
 }

@@ -4,16 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
+import org.ft4j.testing.Ort;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -252,29 +250,12 @@ class OrtOracleTest {
       mask[0][i] = 1;
       types[0][i] = e.typeIds()[i];
     }
-    Map<String, OnnxTensor> inputs = new HashMap<>();
-    try {
-      for (String input : session.getInputNames()) {
-        long[][] data =
-            switch (input) {
-              case "input_ids" -> ids;
-              case "attention_mask" -> mask;
-              case "token_type_ids" -> types;
-              default -> throw new IllegalStateException("unexpected ONNX input " + input);
-            };
-        inputs.put(input, OnnxTensor.createTensor(env, data));
-      }
-      try (OrtSession.Result r = session.run(inputs)) {
-        float[][][] out = (float[][][]) r.get(0).getValue();
-        float[] flat = new float[n * out[0][0].length];
-        for (int i = 0; i < n; i++) {
-          System.arraycopy(out[0][i], 0, flat, i * out[0][i].length, out[0][i].length);
-        }
-        return flat;
-      }
-    } finally {
-      inputs.values().forEach(OnnxTensor::close);
+    float[][][] out = Ort.lastHiddenState(env, session, ids, mask, types);
+    float[] flat = new float[n * out[0][0].length];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(out[0][i], 0, flat, i * out[0][i].length, out[0][i].length);
     }
+    return flat;
   }
 
   static double cosine(float[] a, float[] b) {
