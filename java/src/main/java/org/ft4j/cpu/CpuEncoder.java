@@ -36,6 +36,9 @@ public final class CpuEncoder implements Encoder {
   /** Rows per task of the row-wise steps. */
   private static final int ROW_CHUNK = 16;
 
+  /** Row-wise steps over fewer rows run on the calling thread. */
+  private static final int PARALLEL_ROWS = 128;
+
   private final EncoderConfig config;
   private final CpuKernels kernels;
   private final Layer[] layers;
@@ -203,12 +206,20 @@ public final class CpuEncoder implements Encoder {
     int inter = config.intermediateSize();
     float eps = (float) config.layerNormEps();
 
-    w.qkv.multiply(kernels, x, tokens, qkv);
-    rows(tokens, r -> kernels.addBias(qkv, r * 3 * hidden, w.qkvBias, 3 * hidden));
+    w.qkv.multiply(
+        kernels,
+        x,
+        tokens,
+        qkv,
+        (y, r0, m, c0, n) -> {
+          for (int r = r0; r < r0 + m; r++) {
+            kernels.addBias(y, r * 3 * hidden + c0, w.qkvBias, c0, n);
+          }
+        });
     attention(qkv, offsets, ctx);
 
     // attn = LN(ctx Wo^T + bo + x)
-    w.attentionOut.multiply(kernels, ctx, tokens, attn);
+    w.attentionOut.multiply(kernels, ctx, tokens, attn, null);
     rows(
         tokens,
         r ->
@@ -227,11 +238,19 @@ public final class CpuEncoder implements Encoder {
 
     // h = gelu(attn Wi^T + bi), in the wide buffer (Q, K, V are no longer needed)
     float[] h = qkv;
-    w.ffn1.multiply(kernels, attn, tokens, h);
-    rows(tokens, r -> kernels.biasGelu(h, r * inter, w.ffn1Bias, inter));
+    w.ffn1.multiply(
+        kernels,
+        attn,
+        tokens,
+        h,
+        (y, r0, m, c0, n) -> {
+          for (int r = r0; r < r0 + m; r++) {
+            kernels.biasGelu(y, r * inter + c0, w.ffn1Bias, c0, n);
+          }
+        });
 
     // x = LN(h Wo2^T + bo2 + attn)
-    w.ffn2.multiply(kernels, h, tokens, x);
+    w.ffn2.multiply(kernels, h, tokens, x, null);
     rows(
         tokens,
         r ->
@@ -249,11 +268,14 @@ public final class CpuEncoder implements Encoder {
                 r * hidden));
   }
 
-  /** body(r) for every row r &lt; rows, in parallel chunks. */
+  /**
+   * body(r) for every row r &lt; rows: in parallel chunks from {@value #PARALLEL_ROWS} rows, below
+   * that on the calling thread (waking a pool thread costs more than a few rows' layernorm).
+   */
   private static void rows(int rows, java.util.function.IntConsumer body) {
     int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
     IntStream range = IntStream.range(0, chunks);
-    if (chunks > 1) {
+    if (rows >= PARALLEL_ROWS) {
       range = range.parallel();
     }
     range.forEach(

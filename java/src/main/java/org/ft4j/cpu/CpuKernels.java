@@ -8,7 +8,7 @@ import org.slf4j.LoggerFactory;
  * The inner loops of {@link CpuEncoder}: a GEMM micro-kernel over packed weight panels and the
  * row-wise steps (bias, bias + GELU, bias + residual + layernorm, softmax). Two implementations:
  * {@code VectorKernels} on the JDK's Vector API (SIMD; needs {@code --add-modules
- * jdk.incubator.vector} on the java command line) and {@link ScalarKernels} (plain loops, about 20×
+ * jdk.incubator.vector} on the java command line) and {@link ScalarKernels} (plain loops, about 6×
  * slower on a core with AVX-512), chosen once by {@link #best()}.
  *
  * <p>Panel layout ({@link PackedMatrix}): a logical [out, in] matrix W is cut into panels of {@link
@@ -50,11 +50,14 @@ abstract class CpuKernels {
       int cols,
       boolean accumulate);
 
-  /** y[at + i] += bias[i] for i &lt; n. */
-  abstract void addBias(float[] y, int at, float[] bias, int n);
+  /** y[at + i] += bias[biasAt + i] for i &lt; n. */
+  abstract void addBias(float[] y, int at, float[] bias, int biasAt, int n);
 
-  /** y[at + i] = gelu(y[at + i] + bias[i]) for i &lt; n: the exact (erf) GELU to float accuracy. */
-  abstract void biasGelu(float[] y, int at, float[] bias, int n);
+  /**
+   * y[at + i] = gelu(y[at + i] + bias[biasAt + i]) for i &lt; n: the exact (erf) GELU to float
+   * accuracy.
+   */
+  abstract void biasGelu(float[] y, int at, float[] bias, int biasAt, int n);
 
   /**
    * out[outAt + i] = LN(y[at + i] + bias[i] + residual[rAt + i]) over i &lt; n, with LN(v) = (v −
@@ -129,7 +132,7 @@ abstract class CpuKernels {
             return v;
           }
           LOG.warn(
-              "the CPU encoder runs on plain Java loops (about 20x slower): add --add-modules {}"
+              "the CPU encoder runs on plain Java loops (about 6x slower): add --add-modules {}"
                   + " to the java command line for its SIMD kernels",
               VECTOR_MODULE);
           return new ScalarKernels();

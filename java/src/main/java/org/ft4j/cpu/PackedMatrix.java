@@ -119,11 +119,26 @@ final class PackedMatrix {
     }
   }
 
-  /** y [rows, out] = x [rows, in] · Wᵀ, split into parallel tasks when the product is large. */
-  void multiply(CpuKernels k, float[] x, int rows, float[] y) {
+  /**
+   * What runs on each finished tile of a product (its rows [row0, row0 + rows) and columns [col0,
+   * col0 + cols), all k summed), in the task that computed it, while the tile is in cache: the
+   * bias, or bias + GELU.
+   */
+  interface TileEpilogue {
+    void apply(float[] y, int row0, int rows, int col0, int cols);
+  }
+
+  /**
+   * y [rows, out] = x [rows, in] · Wᵀ, then {@code epilogue} (may be null) on every tile; split
+   * into parallel tasks when the product is large.
+   */
+  void multiply(CpuKernels k, float[] x, int rows, float[] y, TileEpilogue epilogue) {
     int panels = (out + nb - 1) / nb;
     if ((long) rows * in * out < SERIAL_WORK) {
       multiply(k, x, 0, in, rows, data, out, in, 0, panels, y, 0, out);
+      if (epilogue != null) {
+        epilogue.apply(y, 0, rows, 0, out);
+      }
       return;
     }
     int threads = Math.max(1, ForkJoinPool.getCommonPoolParallelism());
@@ -143,6 +158,10 @@ final class PackedMatrix {
               int p0 = g * perGroup;
               int p1 = Math.min(panels, p0 + perGroup);
               multiply(k, x, r0 * in, in, m, data, out, in, p0, p1, y, r0 * out, out);
+              if (epilogue != null) {
+                int c0 = p0 * nb;
+                epilogue.apply(y, r0, m, c0, Math.min(out, p1 * nb) - c0);
+              }
             });
   }
 }

@@ -144,16 +144,16 @@ final class ScalarKernels extends CpuKernels {
   }
 
   @Override
-  void addBias(float[] y, int at, float[] bias, int n) {
+  void addBias(float[] y, int at, float[] bias, int biasAt, int n) {
     for (int i = 0; i < n; i++) {
-      y[at + i] += bias[i];
+      y[at + i] += bias[biasAt + i];
     }
   }
 
   @Override
-  void biasGelu(float[] y, int at, float[] bias, int n) {
+  void biasGelu(float[] y, int at, float[] bias, int biasAt, int n) {
     for (int i = 0; i < n; i++) {
-      y[at + i] = gelu(y[at + i] + bias[i]);
+      y[at + i] = gelu(y[at + i] + bias[biasAt + i]);
     }
   }
 

@@ -134,27 +134,28 @@ final class VectorKernels extends CpuKernels {
   }
 
   @Override
-  void addBias(float[] y, int at, float[] bias, int n) {
+  void addBias(float[] y, int at, float[] bias, int biasAt, int n) {
     int i = 0;
     for (int end = S.loopBound(n); i < end; i += L) {
       FloatVector.fromArray(S, y, at + i)
-          .add(FloatVector.fromArray(S, bias, i))
+          .add(FloatVector.fromArray(S, bias, biasAt + i))
           .intoArray(y, at + i);
     }
     for (; i < n; i++) {
-      y[at + i] += bias[i];
+      y[at + i] += bias[biasAt + i];
     }
   }
 
   @Override
-  void biasGelu(float[] y, int at, float[] bias, int n) {
+  void biasGelu(float[] y, int at, float[] bias, int biasAt, int n) {
     int i = 0;
     for (int end = S.loopBound(n); i < end; i += L) {
-      FloatVector v = FloatVector.fromArray(S, y, at + i).add(FloatVector.fromArray(S, bias, i));
+      FloatVector v =
+          FloatVector.fromArray(S, y, at + i).add(FloatVector.fromArray(S, bias, biasAt + i));
       gelu(v).intoArray(y, at + i);
     }
     for (; i < n; i++) {
-      y[at + i] = gelu(y[at + i] + bias[i]);
+      y[at + i] = gelu(y[at + i] + bias[biasAt + i]);
     }
   }
 

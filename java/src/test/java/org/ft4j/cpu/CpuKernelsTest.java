@@ -42,7 +42,7 @@ class CpuKernelsTest {
       PackedMatrix p = PackedMatrix.ofRowMajor(w, out, in, k);
       float[] y = new float[rows * out + 3]; // poisoned, with a guard tail
       java.util.Arrays.fill(y, Float.NaN);
-      p.multiply(k, x, rows, y);
+      p.multiply(k, x, rows, y, null);
       for (int i = 0; i < rows; i++) {
         for (int o = 0; o < out; o++) {
           double e = 0;
@@ -118,7 +118,7 @@ class CpuKernelsTest {
       bias[i] = (i % 3) * 1e-3f;
     }
     float[] x = y.clone();
-    k.biasGelu(y, 1, bias, n);
+    k.biasGelu(y, 1, bias, 0, n);
     for (int i = 0; i < n; i++) {
       double v = (double) x[i + 1] + bias[i];
       double e = ReferenceKernels.gelu((float) v);
@@ -127,6 +127,27 @@ class CpuKernelsTest {
     }
     assertEquals(x[0], y[0]);
     assertEquals(x[n + 1], y[n + 1]);
+  }
+
+  @ParameterizedTest
+  @MethodSource("kernels")
+  void biasStepsReadTheBiasAtItsOffset(CpuKernels k) {
+    SplittableRandom r = new SplittableRandom(21);
+    for (int n : new int[] {1, 15, 16, 37, 100}) {
+      float[] bias = random(r, n + 9);
+      float[] y = random(r, n + 5);
+      float[] before = y.clone();
+      k.addBias(y, 3, bias, 7, n);
+      float[] z = before.clone();
+      k.biasGelu(z, 3, bias, 7, n);
+      for (int i = 0; i < y.length; i++) {
+        boolean inside = i >= 3 && i < 3 + n;
+        float sum = inside ? before[i] + bias[7 + i - 3] : before[i];
+        assertEquals(sum, y[i], "addBias n=" + n + " at " + i);
+        assertEquals(
+            inside ? CpuKernels.gelu(sum) : before[i], z[i], "biasGelu n=" + n + " at " + i);
+      }
+    }
   }
 
   @ParameterizedTest
@@ -196,8 +217,8 @@ class CpuKernelsTest {
       }
       float[] bias = random(r, n);
       float[] b = a.clone();
-      v.biasGelu(a, 0, bias, n);
-      sc.biasGelu(b, 0, bias, n);
+      v.biasGelu(a, 0, bias, 0, n);
+      sc.biasGelu(b, 0, bias, 0, n);
       org.junit.jupiter.api.Assertions.assertArrayEquals(b, a, "gelu n=" + n);
       float[] c = random(r, n);
       float[] d = c.clone();
