@@ -1,5 +1,8 @@
 package org.ft4j.cpu;
 
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.stream.IntStream;
 import org.ft4j.encoder.Encoder;
 import org.ft4j.encoder.EncoderConfig;
@@ -17,7 +20,7 @@ import org.ft4j.encoder.LayerParam;
  * block of 64 queries) scores = Q Kᵀ, softmax and context = P V (both as GEMMs over K and V packed
  * per task), then the output projection, bias + residual + layernorm, FFN1, bias + GELU, FFN2, bias
  * + residual + layernorm. Weights are packed once, at construction, for {@link CpuKernels}; the
- * work runs on the common fork-join pool.
+ * work runs on a fork-join pool of the encoder's ({@link #sharedPool()} by default).
  *
  * <p>Speed: with the Vector API ({@code --add-modules jdk.incubator.vector}) the GEMMs run at tens
  * of GFLOP/s per core; without it on plain loops, a few (a warning says so once). See {@link
@@ -27,7 +30,8 @@ import org.ft4j.encoder.LayerParam;
  * 1e-6 in the output ({@code CpuEncoderTest}).
  *
  * <p>Thread safety: immutable after construction; concurrent forwards are safe (each allocates its
- * own activations). {@link #close()} releases nothing (heap only).
+ * own activations) and share the pool. {@link #close()} releases nothing (heap only; the shared
+ * pool's threads are daemons).
  */
 public final class CpuEncoder implements Encoder {
   /** Query rows per attention task. */
@@ -41,6 +45,44 @@ public final class CpuEncoder implements Encoder {
 
   private final EncoderConfig config;
   private final CpuKernels kernels;
+  private final ForkJoinPool pool;
+
+  private static volatile ForkJoinPool shared;
+
+  /**
+   * The pool CPU encoders share by default: {@code -Dft4j.cpu.threads} threads (default: one per
+   * available processor), daemon threads named {@code ft4j-cpu-N}, created on first use.
+   */
+  public static ForkJoinPool sharedPool() {
+    ForkJoinPool p = shared;
+    if (p == null) {
+      synchronized (CpuEncoder.class) {
+        p = shared;
+        if (p == null) {
+          int threads =
+              Integer.getInteger("ft4j.cpu.threads", Runtime.getRuntime().availableProcessors());
+          if (threads < 1) {
+            throw new IllegalStateException("-Dft4j.cpu.threads=" + threads + ", must be >= 1");
+          }
+          p =
+              new ForkJoinPool(
+                  threads,
+                  pool -> {
+                    ForkJoinWorkerThread t =
+                        ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+                    t.setName("ft4j-cpu-" + t.getPoolIndex());
+                    t.setDaemon(true);
+                    return t;
+                  },
+                  null,
+                  false);
+          shared = p;
+        }
+      }
+    }
+    return p;
+  }
+
   private final Layer[] layers;
 
   private record Layer(
@@ -62,16 +104,26 @@ public final class CpuEncoder implements Encoder {
     this(weights, null);
   }
 
+  /** {@link #CpuEncoder(EncoderWeights, String, ForkJoinPool)} on the {@link #sharedPool()}. */
+  public CpuEncoder(EncoderWeights weights, String kernels) {
+    this(weights, kernels, null);
+  }
+
   /**
    * An encoder on the kernels {@code kernels} names: "auto", "vector" or "scalar" (null = the
    * {@code ft4j.cpu.kernels} system property, else auto).
    *
+   * <p>Forwards run on {@code pool} (null = {@link #sharedPool()}), not on the common fork-join
+   * pool, so that a service's other parallel work (parallel streams, {@code
+   * CompletableFuture.supplyAsync}) neither slows the encoder down nor waits behind it.
+   *
    * @throws IllegalStateException for "vector" where the Vector API module is not loaded
    */
-  public CpuEncoder(EncoderWeights weights, String kernels) {
+  public CpuEncoder(EncoderWeights weights, String kernels, ForkJoinPool pool) {
     if (weights == null) {
       throw new IllegalArgumentException("weights is null");
     }
+    this.pool = pool == null ? sharedPool() : pool;
     this.config = weights.config();
     this.kernels = kernels == null ? CpuKernels.best() : CpuKernels.select(kernels);
     int hidden = config.hidden();
@@ -182,8 +234,18 @@ public final class CpuEncoder implements Encoder {
     return offsets;
   }
 
-  /** All layers on the compact activations x [tokens, hidden] (overwritten); returns the result. */
+  /**
+   * All layers on the compact activations x [tokens, hidden] (overwritten), on the encoder's pool
+   * (directly when already on one of its threads); returns the result.
+   */
   private float[] run(float[] x, int[] offsets) {
+    if (ForkJoinTask.getPool() == pool) {
+      return layers(x, offsets);
+    }
+    return pool.invoke(ForkJoinTask.adapt(() -> layers(x, offsets)));
+  }
+
+  private float[] layers(float[] x, int[] offsets) {
     int tokens = offsets[offsets.length - 1];
     int hidden = config.hidden();
     long workspace = (long) tokens * Math.max(3 * hidden, config.intermediateSize());

@@ -1,6 +1,7 @@
 package org.ft4j.cpu;
 
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
 import java.util.stream.IntStream;
 
 /**
@@ -10,7 +11,7 @@ import java.util.stream.IntStream;
  *
  * <p>Blocking: k-slices of {@value #KC} (a panel's slice, KC · nb floats, stays in L1 while the
  * rows stream past it), rows in blocks of {@value #ROW_BLOCK}; the parallel form splits rows and
- * panels into tasks on the common fork-join pool.
+ * panels into tasks on the current fork-join pool.
  */
 final class PackedMatrix {
   /** k-slice length. */
@@ -120,6 +121,15 @@ final class PackedMatrix {
   }
 
   /**
+   * Threads a parallel stream started here runs on: the pool of the current worker thread, else the
+   * common pool plus the calling thread.
+   */
+  static int threads() {
+    ForkJoinPool p = ForkJoinTask.getPool();
+    return p != null ? p.getParallelism() : ForkJoinPool.getCommonPoolParallelism() + 1;
+  }
+
+  /**
    * What runs on each finished tile of a product (its rows [row0, row0 + rows) and columns [col0,
    * col0 + cols), all k summed), in the task that computed it, while the tile is in cache: the
    * bias, or bias + GELU.
@@ -141,7 +151,7 @@ final class PackedMatrix {
       }
       return;
     }
-    int threads = Math.max(1, ForkJoinPool.getCommonPoolParallelism());
+    int threads = threads();
     int rowBlocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
     // Enough tasks for the pool (4 per thread) without cutting panels finer than needed.
     int panelGroups = Math.min(panels, Math.max(1, (4 * threads + rowBlocks - 1) / rowBlocks));

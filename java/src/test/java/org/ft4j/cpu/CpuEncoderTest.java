@@ -117,6 +117,29 @@ class CpuEncoderTest {
   }
 
   @Test
+  void runsOnItsOwnPoolWithTheSameResultAndNestedCallsDoNotDeadlock() throws Exception {
+    EncoderConfig c = EncoderConfig.of(2, 3, 20, Precision.FP32);
+    EncoderWeights w = EncoderWeights.random(c, 9);
+    int[] lengths = {40, 7, 33};
+    float[] x = input(c, lengths, 40, 2);
+    java.util.concurrent.ForkJoinPool one = new java.util.concurrent.ForkJoinPool(1);
+    try (CpuEncoder shared = new CpuEncoder(w);
+        CpuEncoder own = new CpuEncoder(w, null, one)) {
+      float[] a = shared.forward(x, lengths, 3, 40);
+      float[] b = own.forward(x, lengths, 3, 40);
+      assertArrayEquals(a, b, "another pool (1 thread, other task split) changed the result");
+      // from one of the pool's own threads: runs there directly instead of waiting for itself
+      float[] nested = one.submit(() -> own.forward(x, lengths, 3, 40)).get();
+      assertArrayEquals(a, nested);
+      assertEquals(
+          Integer.getInteger("ft4j.cpu.threads", Runtime.getRuntime().availableProcessors()),
+          CpuEncoder.sharedPool().getParallelism());
+    } finally {
+      one.shutdown();
+    }
+  }
+
+  @Test
   void badInputIsRejectedWithItsValue() {
     EncoderConfig c = EncoderConfig.of(1, 2, 16, Precision.FP32);
     try (CpuEncoder e = new CpuEncoder(EncoderWeights.random(c, 1))) {
