@@ -230,6 +230,11 @@ public final class EncoderSampleCommand implements Callable<Integer> {
     if (allowGemmTest == 1 || gemmConfig != null) {
       err.println("note: allow_gemm_test and --gemm-config apply to the GPU backend only");
     }
+    if (isUseFp16 == 1 && int8Mode == 0) {
+      err.println(
+          "note: is_use_fp16 applies to the GPU backend only; the "
+              + (reference ? "reference computes in float64" : "cpu encoder computes in float32"));
+    }
     return runCpu(out, config, lengths, input, timed, warm);
   }
 

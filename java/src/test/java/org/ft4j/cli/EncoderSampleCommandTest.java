@@ -133,8 +133,9 @@ class EncoderSampleCommandTest {
     assertEquals(2, r.exit(), r.out());
     assertTrue(
         r.err().contains("--gelu-epilogue applies to the gpu and reference backends"), r.err());
-    r = run("encoder_sample", "2", "1", "5", "2", "8", "0", "0", "0", "0", "--backend", "cpu");
+    r = run("encoder_sample", "2", "1", "5", "2", "8", "1", "0", "0", "0", "--backend", "cpu");
     assertTrue(r.out().contains("cpu: float32 encoder, vector ("), r.out());
+    assertTrue(r.err().contains("is_use_fp16 applies to the GPU backend only"), r.err());
     r = run("encoder_sample", "2", "1", "5", "2", "8", "0", "0", "0", "0", "--backend", "tpu");
     assertEquals(2, r.exit(), r.out());
     assertTrue(r.err().contains("expected gpu, cpu or reference"), r.err());
