@@ -67,6 +67,20 @@ final class PackedMatrix {
       int o0 = pn * nb;
       int cols = Math.min(nb, out - o0);
       int base = pn * in * nb;
+      if (strideIn == 1) { // rows of W contiguous (weights, K): read each row once, in order
+        for (int j = 0; j < cols; j++) {
+          int s = at + (o0 + j) * strideOut;
+          for (int i = 0, d = base + j; i < in; i++, d += nb) {
+            dst[d] = src[s + i];
+          }
+        }
+        for (int j = cols; j < nb; j++) {
+          for (int i = 0, d = base + j; i < in; i++, d += nb) {
+            dst[d] = 0f;
+          }
+        }
+        continue;
+      }
       for (int i = 0; i < in; i++) {
         int d = base + i * nb;
         int s = at + o0 * strideOut + i * strideIn;
