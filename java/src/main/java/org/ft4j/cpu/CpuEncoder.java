@@ -266,7 +266,6 @@ public final class CpuEncoder implements Encoder {
     int tokens = offsets[offsets.length - 1];
     int hidden = config.hidden();
     int inter = config.intermediateSize();
-    float eps = (float) config.layerNormEps();
 
     w.qkv.multiply(
         kernels,
@@ -282,21 +281,8 @@ public final class CpuEncoder implements Encoder {
 
     // attn = LN(ctx Wo^T + bo + x)
     w.attentionOut.multiply(kernels, ctx, tokens, attn, null);
-    rows(
-        tokens,
-        r ->
-            kernels.biasResidualLayerNorm(
-                attn,
-                r * hidden,
-                w.attentionOutBias,
-                x,
-                r * hidden,
-                w.attentionGamma,
-                w.attentionBeta,
-                eps,
-                hidden,
-                attn,
-                r * hidden));
+    addBiasResidualLayerNorm(
+        attn, w.attentionOutBias, x, w.attentionGamma, w.attentionBeta, tokens);
 
     // h = gelu(attn Wi^T + bi), in the wide buffer (Q, K, V are no longer needed)
     float[] h = qkv;
@@ -313,20 +299,28 @@ public final class CpuEncoder implements Encoder {
 
     // x = LN(h Wo2^T + bo2 + attn)
     w.ffn2.multiply(kernels, h, tokens, x, null);
+    addBiasResidualLayerNorm(x, w.ffn2Bias, attn, w.outputGamma, w.outputBeta, tokens);
+  }
+
+  /** y[r, :] = LN(y[r, :] + bias + residual[r, :]) for the first {@code tokens} rows. */
+  private void addBiasResidualLayerNorm(
+      float[] y, float[] bias, float[] residual, float[] gamma, float[] beta, int tokens) {
+    int hidden = config.hidden();
+    float eps = (float) config.layerNormEps();
     rows(
         tokens,
         r ->
             kernels.biasResidualLayerNorm(
-                x,
+                y,
                 r * hidden,
-                w.ffn2Bias,
-                attn,
+                bias,
+                residual,
                 r * hidden,
-                w.outputGamma,
-                w.outputBeta,
+                gamma,
+                beta,
                 eps,
                 hidden,
-                x,
+                y,
                 r * hidden));
   }
 
