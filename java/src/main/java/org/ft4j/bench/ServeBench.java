@@ -9,6 +9,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.ft4j.encoder.Precision;
+import org.ft4j.model.CpuEmbedder;
 import org.ft4j.model.EmbeddingBatcher;
 import org.ft4j.model.GpuEmbedder;
 import org.ft4j.model.Model;
@@ -29,7 +30,8 @@ import org.ft4j.model.TokenEmbedder;
  * sequence; the backend sorts each batch by length and pools (mean, normalised) in calls of at most
  * 128 sequences, as {@code EmbeddingModel} does.
  *
- * <pre>java -cp 'lib/*' org.ft4j.bench.ServeBench [gpu|cpu] [clients,...] [seconds] [maxLen]
+ * <pre>
+ * java -cp 'lib/*' org.ft4j.bench.ServeBench [gpu|cpu|reference] [clients,...] [seconds] [maxLen]
  *     [minilm|bert-base|tiny] [modes]</pre>
  */
 public final class ServeBench {
@@ -64,7 +66,7 @@ public final class ServeBench {
     String clients = args.length > 1 ? args[1] : "1,8,64";
     double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 3;
     int maxLen = args.length > 3 ? Integer.parseInt(args[3]) : 128;
-    String shape = args.length > 4 ? args[4] : backend.equals("cpu") ? "tiny" : "minilm";
+    String shape = args.length > 4 ? args[4] : backend.equals("gpu") ? "minilm" : "tiny";
     String modes = args.length > 5 ? args[5] : "direct,batched:0,batched:1";
     System.out.println(
         "# "
@@ -114,10 +116,11 @@ public final class ServeBench {
         embedders.add(
             switch (backend) {
               case "gpu" -> new GpuEmbedder(model, Precision.FP16, 0);
-              case "cpu" -> new ReferenceEmbedder(model);
+              case "cpu" -> new CpuEmbedder(model);
+              case "reference" -> new ReferenceEmbedder(model);
               default ->
                   throw new IllegalArgumentException(
-                      "backend " + backend + ": expected gpu or cpu");
+                      "backend " + backend + ": expected gpu, cpu or reference");
             });
       }
       List<Function<List<String>, float[][]>> embed = new ArrayList<>();
