@@ -107,6 +107,12 @@ inline bool env_switch_on(const char* name) {
   return v != nullptr && std::string(v) == "1";
 }
 
+// Whether the environment variable `name` is exactly "0" (opt-out switches of kernel choices).
+inline bool env_switch_off(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::string(v) == "0";
+}
+
 inline int usable_sm(int major, int minor) {
 #ifdef FT4J_NO_SM80_CODE
   return major * 10 + minor < 75 ? major * 10 + minor : 75;

@@ -914,10 +914,12 @@ cudaError_t launch_mma(const A& p, const MmaTiling& t, cudaStream_t stream) {
 }
 
 // Launch parameters of the wgmma path, in one place: warpgroups per block (64 queries each) and
-// keys per tile. Automatic: 2 warpgroups where sequences are longer than 64 queries, else 1;
-// tiles of 64 keys (a guess until AttentionBench has timed every tiling on an H100; the path is
-// taken automatically only with FT4J_ATTENTION_WGMMA=1 until then, see attention_wgmma_by_default).
-// set_fused_attention_wgmma forces either, or turns the path off (-1).
+// keys per tile. Automatic, from AttentionBench on an H200 (2026-11-27, 12 heads x 64, us per
+// layer, mma.sync default in brackets): 32x128 1x64 15.4, 2x64 16.6, 1x128 17.7 (17.5); 32x384
+// 1x64 77.2, 2x64 66.8, 1x128 89.3 (73.7); 4x4096 1x64 713, 2x64 595, 1x128 670 (965): tiles of
+// 64 keys, 1 warpgroup up to 128 queries, 2 above. Taken by default on sm_90 with 90a code
+// (FT4J_ATTENTION_WGMMA=0 turns it off); set_fused_attention_wgmma forces a tiling, or turns the
+// path off (-1).
 struct WgmmaChoice {
   int warpgroups;  // 0: the path is not taken
   int keys;
@@ -926,7 +928,7 @@ std::atomic<int> g_wgmma_warpgroups_override{0};
 std::atomic<int> g_wgmma_keys_override{0};
 
 bool attention_wgmma_by_default() {
-  static const bool on = env_switch_on("FT4J_ATTENTION_WGMMA");
+  static const bool on = !env_switch_off("FT4J_ATTENTION_WGMMA");
   return on;
 }
 
@@ -934,7 +936,7 @@ inline WgmmaChoice wgmma_choice(int max_seq) {
   const int forced = g_wgmma_warpgroups_override.load(std::memory_order_relaxed);
   const int keys = g_wgmma_keys_override.load(std::memory_order_relaxed);
   if (forced < 0 || (forced == 0 && !attention_wgmma_by_default())) return {0, 0};
-  return {forced > 0 ? forced : (max_seq > 64 ? 2 : 1), keys > 0 ? keys : 64};
+  return {forced > 0 ? forced : (max_seq > 128 ? 2 : 1), keys > 0 ? keys : 64};
 }
 
 template <int D, int kWG, int kN, typename A>

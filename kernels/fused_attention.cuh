@@ -24,8 +24,8 @@
 //  - "mma": FP16 on sm_80+, D in {16, 32, 64, 96, 128}: mma.sync m16n8k16 tensor cores, FP32
 //    accumulation and softmax, 64 queries x 64 keys per step;
 //  - "wgmma": FP16 in and out on sm_90 (a library built with sm_90a), D in {64, 128}: warpgroup
-//    MMAs, 64 queries per warpgroup, 1 or 2 warpgroups per block, 64 or 128 keys per step; taken
-//    only when asked for (set_fused_attention_wgmma, FT4J_ATTENTION_WGMMA=1) until measured;
+//    MMAs, 64 queries per warpgroup, 1 or 2 warpgroups per block, 64 or 128 keys per step; the
+//    default there since it was measured (H200, 2026-11-27; FT4J_ATTENTION_WGMMA=0 turns it off);
 //  - "simt": FP32 (any arch) and FP16 where mma does not apply (sm_75, D = 256 or other sizes):
 //    CUDA-core FMA, float math, 16 queries x 32 keys per step; any D <= 256.
 #pragma once
@@ -103,8 +103,8 @@ bool set_fused_attention_tiling(int warps, int m_tiles);
 // The warpgroup (wgmma) path for every later launch where it applies (FP16 in and out, head size
 // 64 or 128, an sm_90 device, a library with sm_90a code): warpgroups per block (1 or 2: 64 or
 // 128 queries; 0 = automatic, -1 = never) and keys per tile (64 or 128; 0 = automatic).
-// Automatic takes the path only with FT4J_ATTENTION_WGMMA=1 in the environment until it has been
-// timed on a GPU. For benchmarks and tests; false for other values.
+// Automatic takes the path unless FT4J_ATTENTION_WGMMA=0 is in the environment (1 warpgroup up to
+// 128 queries, else 2; 64 keys). For benchmarks and tests; false for other values.
 bool set_fused_attention_wgmma(int warpgroups, int keys);
 
 // offsets[0] = 0, offsets[b+1] = offsets[b] + lengths[b] (one block; any batch).

@@ -157,7 +157,7 @@ FT4J_API int ft4j_set_fused_attention_tiling(int warps, int m_tiles);
 /* Benchmarking knob: the warpgroup-MMA (wgmma) path of ft4j_fused_attention for all later launches
  * in this process where it applies (FP16, head size 64 or 128, an sm_90 GPU, a library built with
  * sm_90a): warpgroups per block (1 or 2, i.e. 64 or 128 queries; 0 = automatic, which takes the
- * path only when the environment has FT4J_ATTENTION_WGMMA=1 until it has been timed on a GPU;
+ * path unless the environment has FT4J_ATTENTION_WGMMA=0: 1 warpgroup up to 128 queries, else 2;
  * -1 = never) and keys per step (64 or 128; 0 = automatic: 64). Takes precedence over
  * ft4j_set_fused_attention_tiling where it applies. */
 FT4J_API int ft4j_set_fused_attention_wgmma(int warpgroups, int keys);

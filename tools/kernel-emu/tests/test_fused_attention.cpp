@@ -178,7 +178,8 @@ void att_case(const Cfg& cfg) {
     p.out_amax = 1.f;  // set below from the reference
   }
   if (!set_fused_attention_tiling(cfg.warps, cfg.m_tiles) ||
-      !set_fused_attention_wgmma(cfg.wgmma_wg, cfg.wgmma_keys)) {
+      // wgmma_wg 0: the mma.sync/simt cases, so the warpgroup path (automatic on sm_90) is off
+      !set_fused_attention_wgmma(cfg.wgmma_wg > 0 ? cfg.wgmma_wg : -1, cfg.wgmma_keys)) {
     c.fail("tiling %d/%d, wgmma %d/%d refused", cfg.warps, cfg.m_tiles, cfg.wgmma_wg, cfg.wgmma_keys);
     return;
   }

@@ -395,8 +395,8 @@ public final class NativeApi {
   /**
    * Benchmarking knob: the warpgroup-MMA path of the FP16 fused attention (sm_90, head size 64 or
    * 128) for every later launch in this process: warpgroups per block (1 or 2; 0 = automatic, which
-   * takes the path only with {@code FT4J_ATTENTION_WGMMA=1} in the environment until it has been
-   * timed on a GPU; -1 = never) and keys per step (64 or 128; 0 = automatic).
+   * takes the path unless {@code FT4J_ATTENTION_WGMMA=0} is in the environment: 1 warpgroup up to
+   * 128 queries, else 2; -1 = never) and keys per step (64 or 128; 0 = automatic: 64).
    */
   public static void setFusedAttentionWgmma(int warpgroups, int keys) {
     if (warpgroups < -1 || warpgroups > 2 || (keys != 0 && keys != 64 && keys != 128)) {

@@ -228,7 +228,7 @@ class FusedAttentionGpuTest {
   void pathsAndUnsupportedHeadSizes() {
     int smMajor = CudaDevice.open(0).smMajor();
     AttentionPath fp16 = NativeApi.fusedAttentionPath(DType.FP16, 12, 64);
-    // mma.sync, or the warpgroup MMAs on sm_90 where FT4J_ATTENTION_WGMMA=1 asks for them
+    // mma.sync, or on sm_90 the warpgroup MMAs (unless FT4J_ATTENTION_WGMMA=0)
     assertEquals(smMajor >= 8, fp16.tensorCores(), fp16.toString());
     assertEquals(AttentionPath.CUDA_CORES, NativeApi.fusedAttentionPath(DType.FP32, 12, 64));
     assertEquals(AttentionPath.CUDA_CORES, NativeApi.fusedAttentionPath(DType.FP16, 12, 40));
