@@ -267,16 +267,7 @@ public final class CpuEncoder implements Encoder {
     int hidden = config.hidden();
     int inter = config.intermediateSize();
 
-    w.qkv.multiply(
-        kernels,
-        x,
-        tokens,
-        qkv,
-        (y, r0, m, c0, n) -> {
-          for (int r = r0; r < r0 + m; r++) {
-            kernels.addBias(y, r * 3 * hidden + c0, w.qkvBias, c0, n);
-          }
-        });
+    w.qkv.multiply(kernels, x, tokens, qkv, perRow(3 * hidden, w.qkvBias, kernels::addBias));
     attention(qkv, offsets, ctx);
 
     // attn = LN(ctx Wo^T + bo + x)
@@ -286,20 +277,25 @@ public final class CpuEncoder implements Encoder {
 
     // h = gelu(attn Wi^T + bi), in the wide buffer (Q, K, V are no longer needed)
     float[] h = qkv;
-    w.ffn1.multiply(
-        kernels,
-        attn,
-        tokens,
-        h,
-        (y, r0, m, c0, n) -> {
-          for (int r = r0; r < r0 + m; r++) {
-            kernels.biasGelu(y, r * inter + c0, w.ffn1Bias, c0, n);
-          }
-        });
+    w.ffn1.multiply(kernels, attn, tokens, h, perRow(inter, w.ffn1Bias, kernels::biasGelu));
 
     // x = LN(h Wo2^T + bo2 + attn)
     w.ffn2.multiply(kernels, h, tokens, x, null);
     addBiasResidualLayerNorm(x, w.ffn2Bias, attn, w.outputGamma, w.outputBeta, tokens);
+  }
+
+  /** A bias step of {@link CpuKernels} (addBias, biasGelu): (y, at, bias, biasAt, n). */
+  private interface BiasStep {
+    void apply(float[] y, int at, float[] bias, int biasAt, int n);
+  }
+
+  /** The tile epilogue that runs {@code step} on each row of a tile of a [rows, ld] product. */
+  private static PackedMatrix.TileEpilogue perRow(int ld, float[] bias, BiasStep step) {
+    return (y, r0, m, c0, n) -> {
+      for (int r = r0; r < r0 + m; r++) {
+        step.apply(y, r * ld + c0, bias, c0, n);
+      }
+    };
   }
 
   /** y[r, :] = LN(y[r, :] + bias + residual[r, :]) for the first {@code tokens} rows. */
