@@ -13,7 +13,8 @@
 # RPS "0 1"), the PyTorch anchor (PT=1), FP16 with and without the GELU epilogue (GELU=1),
 # embedding throughput with host vs device pooling (EMB=1), service load with and without the
 # EmbeddingBatcher (SERVE=1),
-# epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), GEMM tuning (TUNE=1: encoder_gemm
+# epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), the INT8 layer breakdown
+# (I8=1: Int8LayerBench over I8_ARGS tokens, without and with FT4J_INT8_WGMMA=1), GEMM tuning (TUNE=1: encoder_gemm
 # over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config at TUNE_CHECK "BxS ...",
 # default "32x128 32x384").
 # WGMMA_TESTS=1: the INT8 GEMM, FP16/INT8 encoder and padding-removal GPU tests again with
@@ -24,7 +25,8 @@
 # measured: GPU tests without the sanitizers, the warpgroup kernels' tests, FP16 (with and without
 # the warpgroup attention) and
 # both INT8 modes (with and without the warpgroup kernel) at 1x128 and 32x128, the PyTorch anchor
-# there, the attention benchmark at 32x128 and 32x384); explicit switches still win.
+# there, the attention benchmark at 32x128 and 32x384, the INT8 layer breakdown); explicit switches
+# still win.
 # Model shape of every timing: LAYERS, HEADS, HSIZE (default BERT-base: 12 12 64); ITERS and WARMUP
 # pass --iterations / --warmup to encoder_sample (its defaults if unset); EMB_ARGS, SERVE_ARGS and
 # EPI_ARGS replace the arguments of EmbedBench, ServeBench and EpilogueBench; FT4J_TEST_SELECT (JUnit
@@ -38,7 +40,7 @@ mkdir -p "$OUT"
 if [ "${PLAN:-}" = quick ]; then
   : "${SANITIZE:=0}" "${TEST_S:=240}" "${SHAPES:=1x128 32x128}" "${PRECS:=1:0 1:1 1:2}"
   : "${INT8_GEMMS:=auto wgmma}" "${PT_SHAPES:=1x128,32x128}" "${ATT:=1}" "${ATT_SHAPES:=32x128,32x384}"
-  : "${WGMMA_TESTS:=1}" "${ATT_WGMMA:=1}"
+  : "${WGMMA_TESTS:=1}" "${ATT_WGMMA:=1}" "${I8:=1}"
 fi
 export SANITIZE
 L=${LAYERS:-12} H=${HEADS:-12} D=${HSIZE:-64}
@@ -100,6 +102,12 @@ if [ "${SERVE:-0}" = 1 ]; then  # closed-loop clients: direct calls vs Embedding
 fi
 if [ "${EPI:-0}" = 1 ]; then
   timeout 120 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.EpilogueBench ${EPI_ARGS:-128,4096,12288} > $OUT/epilogue.csv 2>&1; cat $OUT/epilogue.csv
+fi
+if [ "${I8:-0}" = 1 ]; then  # the INT8 layer piece by piece (GEMMs, row kernels) next to FP16's
+  for wg in 0 1; do
+    echo "== Int8LayerBench FT4J_INT8_WGMMA=$wg"
+    FT4J_INT8_WGMMA=$wg timeout 90 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.Int8LayerBench ${I8_ARGS:-128,4096} $((H * D))
+  done > $OUT/int8-layer.csv 2>&1; cat $OUT/int8-layer.csv
 fi
 if [ "${ATT:-0}" = 1 ]; then
   timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.AttentionBench ${ATT_SHAPES:-1x128,32x128,32x384,8x1024,4x4096} $H $D > $OUT/attention.csv 2>&1; cat $OUT/attention.csv

@@ -99,6 +99,10 @@ if [[ $SELF_CHECK == 1 ]]; then
   if (warp == 0) {
     float t = lane < warps ? scratch[lane] : 0.f;"
     "int8 clamp admits -128|common.cuh|quantize|q = q > 127 ? 127 : (q < -127 ? -127 : q);|q = q > 127 ? 127 : (q < -128 ? -128 : q);"
+    "packed quantize stores int8 pack c at c instead of c * N|quantize.cu|quantize|q.store(qout_row + static_cast<int64_t>(c) * N);|q.store(qout_row + c);"
+    "packed layernorm caches x pack-major (another thread's slots in later passes)|quantize.cu|quantize|        row[i * packs + c] = x[i];
+        sum += x[i];|        row[c * N + i] = x[i];
+        sum += x[i];"
     "pool_rows reads one column past the row|pooling.cu|pooling|sum += to_float(base[int64_t(r) * p.hidden + c]);|sum += to_float(base[int64_t(r) * p.hidden + c + 1]);"
     "kRowSharedBytes = all 48 KiB (static scratch not left room)|common.cuh|layernorm|constexpr size_t kRowSharedBytes = kDefaultSharedBytes - 256;|constexpr size_t kRowSharedBytes = kDefaultSharedBytes;"
     "INT8 GEMM pipeline reads a stage before its copies land|gemm_int8.cu|gemm_int8|    cp_async_wait<kPStages - 2>();|    cp_async_wait<kPStages - 1>();"

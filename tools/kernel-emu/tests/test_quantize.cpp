@@ -203,7 +203,8 @@ void dbrln_case(int rows, int cols, bool per_token, bool acc8, bool bias, bool q
       out_dq ? 1 : 0, rows, cols};
   if (!kt::accepted(c, check_dequantize_bias_residual_layernorm(p))) return;
   if (!kt::launched(c, launch_dequantize_bias_residual_layernorm(p, nullptr))) return;
-  const int dep = ref::depth(cols, threads_for(cols));
+  const int n_pack = launch_width(p);  // 8 (packed accesses) or 1
+  const int dep = ref::depth(cols, threads_for(cols, n_pack), n_pack);
   for (int r = 0; r < rows; ++r) {
     const double ar = row_in ? a[r] : (double)a_static;
     std::vector<double> x(cols), dx(cols);

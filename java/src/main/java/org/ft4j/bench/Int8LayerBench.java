@@ -1,0 +1,340 @@
+package org.ft4j.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.ft4j.cuda.CudaStream;
+import org.ft4j.cuda.DType;
+import org.ft4j.cuda.DeviceBuffer;
+import org.ft4j.gemm.CublasLt;
+import org.ft4j.gemm.Epilogue;
+import org.ft4j.gemm.GemmShape;
+import org.ft4j.gemm.GemmType;
+import org.ft4j.gemm.MatmulPlan;
+import org.ft4j.nativeapi.Int8Output;
+import org.ft4j.nativeapi.NativeApi;
+import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
+
+/**
+ * Where an INT8 BERT layer spends its time, piece by piece, next to the FP16 pieces it replaces:
+ * GPU time (CUDA-graph replays, {@link GraphTimer}) of each GEMM of a layer on cuBLASLt (FP16, int8
+ * → int32, int8 → int8) and on ft4j's own INT8 GEMM (int32, dequantized FP16 and int8 outputs, its
+ * automatic plan), and of each row kernel of the INT8 layers (quantize, dequantize + bias (+ GELU)
+ * (+ quantize), dequantize + bias + residual + layernorm (+ quantize)) with the FP16 kernels beside
+ * them. Row kernels also report their effective bandwidth: the bytes they must move (each input
+ * read once, each output written once) over the time.
+ *
+ * <p>Synthetic operands (byte fills with finite values); the times do not depend on the values.
+ * ft4j's own GEMM takes its warpgroup kernel only with FT4J_INT8_WGMMA=1 in the environment.
+ *
+ * <pre>java -cp 'lib/*' org.ft4j.bench.Int8LayerBench [tokens,...] [hidden] [intermediate]</pre>
+ *
+ * Prints CSV: {@code tokens,part,what,n,k,us,gbps}.
+ */
+public final class Int8LayerBench {
+  private static final long WORKSPACE = 32L << 20;
+
+  private Int8LayerBench() {}
+
+  public static void main(String[] args) {
+    int[] tokensList =
+        args.length > 0
+            ? Arrays.stream(args[0].split(",")).mapToInt(Integer::parseInt).toArray()
+            : new int[] {128, 4096};
+    int hidden = args.length > 1 ? Integer.parseInt(args[1]) : 768;
+    int inter = args.length > 2 ? Integer.parseInt(args[2]) : 4 * hidden;
+    System.out.println("tokens,part,what,n,k,us,gbps");
+    try (CublasLt lt = CublasLt.create();
+        CudaStream stream = CudaStream.create();
+        DeviceBuffer workspace = DeviceBuffer.allocate(WORKSPACE)) {
+      for (int tokens : tokensList) {
+        new Run(lt, stream, workspace, tokens, hidden, inter).all();
+      }
+    }
+  }
+
+  /** The buffers of one token count, sized for the widest GEMM (FFN1's output). */
+  private static final class Run {
+    private final CublasLt lt;
+    private final CudaStream stream;
+    private final DeviceBuffer workspace;
+    private final int tokens;
+    private final int hidden;
+    private final int inter;
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+
+    Run(CublasLt lt, CudaStream stream, DeviceBuffer workspace, int tokens, int hidden, int inter) {
+      this.lt = lt;
+      this.stream = stream;
+      this.workspace = workspace;
+      this.tokens = tokens;
+      this.hidden = hidden;
+      this.inter = inter;
+    }
+
+    private DeviceBuffer buffer(DType t, long elements, int fill) {
+      DeviceBuffer b = DeviceBuffer.allocate(t, elements);
+      owned.add(b);
+      b.fillBytes(fill);
+      return b;
+    }
+
+    void all() {
+      try {
+        gemms();
+        rowKernels();
+      } finally {
+        owned.forEach(DeviceBuffer::close);
+      }
+    }
+
+    private void gemms() {
+      int wide = Math.max(3 * hidden, inter);
+      int deep = Math.max(hidden, inter);
+      // halves 0x3C3C (~1.06) and 0x1C1C (~0.004); int8 0x03 and 0x02; scales 0x3C3C3C3C (~0.0115)
+      DeviceBuffer a16 = buffer(DType.FP16, (long) tokens * deep, 0x3C);
+      DeviceBuffer w16 = buffer(DType.FP16, (long) wide * deep, 0x1C);
+      DeviceBuffer c16 = buffer(DType.FP16, (long) tokens * wide, 0);
+      DeviceBuffer a8 = buffer(DType.INT8, (long) tokens * deep, 0x03);
+      DeviceBuffer w8 = buffer(DType.INT8, (long) wide * deep, 0x02);
+      DeviceBuffer c32 = buffer(DType.INT32, (long) tokens * wide, 0);
+      DeviceBuffer c8 = buffer(DType.INT8, (long) tokens * wide, 0);
+      DeviceBuffer rowScale = buffer(DType.FP32, tokens, 0x3C);
+      DeviceBuffer colScale = buffer(DType.FP32, wide, 0x3C);
+      DeviceBuffer bias = buffer(DType.FP16, wide, 0x1C);
+      String[] names = {"qkv", "attn_out", "ffn1", "ffn2"};
+      int[][] nk = {{3 * hidden, hidden}, {hidden, hidden}, {inter, hidden}, {hidden, inter}};
+      double[] sums = new double[6];
+      String[] kinds = {"fp16_lt", "i8i32_lt", "i8i8_lt", "own_i32", "own_fp16", "own_i8"};
+      for (int g = 0; g < names.length; g++) {
+        int n = nk[g][0];
+        int k = nk[g][1];
+        boolean gelu = g == 2;
+        GemmShape shape = GemmShape.linear(tokens, k, n);
+        double[] t = {
+          lt(shape, GemmType.FP16, 1f, a16, w16, c16),
+          lt(shape, GemmType.I8I32, 1f, a8, w8, c32),
+          lt(shape, GemmType.I8I8, 0.01f, a8, w8, c8),
+          GraphTimer.micros(
+              stream, () -> NativeApi.gemmInt8ToInt32(c32, a8, w8, tokens, n, k, null, stream)),
+          own(Int8GemmOut.FLOAT, c16, a8, w8, rowScale, colScale, bias, gelu, n, k),
+          own(Int8GemmOut.INT8, c8, a8, w8, rowScale, colScale, bias, gelu, n, k)
+        };
+        for (int i = 0; i < t.length; i++) {
+          print("gemm", names[g] + ":" + kinds[i], n, k, t[i], 0);
+          sums[i] += t[i];
+        }
+      }
+      for (int i = 0; i < kinds.length; i++) {
+        print("gemm", "layer:" + kinds[i], 0, 0, sums[i], 0);
+      }
+    }
+
+    /** cuBLASLt's heuristic algorithm, NaN where it has none. */
+    private double lt(
+        GemmShape shape,
+        GemmType type,
+        float alpha,
+        DeviceBuffer a,
+        DeviceBuffer w,
+        DeviceBuffer c) {
+      try (MatmulPlan plan =
+          new MatmulPlan(lt, shape, type, alpha, Epilogue.NONE, workspace.bytes(), null)) {
+        return GraphTimer.micros(stream, () -> plan.run(stream, a, w, c, null, workspace));
+      } catch (RuntimeException e) {
+        System.err.println("cuBLASLt " + type + " " + shape + ": " + e.getMessage());
+        return Double.NaN;
+      }
+    }
+
+    private double own(
+        Int8GemmOut kind,
+        DeviceBuffer out,
+        DeviceBuffer a8,
+        DeviceBuffer w8,
+        DeviceBuffer rowScale,
+        DeviceBuffer colScale,
+        DeviceBuffer bias,
+        boolean gelu,
+        int n,
+        int k) {
+      return GraphTimer.micros(
+          stream,
+          () ->
+              NativeApi.gemmInt8(
+                  kind,
+                  DType.FP16,
+                  out,
+                  a8,
+                  w8,
+                  rowScale,
+                  0f,
+                  colScale,
+                  bias,
+                  kind == Int8GemmOut.INT8 ? colScale : null,
+                  0f,
+                  gelu,
+                  tokens,
+                  n,
+                  k,
+                  null,
+                  workspace,
+                  stream));
+    }
+
+    private void rowKernels() {
+      int wide = Math.max(3 * hidden, inter);
+      long cells = (long) tokens * wide;
+      DeviceBuffer acc = buffer(DType.INT32, cells, 0x01); // 16843009
+      DeviceBuffer acc8 = buffer(DType.INT8, cells, 0x3C);
+      DeviceBuffer x = buffer(DType.FP16, cells, 0x3C);
+      DeviceBuffer y = buffer(DType.FP16, cells, 0x3C);
+      DeviceBuffer residual = buffer(DType.FP16, cells, 0x3C);
+      DeviceBuffer q = buffer(DType.INT8, cells, 0);
+      DeviceBuffer rowIn = buffer(DType.FP32, tokens, 0x3C);
+      DeviceBuffer rowOut = buffer(DType.FP32, tokens, 0);
+      DeviceBuffer wScale = buffer(DType.FP32, wide, 0x3C);
+      DeviceBuffer bias = buffer(DType.FP16, wide, 0x1C);
+      DeviceBuffer gamma = buffer(DType.FP16, wide, 0x3C);
+      DeviceBuffer beta = buffer(DType.FP16, wide, 0x1C);
+      Int8Output perToken = Int8Output.perToken(q, rowOut, null);
+      float eps = 1e-12f;
+      long h = (long) tokens * hidden;
+      long i3 = (long) tokens * 3 * hidden;
+      long f = (long) tokens * inter;
+
+      row(
+          "quantize hidden (fp16 -> int8 per token)",
+          hidden,
+          h * 3,
+          () -> NativeApi.quantizeRows(DType.FP16, perToken, x, tokens, hidden, stream));
+      row(
+          "mode1 qkv: dequantize int32 -> fp16",
+          3 * hidden,
+          i3 * 6,
+          () ->
+              NativeApi.dequantizeBiasAct(
+                  DType.FP16,
+                  y,
+                  null,
+                  acc,
+                  DType.INT32,
+                  rowIn,
+                  0f,
+                  wScale,
+                  null,
+                  false,
+                  tokens,
+                  3 * hidden,
+                  stream));
+      row(
+          "mode1 ffn1: dequantize int32 + bias + gelu -> int8 per token",
+          inter,
+          f * 5,
+          () ->
+              NativeApi.dequantizeBiasAct(
+                  DType.FP16,
+                  null,
+                  perToken,
+                  acc,
+                  DType.INT32,
+                  rowIn,
+                  0f,
+                  wScale,
+                  bias,
+                  true,
+                  tokens,
+                  inter,
+                  stream));
+      row(
+          "mode1 ln: dequantize int32 + bias + residual + layernorm -> fp16 + int8",
+          hidden,
+          h * (4 + 2 + 2 + 1),
+          () ->
+              NativeApi.dequantizeBiasResidualLayerNorm(
+                  DType.FP16,
+                  y,
+                  perToken,
+                  acc,
+                  DType.INT32,
+                  rowIn,
+                  0f,
+                  wScale,
+                  bias,
+                  residual,
+                  gamma,
+                  beta,
+                  eps,
+                  false,
+                  tokens,
+                  hidden,
+                  stream));
+      row(
+          "mode2 ffn1: dequantize int8 + bias + gelu -> int8 per token",
+          inter,
+          f * 2,
+          () ->
+              NativeApi.dequantizeBiasAct(
+                  DType.FP16,
+                  null,
+                  perToken,
+                  acc8,
+                  DType.INT8,
+                  null,
+                  1f,
+                  wScale,
+                  bias,
+                  true,
+                  tokens,
+                  inter,
+                  stream));
+      row(
+          "mode2 ln: int8 + bias + residual + layernorm -> int8 + dequantized fp16",
+          hidden,
+          h * (1 + 2 + 2 + 1),
+          () ->
+              NativeApi.dequantizeBiasResidualLayerNorm(
+                  DType.FP16,
+                  y,
+                  perToken,
+                  acc8,
+                  DType.INT8,
+                  null,
+                  1f,
+                  wScale,
+                  bias,
+                  residual,
+                  gamma,
+                  beta,
+                  eps,
+                  true,
+                  tokens,
+                  hidden,
+                  stream));
+      row(
+          "fp16 ln: bias + residual + layernorm",
+          hidden,
+          h * 6,
+          () ->
+              NativeApi.addBiasResidualLayerNorm(
+                  DType.FP16, y, x, bias, residual, gamma, beta, eps, tokens, hidden, stream));
+      row(
+          "fp16 ffn1: bias + gelu in place",
+          inter,
+          f * 4,
+          () -> NativeApi.addBiasGelu(DType.FP16, y, bias, tokens, inter, stream));
+    }
+
+    private void row(String what, int cols, long bytes, Runnable launch) {
+      double us = GraphTimer.micros(stream, launch);
+      print("row", what, cols, 0, us, bytes / (us * 1e3));
+    }
+
+    private void print(String part, String what, int n, int k, double us, double gbps) {
+      System.out.println(
+          String.format(
+              Locale.ROOT, "%d,%s,\"%s\",%d,%d,%.2f,%.0f", tokens, part, what, n, k, us, gbps));
+    }
+  }
+}
