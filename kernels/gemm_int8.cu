@@ -371,23 +371,39 @@ __global__ void __launch_bounds__(Tile::kThreads)
 }
 
 // ---------------------------------------------------------------------------------------------
-// The warpgroup kernel (sm_90a: wgmma): 128 x 128 per block of 256 threads, two warpgroups of
-// 64 x 128 each, k-steps of 128 through a 5-stage cp.async pipeline into 128-byte-swizzled tiles
-// (ptx.cuh, wgmma_desc_sw128) in dynamic shared memory, four wgmma m64n128k32 per step and
-// warpgroup. One step's wgmmas stay in flight while the next step's are issued (wgmma_wait<1>),
-// so copies run kWPrefetch = kWStages - 2 steps ahead: a stage is refilled only two steps after
-// it was read, when its wgmmas are known to be done. Its accumulators have mma.m16n8's layout per
-// warp (ptx.cuh), so the epilogue and the split-K path are the ones above. Launched only where the
-// library has sm_90a code and the device is sm_90 (plan_gemm_int8); elsewhere the body is empty.
+// The warpgroup kernels (sm_90a: wgmma): 128 x 128 per block of 256 threads, two warpgroups of
+// 64 x 128 each, k-steps of 128 through a kStages-stage cp.async pipeline into 128-byte-swizzled
+// tiles (ptx.cuh, wgmma_desc_sw128) in dynamic shared memory, four wgmma m64n128k32 per step and
+// warpgroup. kInFlight steps of wgmmas stay in flight while the next step's are issued
+// (wgmma_wait<kInFlight>), so a stage is refilled only 1 + kInFlight steps after it was read, and
+// copies run kStages - 1 - kInFlight steps ahead. Two shapes of it (WgTile):
+//  - WgDeep (GemmInt8Kernel::WGMMA): 5 stages, one step of wgmmas in flight, copies 3 steps ahead;
+//    161 KiB of shared memory, one block per SM.
+//  - WgPair (WGMMA_PAIR): 3 stages, no wgmma in flight across steps, copies 2 steps ahead; 97 KiB,
+//    two blocks per SM, so that one block's prologue (the first copies' latency) and epilogue
+//    overlap the other's wgmmas. Short K (BERT-base: 768 = 6 steps) leaves the one-block kernel
+//    idle for a large share of each tile; the pair is meant to hide that.
+// Their accumulators have mma.m16n8's layout per warp (ptx.cuh), so the epilogue and the split-K
+// path are the ones above. Launched only where the library has sm_90a code and the device is
+// sm_90 (plan_gemm_int8); elsewhere the body is empty.
 constexpr int kWBM = 128;
 constexpr int kWBN = 128;
 constexpr int kWBK = 128;  // bytes = int8 values: one 128-byte swizzle row
-constexpr int kWStages = 5;
-constexpr int kWPrefetch = kWStages - 2;  // k-steps of copies in flight ahead of the wgmmas
 constexpr int kWThreads = 256;
 constexpr int kWTileBytes = kWBM * kWBK;  // 16 KiB per operand and stage (kWBM == kWBN)
-// the stages plus slack to align them to 1024 bytes (what the 128-byte swizzle needs)
-constexpr size_t kWSharedBytes = size_t(kWStages) * 2 * kWTileBytes + 1024;
+
+template <int kStagesT, int kInFlightT, int kMinBlocksT>
+struct WgTile {
+  static constexpr int kStages = kStagesT;
+  static constexpr int kInFlight = kInFlightT;              // wgmma steps left in flight
+  static constexpr int kPrefetch = kStages - 1 - kInFlight;  // k-steps of copies ahead
+  static constexpr int kMinBlocks = kMinBlocksT;             // blocks per SM (launch bounds)
+  // the stages plus slack to align them to 1024 bytes (what the 128-byte swizzle needs)
+  static constexpr size_t kSharedBytes = size_t(kStages) * 2 * kWTileBytes + 1024;
+  static_assert(kPrefetch >= 1, "at least one step of copies ahead");
+};
+using WgDeep = WgTile<5, 1, 1>;
+using WgPair = WgTile<3, 0, 2>;
 
 // Issues the copy of one 128 x 128 tile (rows row0.., k0..k0+127) of a [rows, k] row-major int8
 // matrix (k % 16 == 0) into `tile` (1024-byte aligned) in the 128-byte swizzle: chunk c (16
@@ -405,8 +421,8 @@ __device__ __forceinline__ void issue_swizzled(int8_t* tile, const int8_t* src, 
   }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kWThreads, 1)
+template <typename T, typename Wg>
+__global__ void __launch_bounds__(kWThreads, Wg::kMinBlocks)
     gemm_int8_wgmma_kernel(GemmInt8Params<T> p, int32_t* partial) {
 #ifdef FT4J_WGMMA_CODE  // sm_90a device code (and the CPU emulator); empty elsewhere
   extern __shared__ int8_t wgmma_smem[];
@@ -436,26 +452,29 @@ __global__ void __launch_bounds__(kWThreads, 1)
     for (int f = 0; f < 4; ++f) acc[0][j][f] = 0;
 
 #pragma unroll
-  for (int s = 0; s < kWPrefetch; ++s) {
+  for (int s = 0; s < Wg::kPrefetch; ++s) {
     if (s < ktiles) issue(s, s);
     cp_async_commit();
   }
   for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<kWPrefetch - 1>();  // this thread's copies of tile kt have landed
-    fence_proxy_async_shared();       // ... and are visible to wgmma's reads
-    __syncthreads();  // every thread's; and every warpgroup has waited for tile kt - 2's wgmmas
-    const int next = kt + kWPrefetch;
-    if (next < ktiles) issue(next % kWStages, next);  // into the stage tile kt - 2 used
+    cp_async_wait<Wg::kPrefetch - 1>();  // this thread's copies of tile kt have landed
+    fence_proxy_async_shared();          // ... and are visible to wgmma's reads
+    // every thread's; and every warpgroup has waited for tile kt - 1 - kInFlight's wgmmas
+    __syncthreads();
+    const int next = kt + Wg::kPrefetch;
+    // into the stage of tile kt - 1 - kInFlight, whose wgmmas are done
+    if (next < ktiles) issue(next % Wg::kStages, next);
     cp_async_commit();
-    const int8_t* a = a_tile(kt % kWStages) + wg * 64 * kWBK;
-    const int8_t* b = b_tile(kt % kWStages);
+    const int8_t* a = a_tile(kt % Wg::kStages) + wg * 64 * kWBK;
+    const int8_t* b = b_tile(kt % Wg::kStages);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kWBK / 32; ++kk) {
       wgmma_s8_m64n128k32(acc[0], wgmma_desc_sw128(a + 32 * kk), wgmma_desc_sw128(b + 32 * kk));
     }
     wgmma_commit();
-    wgmma_wait<1>();  // tile kt - 1's wgmmas are done: its stage may be refilled next step
+    // tile kt - kInFlight's wgmmas are done: its stage may be refilled next step
+    wgmma_wait<Wg::kInFlight>();
   }
   wgmma_wait<0>();
   wgmma_fence_operand(acc[0]);  // the epilogue's reads stay after the wait
@@ -592,15 +611,15 @@ cudaError_t launch_pipelined(const GemmInt8Params<T>& p, int splits, cudaStream_
   });
 }
 
-template <typename T>
+template <typename T, typename Wg>
 cudaError_t launch_wgmma(const GemmInt8Params<T>& p, int splits, cudaStream_t stream) {
-  auto kernel = gemm_int8_wgmma_kernel<T>;
-  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), kWSharedBytes);
+  auto kernel = gemm_int8_wgmma_kernel<T, Wg>;
+  const cudaError_t e = allow_shared(reinterpret_cast<const void*>(kernel), Wg::kSharedBytes);
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kWBN)),
                   static_cast<unsigned>(ceil_div(p.m, kWBM)), static_cast<unsigned>(splits));
   return launch_split(p, splits, stream, [&](int32_t* partial) {
-    kernel<<<grid, kWThreads, kWSharedBytes, stream>>>(p, partial);
+    kernel<<<grid, kWThreads, Wg::kSharedBytes, stream>>>(p, partial);
   });
 }
 
@@ -619,7 +638,7 @@ std::string check_gemm_int8(const GemmInt8Params<T>& p) {
   if (p.forced_kernel >= 0) {  // a tuned plan: it must fit this launch
     const std::string plan = "kernel " + std::to_string(p.forced_kernel) + " with " +
                              std::to_string(p.forced_splits) + " K splits";
-    if (p.forced_kernel > 3) return "unknown " + plan + " (kernels 0, 1, 2, 3)";
+    if (p.forced_kernel > 4) return "unknown " + plan + " (kernels 0, 1, 2, 3, 4)";
     if (p.forced_splits < 1 || p.forced_splits > 65535) return plan + ": splits must be 1..65535";
     if (p.forced_kernel == 0 && p.forced_splits != 1) return plan + ": the simple kernel has none";
     if (p.forced_kernel != 0) {
@@ -627,7 +646,7 @@ std::string check_gemm_int8(const GemmInt8Params<T>& p) {
       if (!vector || gemm_device().major < 8) {
         return plan + ": the pipelined kernels need sm_80+, K % 16 == 0 and 16-byte aligned A, B";
       }
-      if (p.forced_kernel == 3 && !gemm_device().wgmma) {
+      if (p.forced_kernel >= 3 && !gemm_device().wgmma) {
         return plan + ": the warpgroup (wgmma) kernel needs an sm_90 GPU and a library built with"
                       " sm_90a code (CUDA architecture 90a)";
       }
@@ -648,7 +667,8 @@ cudaError_t launch_gemm_int8(const GemmInt8Params<T>& p, cudaStream_t stream) {
   switch (plan.kernel) {
     case GemmInt8Kernel::TILE128: return launch_pipelined<T, Tile128>(p, plan.splits, stream);
     case GemmInt8Kernel::TILE64: return launch_pipelined<T, Tile64>(p, plan.splits, stream);
-    case GemmInt8Kernel::WGMMA: return launch_wgmma<T>(p, plan.splits, stream);
+    case GemmInt8Kernel::WGMMA: return launch_wgmma<T, WgDeep>(p, plan.splits, stream);
+    case GemmInt8Kernel::WGMMA_PAIR: return launch_wgmma<T, WgPair>(p, plan.splits, stream);
     default: break;
   }
   const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kBN)),

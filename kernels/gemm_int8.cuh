@@ -61,7 +61,7 @@ struct GemmInt8Params {
   int forced_splits;       // with forced_kernel: its K splits (>= 1)
 };
 
-enum class GemmInt8Kernel : int { SIMPLE = 0, TILE128 = 1, TILE64 = 2, WGMMA = 3 };
+enum class GemmInt8Kernel : int { SIMPLE = 0, TILE128 = 1, TILE64 = 2, WGMMA = 3, WGMMA_PAIR = 4 };
 
 struct GemmInt8Plan {
   GemmInt8Kernel kernel;

@@ -168,7 +168,7 @@ void gemm_case(const Shape& s, const Variant& v) {
   p.forced_splits = v.forced_kernel >= 0 ? v.splits : 0;
   if (!kt::accepted(c, check_gemm_int8(p))) return;
   const GemmInt8Plan plan = plan_gemm_int8(p);
-  static const char* names[] = {"simple", "tile128", "tile64", "wgmma"};
+  static const char* names[] = {"simple", "tile128", "tile64", "wgmma", "wgmma-pair"};
   const bool vec = K % 16 == 0 && !v.misalign;
   std::string seen = std::string(names[int(plan.kernel)]) +
                      (plan.kernel == GemmInt8Kernel::SIMPLE ? (vec ? "/16B" : "/bytes") : "") +
@@ -251,7 +251,7 @@ void parameter_checks() {
       {"K = -1", [](auto& p) { p.k = -1; }, ">= 1"},
       {"M above 65535 row blocks", [](auto& p) { p.m = 65535 * 64 + 1; }, "65535"},
       {"scaled output without w_scale", [](auto& p) { p.w_scale = nullptr; }, "w_scale"},
-      {"unknown forced kernel", [](auto& p) { p.forced_kernel = 4; p.forced_splits = 1; }, "unknown"},
+      {"unknown forced kernel", [](auto& p) { p.forced_kernel = 5; p.forced_splits = 1; }, "unknown"},
       {"forced splits 0", [](auto& p) { p.forced_kernel = 2; p.forced_splits = 0; }, "splits"},
       {"simple kernel with splits", [](auto& p) { p.forced_kernel = 0; p.forced_splits = 2; }, "has none"},
       {"pipelined with K % 16 != 0", [](auto& p) { p.forced_kernel = 1; p.forced_splits = 1; p.k = 24; }, "K % 16"},
@@ -305,10 +305,12 @@ int main(int argc, char** argv) {
       plans.push_back({2, 2});
       if (s.k >= 96) plans.push_back({2, 3});
     }
-    if (EMU_SM >= 90 && vec) {  // the warpgroup kernel (k-steps of 128): one step, several, split
-      plans.push_back({3, 1});
-      if (s.k > 128) plans.push_back({3, 2});
-      if (s.k >= 384) plans.push_back({3, 3});
+    if (EMU_SM >= 90 && vec) {  // the warpgroup kernels (k-steps of 128): one step, several, split
+      for (int wk : {3, 4}) {
+        plans.push_back({wk, 1});
+        if (s.k > 128) plans.push_back({wk, 2});
+        if (s.k >= 384) plans.push_back({wk, 3});
+      }
     }
     for (auto [kernel, splits] : plans) {
       for (GemmInt8Out kind : kinds) {

@@ -11,8 +11,8 @@ import org.ft4j.nativeapi.NativeApi;
  * <p>One value is not cuBLASLt's: {@link #ft4jOwn()} (id −1, written {@code ft4j} in config files)
  * stands for ft4j's own INT8 GEMM (kernels/gemm_int8.cu) where the tuner found it faster. For it
  * {@code tile} is the own kernel the tuner picked (0 = ft4j's automatic choice, 1 simple, 2
- * pipelined 128×128, 3 pipelined 64×64, 4 warpgroup (wgmma) 128×128) and {@code splitK} its K
- * splits; the other fields are 0.
+ * pipelined 128×128, 3 pipelined 64×64, 4 warpgroup (wgmma) 128×128, 5 the same with two blocks per
+ * SM) and {@code splitK} its K splits; the other fields are 0.
  *
  * @param id CUBLASLT_ALGO_CONFIG_ID (from cublasLtMatmulAlgoGetIds), or −1 for ft4j's own GEMM
  * @param tile cublasLtMatmulTile_t (0 = undefined: the algorithm picks)
@@ -92,7 +92,12 @@ public record GemmAlgorithm(
 
   /** Names of the own kernels by their tile-field code. */
   private static final String[] OWN_KERNELS = {
-    "automatic", "simple 64x64", "pipelined 128x128", "pipelined 64x64", "warpgroup 128x128"
+    "automatic",
+    "simple 64x64",
+    "pipelined 128x128",
+    "pipelined 64x64",
+    "warpgroup 128x128",
+    "warpgroup 128x128, 2 blocks/SM"
   };
 
   /** ft4j's own INT8 GEMM instead of a cuBLASLt algorithm, with ft4j's automatic kernel choice. */
@@ -102,7 +107,8 @@ public record GemmAlgorithm(
 
   /**
    * ft4j's own INT8 GEMM with a fixed kernel ({@code kernel}: 1 simple, 2 pipelined 128×128, 3
-   * pipelined 64×64, 4 warpgroup 128×128; 0 automatic) and {@code splits} K splits.
+   * pipelined 64×64, 4 warpgroup 128×128, 5 warpgroup 128×128 with two blocks per SM; 0 automatic)
+   * and {@code splits} K splits.
    */
   public static GemmAlgorithm ft4jOwn(int kernel, int splits) {
     return new GemmAlgorithm(FT4J_OWN_ID, kernel, 0, splits, 0, 0, 0, 0, 0);
@@ -124,7 +130,8 @@ public record GemmAlgorithm(
     NativeApi.Int8GemmKernel.SIMPLE,
     NativeApi.Int8GemmKernel.PIPELINED_128,
     NativeApi.Int8GemmKernel.PIPELINED_64,
-    NativeApi.Int8GemmKernel.WARPGROUP_128
+    NativeApi.Int8GemmKernel.WARPGROUP_128,
+    NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR
   };
 
   /** True for {@link #ft4jOwn()}. */

@@ -122,10 +122,11 @@ public final class OwnInt8Gemm implements GemmTuner.OwnKernel, AutoCloseable {
   /**
    * The variants of ft4j's own INT8 GEMM worth timing for [m, n, k]: its automatic choice, the
    * simple kernel, and where K % 16 == 0 the pipelined 128×128 kernel, the pipelined 64×64 one with
-   * 1, 2, 3, 4, 6 or 8 K splits (each split keeping at least 4 k-steps of 32), and the warpgroup
-   * (wgmma) 128×128 kernel with 1 to 4 K splits (each keeping at least 2 k-steps of 128). Variants
-   * the device cannot run (the warpgroup kernel off sm_90) fail at run time and drop out of the
-   * final pass; the tuner also drops a variant whose output differs from the automatic plan's.
+   * 1, 2, 3, 4, 6 or 8 K splits (each split keeping at least 4 k-steps of 32), and the two
+   * warpgroup (wgmma) 128×128 kernels (one block per SM, and two) with 1 to 4 K splits (each
+   * keeping at least 2 k-steps of 128). Variants the device cannot run (the warpgroup kernel off
+   * sm_90) fail at run time and drop out of the final pass; the tuner also drops a variant whose
+   * output differs from the automatic plan's.
    */
   public static List<GemmAlgorithm> variants(int m, int n, int k) {
     List<GemmAlgorithm> v = new ArrayList<>();
@@ -140,9 +141,11 @@ public final class OwnInt8Gemm implements GemmTuner.OwnKernel, AutoCloseable {
         }
       }
       int wSteps = (k + 127) / 128;
-      for (int splits = 1; splits <= MAX_WARPGROUP_SPLITS; splits++) {
-        if (splits == 1 || wSteps / splits >= 2) {
-          v.add(GemmAlgorithm.ft4jOwn(4, splits));
+      for (int kernel : new int[] {4, 5}) {
+        for (int splits = 1; splits <= MAX_WARPGROUP_SPLITS; splits++) {
+          if (splits == 1 || wSteps / splits >= 2) {
+            v.add(GemmAlgorithm.ft4jOwn(kernel, splits));
+          }
         }
       }
     }

@@ -1128,7 +1128,14 @@ public final class NativeApi {
      * plan takes it only with {@code FT4J_INT8_WGMMA=1} in the environment until it has run on an
      * H100; a tuned plan may name it.
      */
-    WARPGROUP_128
+    WARPGROUP_128,
+    /**
+     * The warpgroup kernel with 3 stages (copies 2 k-steps ahead, no wgmma in flight across steps)
+     * in 97 KiB of shared memory, so that two blocks share an SM and one's prologue and epilogue
+     * overlap the other's wgmmas (BERT-base's K = 768 is only 6 k-steps). Never chosen
+     * automatically: tuned plans (the tuner times it) and forced plans only.
+     */
+    WARPGROUP_128_PAIR
   }
 
   /** How {@link #gemmInt8} runs a shape: its kernel and how many K splits (1: none). */

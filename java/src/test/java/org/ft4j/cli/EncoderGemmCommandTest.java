@@ -131,7 +131,12 @@ class EncoderGemmCommandTest {
             GemmAlgorithm.ft4jOwn(4, 1),
             GemmAlgorithm.ft4jOwn(4, 2),
             GemmAlgorithm.ft4jOwn(4, 3),
-            GemmAlgorithm.ft4jOwn(4, 4)),
+            GemmAlgorithm.ft4jOwn(4, 4),
+            // and the one with two blocks per SM
+            GemmAlgorithm.ft4jOwn(5, 1),
+            GemmAlgorithm.ft4jOwn(5, 2),
+            GemmAlgorithm.ft4jOwn(5, 3),
+            GemmAlgorithm.ft4jOwn(5, 4)),
         OwnInt8Gemm.variants(128, 768, 3072));
     // K = 384: 12 k-steps, at least 4 per split: up to 3 splits; 3 warpgroup steps: no split
     assertEquals(
@@ -142,7 +147,8 @@ class EncoderGemmCommandTest {
             GemmAlgorithm.ft4jOwn(3, 1),
             GemmAlgorithm.ft4jOwn(3, 2),
             GemmAlgorithm.ft4jOwn(3, 3),
-            GemmAlgorithm.ft4jOwn(4, 1)),
+            GemmAlgorithm.ft4jOwn(4, 1),
+            GemmAlgorithm.ft4jOwn(5, 1)),
         OwnInt8Gemm.variants(32, 384, 384));
     // K % 16 != 0: only the simple kernel (and the automatic choice, which picks it)
     assertEquals(

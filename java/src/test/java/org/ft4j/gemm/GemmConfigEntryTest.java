@@ -245,9 +245,15 @@ class GemmConfigEntryTest {
     assertEquals(
         "ft4j's own INT8 GEMM (warpgroup 128x128, 3 K splits)",
         GemmAlgorithm.ft4jOwn(4, 3).toString());
+    assertEquals(
+        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR, 2),
+        GemmAlgorithm.ft4jOwn(5, 2).ownPlan());
+    assertEquals(
+        "ft4j's own INT8 GEMM (warpgroup 128x128, 2 blocks/SM, 2 K splits)",
+        GemmAlgorithm.ft4jOwn(5, 2).toString());
     IllegalArgumentException unknown =
-        assertThrows(IllegalArgumentException.class, () -> GemmAlgorithm.ft4jOwn(5, 1));
-    assertTrue(unknown.getMessage().contains("= 5, must be 0..4"), unknown::getMessage);
+        assertThrows(IllegalArgumentException.class, () -> GemmAlgorithm.ft4jOwn(6, 1));
+    assertTrue(unknown.getMessage().contains("= 6, must be 0..5"), unknown::getMessage);
     assertNull(GemmAlgorithm.ft4jOwn().ownPlan()); // ft4j's automatic choice
   }
 

@@ -271,10 +271,15 @@ class Int8GemmGpuTest {
               new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 1),
               new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 2),
               new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 3),
-              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 40)
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 40),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR, 1),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR, 3),
+              new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR, 40)
             }) {
           String what = "[" + m + ", " + n + ", " + k + "] " + plan;
-          boolean warpgroup = plan.kernel() == NativeApi.Int8GemmKernel.WARPGROUP_128;
+          boolean warpgroup =
+              plan.kernel() == NativeApi.Int8GemmKernel.WARPGROUP_128
+                  || plan.kernel() == NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR;
           if (warpgroup && hopper && !WARPGROUP_BUILT.get()) {
             continue;
           }
