@@ -19,14 +19,15 @@ import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
 /**
  * Where an INT8 BERT layer spends its time, piece by piece, next to the FP16 pieces it replaces:
  * GPU time (CUDA-graph replays, {@link GraphTimer}) of each GEMM of a layer on cuBLASLt (FP16, int8
- * → int32, int8 → int8) and on ft4j's own INT8 GEMM (int32, dequantized FP16 and int8 outputs, its
- * automatic plan), and of each row kernel of the INT8 layers (quantize, dequantize + bias (+ GELU)
- * (+ quantize), dequantize + bias + residual + layernorm (+ quantize)) with the FP16 kernels beside
- * them. Row kernels also report their effective bandwidth: the bytes they must move (each input
- * read once, each output written once) over the time.
+ * → int32, int8 → int8) and on ft4j's own INT8 GEMM (int32, dequantized FP16 and int8 outputs; its
+ * automatic plan, and both warpgroup kernels forced: NaN off sm_90), and of each row kernel of the
+ * INT8 layers (quantize, dequantize + bias (+ GELU) (+ quantize), dequantize + bias + residual +
+ * layernorm (+ quantize)) with the FP16 kernels beside them. Row kernels also report their
+ * effective bandwidth: the bytes they must move (each input read once, each output written once)
+ * over the time.
  *
- * <p>Synthetic operands (byte fills with finite values); the times do not depend on the values.
- * ft4j's own GEMM takes its warpgroup kernel only with FT4J_INT8_WGMMA=1 in the environment.
+ * <p>Synthetic operands (byte fills with finite values); the times do not depend on the values. The
+ * automatic plan takes the warpgroup kernel only with FT4J_INT8_WGMMA=1 in the environment.
  *
  * <pre>java -cp 'lib/*' org.ft4j.bench.Int8LayerBench [tokens,...] [hidden] [intermediate]</pre>
  *
@@ -105,29 +106,44 @@ public final class Int8LayerBench {
       DeviceBuffer bias = buffer(DType.FP16, wide, 0x1C);
       String[] names = {"qkv", "attn_out", "ffn1", "ffn2"};
       int[][] nk = {{3 * hidden, hidden}, {hidden, hidden}, {inter, hidden}, {hidden, inter}};
-      double[] sums = new double[6];
-      String[] kinds = {"fp16_lt", "i8i32_lt", "i8i8_lt", "own_i32", "own_fp16", "own_i8"};
+      // own GEMM plans: the automatic choice, and the two warpgroup kernels forced (sm_90 only)
+      String[] planNames = {"auto", "wgmma", "wgmma_pair"};
+      NativeApi.Int8GemmPlan[] plans = {
+        null,
+        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 1),
+        new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR, 1)
+      };
+      Int8GemmOut[] outs = {Int8GemmOut.INT32, Int8GemmOut.FLOAT, Int8GemmOut.INT8};
+      String[] outNames = {"i32", "fp16", "i8"};
+      List<String> kinds = new ArrayList<>(List.of("fp16_lt", "i8i32_lt", "i8i8_lt"));
+      for (String plan : planNames) {
+        for (String out : outNames) {
+          kinds.add("own_" + plan + "_" + out);
+        }
+      }
+      double[] sums = new double[kinds.size()];
       for (int g = 0; g < names.length; g++) {
         int n = nk[g][0];
         int k = nk[g][1];
         boolean gelu = g == 2;
         GemmShape shape = GemmShape.linear(tokens, k, n);
-        double[] t = {
-          lt(shape, GemmType.FP16, 1f, a16, w16, c16),
-          lt(shape, GemmType.I8I32, 1f, a8, w8, c32),
-          lt(shape, GemmType.I8I8, 0.01f, a8, w8, c8),
-          GraphTimer.micros(
-              stream, () -> NativeApi.gemmInt8ToInt32(c32, a8, w8, tokens, n, k, null, stream)),
-          own(Int8GemmOut.FLOAT, c16, a8, w8, rowScale, colScale, bias, gelu, n, k),
-          own(Int8GemmOut.INT8, c8, a8, w8, rowScale, colScale, bias, gelu, n, k)
-        };
-        for (int i = 0; i < t.length; i++) {
-          print("gemm", names[g] + ":" + kinds[i], n, k, t[i], 0);
-          sums[i] += t[i];
+        List<Double> t = new ArrayList<>();
+        t.add(lt(shape, GemmType.FP16, 1f, a16, w16, c16));
+        t.add(lt(shape, GemmType.I8I32, 1f, a8, w8, c32));
+        t.add(lt(shape, GemmType.I8I8, 0.01f, a8, w8, c8));
+        for (NativeApi.Int8GemmPlan plan : plans) {
+          for (Int8GemmOut out : outs) {
+            DeviceBuffer c = out == Int8GemmOut.INT32 ? c32 : out == Int8GemmOut.INT8 ? c8 : c16;
+            t.add(own(out, plan, c, a8, w8, rowScale, colScale, bias, gelu, n, k));
+          }
+        }
+        for (int i = 0; i < t.size(); i++) {
+          print("gemm", names[g] + ":" + kinds.get(i), n, k, t.get(i), 0);
+          sums[i] += t.get(i);
         }
       }
-      for (int i = 0; i < kinds.length; i++) {
-        print("gemm", "layer:" + kinds[i], 0, 0, sums[i], 0);
+      for (int i = 0; i < sums.length; i++) {
+        print("gemm", "layer:" + kinds.get(i), 0, 0, sums[i], 0);
       }
     }
 
@@ -148,8 +164,10 @@ public final class Int8LayerBench {
       }
     }
 
+    /** ft4j's own GEMM on {@code plan} (null: automatic), NaN where the device cannot run it. */
     private double own(
         Int8GemmOut kind,
+        NativeApi.Int8GemmPlan plan,
         DeviceBuffer out,
         DeviceBuffer a8,
         DeviceBuffer w8,
@@ -159,28 +177,33 @@ public final class Int8LayerBench {
         boolean gelu,
         int n,
         int k) {
-      return GraphTimer.micros(
-          stream,
-          () ->
-              NativeApi.gemmInt8(
-                  kind,
-                  DType.FP16,
-                  out,
-                  a8,
-                  w8,
-                  rowScale,
-                  0f,
-                  colScale,
-                  bias,
-                  kind == Int8GemmOut.INT8 ? colScale : null,
-                  0f,
-                  gelu,
-                  tokens,
-                  n,
-                  k,
-                  null,
-                  workspace,
-                  stream));
+      try {
+        return GraphTimer.micros(
+            stream,
+            () ->
+                NativeApi.gemmInt8(
+                    kind,
+                    DType.FP16,
+                    out,
+                    a8,
+                    w8,
+                    rowScale,
+                    0f,
+                    colScale,
+                    bias,
+                    kind == Int8GemmOut.INT8 ? colScale : null,
+                    0f,
+                    gelu,
+                    tokens,
+                    n,
+                    k,
+                    plan,
+                    workspace,
+                    stream));
+      } catch (UnsupportedOperationException e) {
+        System.err.println("own INT8 GEMM " + plan + ": " + e.getMessage());
+        return Double.NaN;
+      }
     }
 
     private void rowKernels() {
