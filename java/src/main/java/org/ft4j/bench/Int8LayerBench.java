@@ -29,7 +29,9 @@ import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
  * <p>Synthetic operands (byte fills with finite values); the times do not depend on the values. The
  * automatic plan takes the warpgroup kernel only with FT4J_INT8_WGMMA=1 in the environment.
  *
- * <pre>java -cp 'lib/*' org.ft4j.bench.Int8LayerBench [tokens,...] [hidden] [intermediate]</pre>
+ * <pre>
+ * java -cp 'lib/*' org.ft4j.bench.Int8LayerBench [tokens,...] [hidden] [intermediate] [gemm,row]
+ * </pre>
  *
  * Prints CSV: {@code tokens,part,what,n,k,us,gbps}.
  */
@@ -45,12 +47,13 @@ public final class Int8LayerBench {
             : new int[] {128, 4096};
     int hidden = args.length > 1 ? Integer.parseInt(args[1]) : 768;
     int inter = args.length > 2 ? Integer.parseInt(args[2]) : 4 * hidden;
+    String parts = args.length > 3 ? args[3] : "gemm,row";
     System.out.println("tokens,part,what,n,k,us,gbps");
     try (CublasLt lt = CublasLt.create();
         CudaStream stream = CudaStream.create();
         DeviceBuffer workspace = DeviceBuffer.allocate(WORKSPACE)) {
       for (int tokens : tokensList) {
-        new Run(lt, stream, workspace, tokens, hidden, inter).all();
+        new Run(lt, stream, workspace, tokens, hidden, inter).all(parts);
       }
     }
   }
@@ -81,10 +84,14 @@ public final class Int8LayerBench {
       return b;
     }
 
-    void all() {
+    void all(String parts) {
       try {
-        gemms();
-        rowKernels();
+        if (parts.contains("gemm")) {
+          gemms();
+        }
+        if (parts.contains("row")) {
+          rowKernels();
+        }
       } finally {
         owned.forEach(DeviceBuffer::close);
       }
