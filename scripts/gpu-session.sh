@@ -8,19 +8,19 @@
 # Steps (environment switches): GPU tests + compute-sanitizer (TEST_S seconds, SANITIZE=0 skips the
 # sanitizers, REPEAT=n runs the tests n times), encoder_sample timings (BENCH=1: PRECS
 # "is_use_fp16:int8_mode ..." (default "1:0 0:0 1:1 1:2": FP16, FP32, INT8 modes 1 and 2; INT8 runs
-# once per INT8_GEMMS entry, default "auto own": --int8-gemm, and "wgmma" for own with
-# FT4J_INT8_WGMMA=1, the warpgroup kernel allowed), SHAPES "32x128 ...",
+# once per INT8_GEMMS entry, default "auto own": --int8-gemm, and "ownmma" for own with
+# FT4J_INT8_WGMMA=0, the warpgroup kernels off), SHAPES "32x128 ...",
 # RPS "0 1"), the PyTorch anchor (PT=1), FP16 with and without the GELU epilogue (GELU=1),
 # embedding throughput with host vs device pooling (EMB=1), service load with and without the
 # EmbeddingBatcher (SERVE=1),
 # epilogue and attention benchmarks (EPI=1, ATT=1 over ATT_SHAPES), the INT8 layer breakdown
-# (I8=1: Int8LayerBench over I8_ARGS tokens, without and with FT4J_INT8_WGMMA=1), GEMM tuning (TUNE=1: encoder_gemm
-# over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config at TUNE_CHECK "BxS ...",
+# (I8=1: Int8LayerBench over I8_ARGS tokens, with FT4J_INT8_WGMMA=0 and 1), GEMM tuning (TUNE=1:
+# encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config at TUNE_CHECK "BxS ...",
 # default "32x128 32x384").
 # WGMMA_TESTS=1: the INT8 GEMM, FP16/INT8 encoder and padding-removal GPU tests again with
-# FT4J_INT8_WGMMA=1 and FT4J_ATTENTION_WGMMA=1 (the warpgroup INT8 GEMM and attention taken
-# automatically; WGMMA_SELECT: other JUnit selectors). ATT_WGMMA=1: the FP16 encoder_sample timings
-# also with FT4J_ATTENTION_WGMMA=1.
+# FT4J_INT8_WGMMA=0 and FT4J_ATTENTION_WGMMA=0 (the mma.sync INT8 GEMM and attention, which sm_90
+# no longer takes by default; WGMMA_SELECT: other JUnit selectors). ATT_WGMMA=1: the FP16
+# encoder_sample timings also with FT4J_ATTENTION_WGMMA=0 ("attmma").
 # PLAN=quick: the first look that fits a 15-minute device budget (planned under 8 minutes, not yet
 # measured: GPU tests without the sanitizers, the warpgroup kernels' tests, FP16 (with and without
 # the warpgroup attention) and
@@ -39,7 +39,7 @@ OUT="${OUT:-$PWD/out}"
 mkdir -p "$OUT"
 if [ "${PLAN:-}" = quick ]; then
   : "${SANITIZE:=0}" "${TEST_S:=240}" "${SHAPES:=1x128 32x128}" "${PRECS:=1:0 1:1 1:2}"
-  : "${INT8_GEMMS:=auto wgmma}" "${PT_SHAPES:=1x128,32x128}" "${ATT:=1}" "${ATT_SHAPES:=32x128,32x384}"
+  : "${INT8_GEMMS:=auto own ownmma}" "${PT_SHAPES:=1x128,32x128}" "${ATT:=1}" "${ATT_SHAPES:=32x128,32x384}"
   : "${WGMMA_TESTS:=1}" "${ATT_WGMMA:=1}" "${I8:=1}"
 fi
 export SANITIZE
@@ -56,7 +56,7 @@ if [ "${TESTS:-1}" = 1 ]; then
   grep -E "tests (successful|failed|skipped|aborted)|ERROR SUMMARY|MethodSource|=>|JUnit|summary|memcheck:|racecheck:" $OUT/gpu-test.log | head -60
 fi
 if [ "${WGMMA_TESTS:-0}" = 1 ]; then  # GEMM and encoder tests again, the warpgroup kernels on
-  FT4J_INT8_WGMMA=1 FT4J_ATTENTION_WGMMA=1 FT4J_TEST_OUT=$OUT/wgmma SANITIZE=0 FT4J_TEST_SELECT="${WGMMA_SELECT:---select-class org.ft4j.nativeapi.Int8GemmGpuTest --select-class org.ft4j.encoder.Int8EncoderGpuTest --select-class org.ft4j.encoder.BertEncoderGpuTest --select-class org.ft4j.encoder.PaddingRemovalGpuTest}" \
+  FT4J_INT8_WGMMA=0 FT4J_ATTENTION_WGMMA=0 FT4J_TEST_OUT=$OUT/wgmma SANITIZE=0 FT4J_TEST_SELECT="${WGMMA_SELECT:---select-class org.ft4j.nativeapi.Int8GemmGpuTest --select-class org.ft4j.encoder.Int8EncoderGpuTest --select-class org.ft4j.encoder.BertEncoderGpuTest --select-class org.ft4j.encoder.PaddingRemovalGpuTest}" \
     timeout ${WGMMA_TEST_S:-120} bash bin/gpu-test.sh > $OUT/wgmma-test.log 2>&1
   echo "wgmma tests rc=$?"; grep -E "tests (successful|failed)|MethodSource|=>" $OUT/wgmma-test.log | head -20
 fi
@@ -75,11 +75,11 @@ fi
 if [ "${BENCH:-1}" = 1 ]; then
   for p in ${PRECS:-1:0 0:0 1:1 1:2}; do for s in ${SHAPES:-"1 128" "32 128" "32 384"}; do set -- ${s/x/ }
     gemms="auto"; [ "${p#*:}" != 0 ] && gemms="${INT8_GEMMS:-auto own}"
-    [ "$p" = 1:0 ] && [ "${ATT_WGMMA:-0}" = 1 ] && gemms="auto attwg"
+    [ "$p" = 1:0 ] && [ "${ATT_WGMMA:-0}" = 1 ] && gemms="auto attmma"
     for rp in ${RPS:-0}; do for g in $gemms; do
-      # "wgmma": ft4j's own GEMM with the automatic plan allowed to take the warpgroup kernel
-      # "attwg": FP16 with the warpgroup attention taken automatically
-      wg=0; aw=0; [ "$g" = wgmma ] && { wg=1; g=own; }; [ "$g" = attwg ] && { aw=1; g=auto; }
+      # "ownmma": ft4j's own GEMM with the warpgroup kernels off (mma.sync only)
+      # "attmma": FP16 with the mma.sync attention instead of the warpgroup one
+      wg=1; aw=1; [ "$g" = ownmma ] && { wg=0; g=own; }; [ "$g" = attmma ] && { aw=0; g=auto; }
       echo "== fp16:int8 $p, ${1}x$2, remove_padding $rp, --int8-gemm $g, FT4J_INT8_WGMMA=$wg FT4J_ATTENTION_WGMMA=$aw"
       FT4J_INT8_WGMMA=$wg FT4J_ATTENTION_WGMMA=$aw timeout 90 bin/encoder_sample $1 $L $2 $H $D ${p%:*} $rp ${p#*:} 0 $it --int8-gemm $g 2>&1 | grep -E "GEMM algorithms|host-side|latency|ft4j-time|rror" | tail -5
     done; done

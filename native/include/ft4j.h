@@ -262,8 +262,8 @@ FT4J_API int ft4j_gemm_int8(int dtype, int out_kind, void* out, const void* a, c
 /* How ft4j_gemm_int8 runs an [M, N, K] GEMM with out_kind on the current device for 16-byte
  * aligned operands and workspace_bytes of workspace: *kernel = 0 (simple 64 x 64), 1 (pipelined
  * 128 x 128), 2 (pipelined 64 x 64), 3 (warpgroup/wgmma 128 x 128: sm_90 with a library built for
- * sm_90a; chosen automatically only with FT4J_INT8_WGMMA=1 in the environment), 4 (the warpgroup
- * kernel with 3 stages and two blocks per SM: never chosen automatically, for tuned plans);
+ * sm_90a; tuned or forced plans only), 4 (the warpgroup kernel with 3 stages and two blocks per
+ * SM: the automatic choice on sm_90 where 1 is otherwise, unless FT4J_INT8_WGMMA=0 is set);
  * *splits = the K splits (1: none). */
 FT4J_API int ft4j_gemm_int8_plan(int out_kind, int m, int n, int k, size_t workspace_bytes,
                                  int* kernel, int* splits);

@@ -880,6 +880,12 @@ inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
   width = emu::check_width(width, "__shfl_sync");
   return emu::from_bits<T>(emu::warp_exchange(emu::to_bits(v), src & 31));
 }
+// __ldg: a read through the read-only (non-coherent) path; on the CPU a plain read. (The kernels use
+// it only for data no thread of the launch writes.)
+template <typename T>
+inline T __ldg(const T* p) {
+  return *p;
+}
 template <typename T>
 inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
   emu::check_mask(mask, "__shfl_xor_sync");

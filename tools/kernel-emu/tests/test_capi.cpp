@@ -1487,8 +1487,11 @@ void gemm_int8_calls() {
   refuses<F>(dt, "tuned plan: kernel 3 (warpgroup) on sm_75", UNSUPPORTED,
              {"kernel 3 with 1 K splits: the pipelined kernels need sm_80+"},
              SET(a.plan_kernel = 3; a.plan_splits = 1));
-  refuses<F>(dt, "tuned plan: kernel 4", UNSUPPORTED, {"unknown kernel 4 with 1 K splits (kernels 0, 1, 2, 3)"},
+  refuses<F>(dt, "tuned plan: kernel 4 (warpgroup pair) on sm_75", UNSUPPORTED,
+             {"kernel 4 with 1 K splits: the pipelined kernels need sm_80+"},
              SET(a.plan_kernel = 4; a.plan_splits = 1));
+  refuses<F>(dt, "tuned plan: kernel 5", UNSUPPORTED, {"unknown kernel 5 with 1 K splits (kernels 0, 1, 2, 3, 4)"},
+             SET(a.plan_kernel = 5; a.plan_splits = 1));
   refuses<F>(dt, "tuned plan: kernel 0 with 2 splits", UNSUPPORTED,
              {"kernel 0 with 2 K splits: the simple kernel has none"},
              SET(a.plan_kernel = 0; a.plan_splits = 2));

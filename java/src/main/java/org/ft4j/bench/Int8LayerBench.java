@@ -27,7 +27,7 @@ import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
  * over the time.
  *
  * <p>Synthetic operands (byte fills with finite values); the times do not depend on the values. The
- * automatic plan takes the warpgroup kernel only with FT4J_INT8_WGMMA=1 in the environment.
+ * automatic plan takes the pair warpgroup kernel on sm_90 unless FT4J_INT8_WGMMA=0 is set.
  *
  * <pre>
  * java -cp 'lib/*' org.ft4j.bench.Int8LayerBench [tokens,...] [hidden] [intermediate] [gemm,row]

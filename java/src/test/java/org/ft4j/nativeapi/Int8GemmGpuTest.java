@@ -395,16 +395,16 @@ class Int8GemmGpuTest {
         batchOne + ", expected " + expectedSplits + " splits");
     assertTrue(noRoom.splits() == 1, noRoom::toString);
     assertTrue(int32.splits() == batchOne.splits(), int32::toString); // sums in place
-    // the warpgroup kernel only when asked for (FT4J_INT8_WGMMA=1) on an sm_90 GPU
+    // the pair warpgroup kernel on an sm_90 GPU unless turned off (FT4J_INT8_WGMMA=0)
     boolean wgmma =
-        "1".equals(System.getenv("FT4J_INT8_WGMMA"))
+        !"0".equals(System.getenv("FT4J_INT8_WGMMA"))
             && device.smMajor() == 9
             && device.smMinor() == 0
             && WARPGROUP_BUILT.get();
     assertTrue(
         large.kernel()
             == (wgmma
-                ? NativeApi.Int8GemmKernel.WARPGROUP_128
+                ? NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR
                 : NativeApi.Int8GemmKernel.PIPELINED_128),
         large::toString);
     assertTrue(oddK.kernel() == NativeApi.Int8GemmKernel.SIMPLE, oddK::toString);
