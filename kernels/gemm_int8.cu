@@ -48,38 +48,89 @@ __device__ __forceinline__ void load_tile(int8_t (*tile)[kBK + kPad], const int8
 __device__ __forceinline__ int load_s32(const int8_t* p) { return *reinterpret_cast<const int*>(p); }
 
 // The epilogue's value at (row, col) before any output rounding: acc * a_m * w_n (+ bias) (GELU).
-// The scales and the bias are read with __ldg (read-only path): nothing in the launch writes them,
-// and without it the compiler must assume that every output store may alias them, so it reloads
-// them after each store and cannot issue the loads of later pairs early. The H200 measured the
-// scaled epilogue without it at more than twice the int32 one (QKV at 4096 tokens: 101 us FP16
-// out against 45 us int32 out on the pair warpgroup kernel).
+// Where the epilogue finds its per-row and per-column factors. GlobalEpi reads them from global
+// memory where they are used (the simple kernel, the split-K epilogue kernel). StagedEpi reads a
+// copy that the tiled kernels stage in shared memory after their main loop (stage_epilogue): the
+// H200 measured their FP16 and int8 outputs at about twice the time of int32 outputs (QKV at 4096
+// tokens: 101-107 us against 45-56 us on the pair warpgroup kernel) although they store fewer
+// bytes, because each pair's loads sit behind its bounds check (they cannot be issued early: a
+// speculative load could fault) and wait a global-memory latency, 32 times per thread in turn.
+// Both give the same float values, so outputs are bit for bit the same either way.
 template <typename T>
-__device__ __forceinline__ float scaled(const GemmInt8Params<T>& p, int row, int col, int acc) {
-  const float a = p.a_scale != nullptr ? __ldg(p.a_scale + row) : p.a_static;
-  float y = static_cast<float>(acc) * a * __ldg(p.w_scale + col);
-  if (p.bias != nullptr) y += to_float(__ldg(p.bias + col));
+struct GlobalEpi {
+  const GemmInt8Params<T>& p;
+  __device__ __forceinline__ float a(int row) const {
+    return p.a_scale != nullptr ? p.a_scale[row] : p.a_static;
+  }
+  __device__ __forceinline__ float w(int col) const { return p.w_scale[col]; }
+  __device__ __forceinline__ float bias(int col) const { return to_float(p.bias[col]); }
+  __device__ __forceinline__ float inv(int col) const {
+    return p.out_inv_scale != nullptr ? p.out_inv_scale[col] : p.out_inv_static;
+  }
+};
+
+// kRows row scales, then kCols each of w_scale, bias and the output's inverse scale, for the tile
+// at (row0, col0); see stage_epilogue.
+template <int kRows, int kCols>
+struct StagedEpi {
+  const float* s;
+  int row0;
+  int col0;
+  __device__ __forceinline__ float a(int row) const { return s[row - row0]; }
+  __device__ __forceinline__ float w(int col) const { return s[kRows + col - col0]; }
+  __device__ __forceinline__ float bias(int col) const { return s[kRows + kCols + col - col0]; }
+  __device__ __forceinline__ float inv(int col) const { return s[kRows + 2 * kCols + col - col0]; }
+};
+
+// Fills s (kRows + 3 kCols floats of shared memory no thread still reads) for the tile at (row0,
+// col0) and synchronises the block. Nothing to stage for int32 outputs.
+template <int kRows, int kCols, typename T>
+__device__ __forceinline__ StagedEpi<kRows, kCols> stage_epilogue(const GemmInt8Params<T>& p,
+                                                                  float* s, int row0, int col0) {
+  if (p.out_kind != GemmInt8Out::INT32) {
+    const GlobalEpi<T> g{p};
+    for (int i = threadIdx.x; i < kRows + 3 * kCols; i += blockDim.x) {
+      float v = 0.f;
+      if (i < kRows) {
+        if (row0 + i < p.m) v = g.a(row0 + i);
+      } else {
+        const int what = (i - kRows) / kCols;
+        const int col = col0 + (i - kRows) % kCols;
+        if (col < p.n) {
+          v = what == 0 ? g.w(col) : what == 1 ? (p.bias != nullptr ? g.bias(col) : 0.f) : g.inv(col);
+        }
+      }
+      s[i] = v;
+    }
+  }
+  __syncthreads();
+  return {s, row0, col0};
+}
+
+// The epilogue's value at (row, col) before any output rounding: acc * a_m * w_n (+ bias) (GELU).
+template <typename T, typename E>
+__device__ __forceinline__ float scaled(const GemmInt8Params<T>& p, const E& e, int row, int col,
+                                        int acc) {
+  float y = static_cast<float>(acc) * e.a(row) * e.w(col);
+  if (p.bias != nullptr) y += e.bias(col);
   if (p.gelu) y = gelu_erf(y);
   return y;
 }
 
-template <typename T>
-__device__ __forceinline__ float out_inv(const GemmInt8Params<T>& p, int col) {
-  return p.out_inv_scale != nullptr ? __ldg(p.out_inv_scale + col) : p.out_inv_static;
-}
-
-template <typename T>
-__device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, int row, int col, int acc) {
+template <typename T, typename E>
+__device__ __forceinline__ void store_out(const GemmInt8Params<T>& p, const E& e, int row, int col,
+                                          int acc) {
   if (row >= p.m || col >= p.n) return;
   const int64_t at = int64_t(row) * p.n + col;
   if (p.out_kind == GemmInt8Out::INT32) {
     static_cast<int32_t*>(p.out)[at] = acc;
     return;
   }
-  const float y = scaled(p, row, col, acc);
+  const float y = scaled(p, e, row, col, acc);
   if (p.out_kind == GemmInt8Out::FLOAT) {
     static_cast<T*>(p.out)[at] = from_float<T>(y);
   } else {
-    const float inv = out_inv(p, col);
+    const float inv = e.inv(col);
     const int8_t q = quantize_int8(y, inv);
     if (p.out_kind == GemmInt8Out::INT8) {
       static_cast<int8_t*>(p.out)[at] = q;
@@ -103,16 +154,16 @@ __device__ __forceinline__ void put_pair(void* out, int64_t at, E x, E y) {
 // Stores (row, col) and (row, col + 1) (col even) through the epilogue: one paired store where
 // both exist, N is even and the output is aligned for it (every pair of an even-N row then is),
 // else one store each. Values are the same as store_out's, bit for bit.
-template <typename T>
-__device__ __forceinline__ void store_out_pair(const GemmInt8Params<T>& p, int row, int col,
-                                               int acc0, int acc1) {
+template <typename T, typename E>
+__device__ __forceinline__ void store_out_pair(const GemmInt8Params<T>& p, const E& e, int row,
+                                               int col, int acc0, int acc1) {
   if (row >= p.m || col >= p.n) return;
   const size_t esize = p.out_kind == GemmInt8Out::INT32 ? 4
                        : p.out_kind == GemmInt8Out::INT8 ? 1
                                                           : sizeof(T);
   if (col + 1 >= p.n || (p.n & 1) || reinterpret_cast<uintptr_t>(p.out) % (2 * esize) != 0) {
-    store_out(p, row, col, acc0);
-    store_out(p, row, col + 1, acc1);
+    store_out(p, e, row, col, acc0);
+    store_out(p, e, row, col + 1, acc1);
     return;
   }
   const int64_t at = int64_t(row) * p.n + col;
@@ -120,14 +171,14 @@ __device__ __forceinline__ void store_out_pair(const GemmInt8Params<T>& p, int r
     put_pair<int32_t>(p.out, at, acc0, acc1);
     return;
   }
-  const float y0 = scaled(p, row, col, acc0);
-  const float y1 = scaled(p, row, col + 1, acc1);
+  const float y0 = scaled(p, e, row, col, acc0);
+  const float y1 = scaled(p, e, row, col + 1, acc1);
   if (p.out_kind == GemmInt8Out::FLOAT) {
     put_pair<T>(p.out, at, from_float<T>(y0), from_float<T>(y1));
     return;
   }
-  const float inv0 = out_inv(p, col);
-  const float inv1 = out_inv(p, col + 1);
+  const float inv0 = e.inv(col);
+  const float inv1 = e.inv(col + 1);
   const int8_t q0 = quantize_int8(y0, inv0);
   const int8_t q1 = quantize_int8(y1, inv1);
   if (p.out_kind == GemmInt8Out::INT8) {
@@ -159,11 +210,12 @@ __device__ __forceinline__ void for_each_pair(const int (&acc)[kI][kJ][4], int r
 }
 
 // Stores a warp's accumulators through the epilogue, each pair as one access where it can.
-template <typename T, int kI, int kJ>
-__device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p,
+template <typename T, typename E, int kI, int kJ>
+__device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p, const E& e,
                                                 const int (&acc)[kI][kJ][4], int row0, int col0) {
-  for_each_pair(acc, row0, col0,
-                [&](int row, int col, int v0, int v1) { store_out_pair(p, row, col, v0, v1); });
+  for_each_pair(acc, row0, col0, [&](int row, int col, int v0, int v1) {
+    store_out_pair(p, e, row, col, v0, v1);
+  });
 }
 
 template <typename T, bool kVector>
@@ -226,7 +278,7 @@ __global__ void __launch_bounds__(kThreads) gemm_int8_kernel(GemmInt8Params<T> p
     __syncthreads();
   }
 
-  store_fragments(p, acc, block_m + warp_m, block_n + warp_n);
+  store_fragments(p, GlobalEpi<T>{p}, acc, block_m + warp_m, block_n + warp_n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +423,10 @@ __global__ void __launch_bounds__(Tile::kThreads)
   if (partial != nullptr) {
     add_fragments(partial, p.m, p.n, acc, block_m + warp_m, block_n + warp_n);
   } else {
-    store_fragments(p, acc, block_m + warp_m, block_n + warp_n);
+    __syncthreads();  // every warp is done with the stages: they hold the epilogue's factors now
+    const auto e = stage_epilogue<Tile::kBM, Tile::kBN>(p, reinterpret_cast<float*>(&as[0][0][0]),
+                                                        block_m, block_n);
+    store_fragments(p, e, acc, block_m + warp_m, block_n + warp_n);
   }
 }
 
@@ -489,7 +544,10 @@ __global__ void __launch_bounds__(kWThreads, Wg::kMinBlocks)
   if (partial != nullptr) {
     add_fragments(partial, p.m, p.n, acc, row0, block_n);
   } else {
-    store_fragments(p, acc, row0, block_n);
+    __syncthreads();  // both warpgroups' wgmmas are done: the stages hold the epilogue's factors
+    const auto e =
+        stage_epilogue<kWBM, kWBN>(p, reinterpret_cast<float*>(stages), block_m, block_n);
+    store_fragments(p, e, acc, row0, block_n);
   }
 #endif
 }
@@ -500,7 +558,8 @@ __global__ void gemm_int8_epilogue_kernel(GemmInt8Params<T> p, const int32_t* pa
   const int64_t total = int64_t(p.m) * p.n;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
-    store_out(p, static_cast<int>(i / p.n), static_cast<int>(i % p.n), partial[i]);
+    store_out(p, GlobalEpi<T>{p}, static_cast<int>(i / p.n), static_cast<int>(i % p.n),
+              partial[i]);
   }
 }
 
