@@ -50,12 +50,12 @@ __device__ __forceinline__ int load_s32(const int8_t* p) { return *reinterpret_c
 // The epilogue's value at (row, col) before any output rounding: acc * a_m * w_n (+ bias) (GELU).
 // Where the epilogue finds its per-row and per-column factors. GlobalEpi reads them from global
 // memory where they are used (the simple kernel, the split-K epilogue kernel). StagedEpi reads a
-// copy that the tiled kernels stage in shared memory after their main loop (stage_epilogue): the
-// H200 measured their FP16 and int8 outputs at about twice the time of int32 outputs (QKV at 4096
-// tokens: 101-107 us against 45-56 us on the pair warpgroup kernel) although they store fewer
-// bytes, because each pair's loads sit behind its bounds check (they cannot be issued early: a
-// speculative load could fault) and wait a global-memory latency, 32 times per thread in turn.
-// Both give the same float values, so outputs are bit for bit the same either way.
+// copy that the tiled kernels stage in shared memory after their main loop (stage_epilogue), so
+// that no output pair waits on a global load behind its bounds check. Both give the same float
+// values, so outputs are bit for bit the same either way. Measured on an H200 (2026-11-27): FP16 and
+// int8 outputs still take about twice the int32 outputs' time (pair warpgroup kernel, QKV at 4096
+// tokens: 97 us against 44 us; staging moved it from ~101 us only), so the loads were not the
+// cause; see docs/int8.md for what is still to find.
 template <typename T>
 struct GlobalEpi {
   const GemmInt8Params<T>& p;
