@@ -90,6 +90,26 @@ __device__ __forceinline__ void load_acc(const int32_t* acc, const int8_t* acc8,
   }
 }
 
+// v[i] += pack c of `base` (a bias), when base is given.
+template <int N, typename X>
+__device__ __forceinline__ void add_pack(float (&v)[N], const X* base, int c) {
+  if (base == nullptr) return;
+  float b[N];
+  load_floats<N>(base, c, b);
+#pragma unroll
+  for (int i = 0; i < N; ++i) v[i] += b[i];
+}
+
+// v[i] *= pack c of `base` (inverse smoothing factors), when base is given.
+template <int N>
+__device__ __forceinline__ void scale_pack(float (&v)[N], const float* base, int c) {
+  if (base == nullptr) return;
+  float f[N];
+  load_floats<N>(base, c, f);
+#pragma unroll
+  for (int i = 0; i < N; ++i) v[i] *= f[i];
+}
+
 template <int N, typename T>
 __device__ __forceinline__ void store_floats(T* base, int c, const float (&v)[N]) {
   Elems<T, N> e;
@@ -149,12 +169,7 @@ __global__ void quantize_rows_kernel(QuantizeRowsParams<T> p) {
     for (int c = threadIdx.x; c < packs; c += blockDim.x) {
       float v[N];
       load_floats<N>(in, c, v);
-      if (p.inv_smooth != nullptr) {
-        float s[N];
-        load_floats<N>(p.inv_smooth, c, s);
-#pragma unroll
-        for (int i = 0; i < N; ++i) v[i] *= s[i];
-      }
+      scale_pack(v, p.inv_smooth, c);
 #pragma unroll
       for (int i = 0; i < N; ++i) row[i * packs + c] = v[i];
     }
@@ -183,23 +198,13 @@ __global__ void dequantize_bias_act_kernel(DequantizeBiasActParams<T> p) {
       load_floats<N>(p.w_scale, c, w);
 #pragma unroll
       for (int i = 0; i < N; ++i) y[i] = y[i] * a * w[i];
-      if (p.bias != nullptr) {
-        float b[N];
-        load_floats<N>(p.bias, c, b);
-#pragma unroll
-        for (int i = 0; i < N; ++i) y[i] += b[i];
-      }
+      add_pack(y, p.bias, c);
       if (p.gelu) {
 #pragma unroll
         for (int i = 0; i < N; ++i) y[i] = gelu_erf(y[i]);
       }
       if (p.out != nullptr) store_floats<N>(p.out + at, c, y);
-      if (p.inv_smooth != nullptr) {
-        float s[N];
-        load_floats<N>(p.inv_smooth, c, s);
-#pragma unroll
-        for (int i = 0; i < N; ++i) y[i] *= s[i];
-      }
+      scale_pack(y, p.inv_smooth, c);
 #pragma unroll
       for (int i = 0; i < N; ++i) row[i * packs + c] = y[i];
     }
@@ -233,12 +238,7 @@ __global__ void dequantize_bias_residual_layernorm_kernel(
       load_floats<N>(p.residual + at, c, res);
 #pragma unroll
       for (int i = 0; i < N; ++i) x[i] = x[i] * a * w[i] + res[i];
-      if (p.bias != nullptr) {
-        float b[N];
-        load_floats<N>(p.bias, c, b);
-#pragma unroll
-        for (int i = 0; i < N; ++i) x[i] += b[i];
-      }
+      add_pack(x, p.bias, c);
 #pragma unroll
       for (int i = 0; i < N; ++i) {
         row[i * packs + c] = x[i];
@@ -265,12 +265,7 @@ __global__ void dequantize_bias_residual_layernorm_kernel(
 #pragma unroll
       for (int i = 0; i < N; ++i) y[i] = (row[i * packs + c] - mean) * rstd * g[i] + b[i];
       if (!p.out_dequantized) store_floats<N>(out, c, y);
-      if (p.inv_smooth != nullptr) {
-        float s[N];
-        load_floats<N>(p.inv_smooth, c, s);
-#pragma unroll
-        for (int i = 0; i < N; ++i) y[i] *= s[i];
-      }
+      scale_pack(y, p.inv_smooth, c);
 #pragma unroll
       for (int i = 0; i < N; ++i) row[i * packs + c] = y[i];
     }
