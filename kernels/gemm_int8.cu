@@ -55,7 +55,7 @@ __device__ __forceinline__ int load_s32(const int8_t* p) { return *reinterpret_c
 // values, so outputs are bit for bit the same either way. Measured on an H200 (2026-11-27): FP16 and
 // int8 outputs still take about twice the int32 outputs' time (pair warpgroup kernel, QKV at 4096
 // tokens: 97 us against 44 us; staging moved it from ~101 us only), so the loads were not the
-// cause; see docs/int8.md for what is still to find.
+// cause; see store_pairs_as for the suspect since.
 template <typename T>
 struct GlobalEpi {
   const GemmInt8Params<T>& p;
@@ -151,44 +151,6 @@ __device__ __forceinline__ void put_pair(void* out, int64_t at, E x, E y) {
   *reinterpret_cast<OutPair<E>*>(static_cast<E*>(out) + at) = OutPair<E>{x, y};
 }
 
-// Stores (row, col) and (row, col + 1) (col even) through the epilogue: one paired store where
-// both exist, N is even and the output is aligned for it (every pair of an even-N row then is),
-// else one store each. Values are the same as store_out's, bit for bit.
-template <typename T, typename E>
-__device__ __forceinline__ void store_out_pair(const GemmInt8Params<T>& p, const E& e, int row,
-                                               int col, int acc0, int acc1) {
-  if (row >= p.m || col >= p.n) return;
-  const size_t esize = p.out_kind == GemmInt8Out::INT32 ? 4
-                       : p.out_kind == GemmInt8Out::INT8 ? 1
-                                                          : sizeof(T);
-  if (col + 1 >= p.n || (p.n & 1) || reinterpret_cast<uintptr_t>(p.out) % (2 * esize) != 0) {
-    store_out(p, e, row, col, acc0);
-    store_out(p, e, row, col + 1, acc1);
-    return;
-  }
-  const int64_t at = int64_t(row) * p.n + col;
-  if (p.out_kind == GemmInt8Out::INT32) {
-    put_pair<int32_t>(p.out, at, acc0, acc1);
-    return;
-  }
-  const float y0 = scaled(p, e, row, col, acc0);
-  const float y1 = scaled(p, e, row, col + 1, acc1);
-  if (p.out_kind == GemmInt8Out::FLOAT) {
-    put_pair<T>(p.out, at, from_float<T>(y0), from_float<T>(y1));
-    return;
-  }
-  const float inv0 = e.inv(col);
-  const float inv1 = e.inv(col + 1);
-  const int8_t q0 = quantize_int8(y0, inv0);
-  const int8_t q1 = quantize_int8(y1, inv1);
-  if (p.out_kind == GemmInt8Out::INT8) {
-    put_pair<int8_t>(p.out, at, q0, q1);
-  } else {
-    put_pair<T>(p.out, at, from_float<T>(static_cast<float>(q0) / inv0),
-                from_float<T>(static_cast<float>(q1) / inv1));
-  }
-}
-
 // Calls f(row, col, v0, v1) for each pair of a warp's accumulators that a thread holds side by
 // side, (row, col) and (row, col + 1) with col even: kI x kJ tiles of 16 x 8 from (row0, col0), in
 // the fragment layout above (c0, c1 on row g; c2, c3 on row g + 8).
@@ -209,13 +171,114 @@ __device__ __forceinline__ void for_each_pair(const int (&acc)[kI][kJ][4], int r
   }
 }
 
-// Stores a warp's accumulators through the epilogue, each pair as one access where it can.
+// The epilogue of one output kind (and GELU or not) fixed at compile time, for outputs that pair:
+// (row, col) and (row, col + 1) (col even) as one access, which holds for every pair of a row when
+// N is even and the output is aligned to two elements. Values are store_out's, bit for bit.
+//
+// Why the kind is a template argument: with the kind chosen per output pair, the unrolled
+// epilogue of a 128 x 128 warpgroup tile held every kind's code for each of a thread's 32 pairs,
+// ~16,700 instructions (~260 KiB of SASS) in which the FP16 and int8 paths of consecutive pairs
+// lay ~8 KiB apart; the int32 path skipped most of it. Measured on an H200 (2026-11-27), FP16 and
+// int8 outputs took about twice the int32 time (pair warpgroup kernel, QKV at 4096 tokens: 97
+// against 44 us), and neither __ldg nor staging the factors in shared memory changed that. Suspected
+// (not yet measured): instruction fetch, each warp walking a fresh part of that code for every
+// pair. Here each kind's epilogue is one contiguous unrolled block (FP16 out: ~15 instructions per
+// pair), chosen once per tile.
+template <GemmInt8Out kOut, bool kGelu, typename T, typename E>
+__device__ __forceinline__ float scaled_as(const GemmInt8Params<T>& p, const E& e, int row, int col,
+                                           int acc) {
+  float y = static_cast<float>(acc) * e.a(row) * e.w(col);
+  if (p.bias != nullptr) y += e.bias(col);
+  if (kGelu) y = gelu_erf(y);
+  return y;
+}
+
+template <GemmInt8Out kOut, bool kGelu, typename T, typename E, int kI, int kJ>
+__device__ __forceinline__ void store_pairs_as(const GemmInt8Params<T>& p, const E& e,
+                                               const int (&acc)[kI][kJ][4], int row0, int col0) {
+  for_each_pair(acc, row0, col0, [&](int row, int col, int v0, int v1) {
+    if (row >= p.m || col >= p.n) return;  // col + 1 < N then too (N even, col even)
+    const int64_t at = int64_t(row) * p.n + col;
+    if constexpr (kOut == GemmInt8Out::INT32) {
+      put_pair<int32_t>(p.out, at, v0, v1);
+    } else {
+      const float y0 = scaled_as<kOut, kGelu>(p, e, row, col, v0);
+      const float y1 = scaled_as<kOut, kGelu>(p, e, row, col + 1, v1);
+      if constexpr (kOut == GemmInt8Out::FLOAT) {
+        put_pair<T>(p.out, at, from_float<T>(y0), from_float<T>(y1));
+      } else {
+        const float inv0 = e.inv(col);
+        const float inv1 = e.inv(col + 1);
+        const int8_t q0 = quantize_int8(y0, inv0);
+        const int8_t q1 = quantize_int8(y1, inv1);
+        if constexpr (kOut == GemmInt8Out::INT8) {
+          put_pair<int8_t>(p.out, at, q0, q1);
+        } else {
+          put_pair<T>(p.out, at, from_float<T>(static_cast<float>(q0) / inv0),
+                      from_float<T>(static_cast<float>(q1) / inv1));
+        }
+      }
+    }
+  });
+}
+
+// Stores a warp's accumulators through the epilogue: the kind's paired block above where N is
+// even and the output aligned for pairs (every BERT shape), else one store_out per element.
 template <typename T, typename E, int kI, int kJ>
 __device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p, const E& e,
                                                 const int (&acc)[kI][kJ][4], int row0, int col0) {
-  for_each_pair(acc, row0, col0, [&](int row, int col, int v0, int v1) {
-    store_out_pair(p, e, row, col, v0, v1);
-  });
+  const size_t esize = p.out_kind == GemmInt8Out::INT32 ? 4
+                       : p.out_kind == GemmInt8Out::INT8 ? 1
+                                                          : sizeof(T);
+  if ((p.n & 1) || reinterpret_cast<uintptr_t>(p.out) % (2 * esize) != 0) {
+    // Rare (odd N, an unaligned output view) and not worth code size: one rolled loop over a
+    // copy of the accumulators (in local memory) through the generic store_out.
+    int flat[kI * kJ * 4];
+#pragma unroll
+    for (int i = 0; i < kI; ++i)
+#pragma unroll
+      for (int j = 0; j < kJ; ++j)
+#pragma unroll
+        for (int f = 0; f < 4; ++f) flat[(i * kJ + j) * 4 + f] = acc[i][j][f];
+    const int g = (threadIdx.x & 31) >> 2;
+    const int t = threadIdx.x & 3;
+#pragma unroll 1
+    for (int x = 0; x < kI * kJ * 4; ++x) {
+      const int f = x & 3;
+      const int j = (x >> 2) % kJ;
+      const int i = (x >> 2) / kJ;
+      const int row = row0 + i * 16 + g + (f >= 2 ? 8 : 0);
+      const int col = col0 + j * 8 + 2 * t + (f & 1);
+      store_out(p, e, row, col, flat[x]);
+    }
+    return;
+  }
+  switch (p.out_kind) {
+    case GemmInt8Out::INT32:
+      store_pairs_as<GemmInt8Out::INT32, false>(p, e, acc, row0, col0);
+      break;
+    case GemmInt8Out::FLOAT:
+      if (p.gelu) {
+        store_pairs_as<GemmInt8Out::FLOAT, true>(p, e, acc, row0, col0);
+      } else {
+        store_pairs_as<GemmInt8Out::FLOAT, false>(p, e, acc, row0, col0);
+      }
+      break;
+    case GemmInt8Out::INT8:
+      if (p.gelu) {
+        store_pairs_as<GemmInt8Out::INT8, true>(p, e, acc, row0, col0);
+      } else {
+        store_pairs_as<GemmInt8Out::INT8, false>(p, e, acc, row0, col0);
+      }
+      break;
+    default:  // INT8_DEQUANTIZED
+      if (p.gelu) {
+        store_pairs_as<GemmInt8Out::INT8_DEQUANTIZED, true>(p, e, acc, row0, col0);
+      } else {
+        store_pairs_as<GemmInt8Out::INT8_DEQUANTIZED, false>(p, e, acc, row0, col0);
+      }
+      break;
+  }
 }
 
 template <typename T, bool kVector>

@@ -11,7 +11,7 @@
 //   a_m = a_scale[m] (per-token input scales) or a_static when a_scale is NULL; w_n = w_scale[n]
 //   (per-channel weight scales); out_inv[n] = out_inv_scale[n] (per channel) or out_inv_static.
 //
-// Two kernels, chosen per launch (launch_gemm_int8):
+// Three kinds of kernel, chosen per launch (launch_gemm_int8):
 //  - simple: 64 x 64 per block of 128 threads (2 x 2 warps of 32 x 32), k-steps of 32, load then
 //    compute. sm_80 and newer multiply with mma.sync m16n8k32 (s8 in, s32 accumulate); sm_75
 //    computes the same fragments with __dp4a. Any M, N, K >= 1: edges are zero-filled; 16-byte
@@ -24,10 +24,10 @@
 //    summed in place and need no workspace. plan_gemm_int8 makes the choice.
 //  - warpgroup (sm_90 with a library built for sm_90a; 16-byte loads only): wgmma m64n128k32 from
 //    128-byte-swizzled shared tiles, 128 x 128 per block of 256 threads, k-steps of 128 through a
-//    5-stage cp.async pipeline (161 KiB of dynamic shared memory) with one step of wgmmas in
-//    flight, split-K as above. The automatic
-//    plan takes it instead of the 128 x 128 pipelined kernel only with FT4J_INT8_WGMMA=1 (not yet
-//    run on a GPU); a forced (tuned) plan may name it.
+//    cp.async pipeline, split-K as above; two shapes (gemm_int8.cu, WgTile): 5 stages with one
+//    block per SM, and the "pair" with 3 stages and two blocks per SM. The automatic plan takes the
+//    pair instead of the 128 x 128 pipelined kernel on sm_90 (FT4J_INT8_WGMMA=0 turns that off); a
+//    forced (tuned) plan may name either.
 #pragma once
 
 #include <cuda_runtime.h>

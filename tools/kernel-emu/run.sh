@@ -118,6 +118,8 @@ if [[ $SELF_CHECK == 1 ]]; then
     "INT8 wgmma pair kernel leaves a step of wgmmas in flight (its copies overwrite their stage)|gemm_int8.cu|gemm_int8|    wgmma_wait<Wg::kInFlight>();|    wgmma_wait<1>();"
     "INT8 wgmma: both warpgroups read the first 64 rows of A|gemm_int8.cu|gemm_int8|a_tile(kt % Wg::kStages) + wg * 64 * kWBK;|a_tile(kt % Wg::kStages);"
     "INT8 GEMM paired store swaps its two columns|gemm_int8.cu|gemm_int8|OutPair<E>{x, y};|OutPair<E>{y, x};"
+    "INT8 GEMM unpaired epilogue (odd N) swaps rows g and g + 8|gemm_int8.cu|gemm_int8|g + (f >= 2 ? 8 : 0);|g + (f >= 2 ? 0 : 8);"
+    "INT8 GEMM int8 epilogue requantizes column col + 1 with col's scale|gemm_int8.cu|gemm_int8|const float inv1 = e.inv(col + 1);|const float inv1 = e.inv(col);"
     "attention wgmma: Q stored without the 128-byte swizzle|fused_attention.cu|fused_attention|qs + sw128_chunk(Tl::kQueries, r, c)) = v;|qs + (c >> 6) * Tl::kQueries * 128 + r * 128 + 2 * (c & 63)) = v;"
     "attention wgmma: two K/V stages (a refill overwrites V that a P V in flight reads)|fused_attention.cu|fused_attention|constexpr int kWgStages = 3;|constexpr int kWgStages = 2;"
     "attention wgmma: both warpgroups take the first 64 query rows|fused_attention.cu|fused_attention|qs + wg * 64 * 128;|qs;"
