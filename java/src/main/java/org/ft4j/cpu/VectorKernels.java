@@ -47,8 +47,13 @@ final class VectorKernels extends CpuKernels {
     for (; r + 4 <= rows; r += 4) {
       rows4(x, xAt + r * ldx, ldx, kc, p, pAt, y, yAt + r * ldy, ldy, cols, accumulate);
     }
-    for (; r < rows; r++) {
-      row1(x, xAt + r * ldx, kc, p, pAt, y, yAt + r * ldy, cols, accumulate);
+    // the last 1-3 rows in one pass: row by row, the two sums of a row would wait on the FMA
+    // latency at every step (a 31-token text has 3 of them in every product)
+    switch (rows - r) {
+      case 3 -> rows3(x, xAt + r * ldx, ldx, kc, p, pAt, y, yAt + r * ldy, ldy, cols, accumulate);
+      case 2 -> rows2(x, xAt + r * ldx, ldx, kc, p, pAt, y, yAt + r * ldy, ldy, cols, accumulate);
+      case 1 -> row1(x, xAt + r * ldx, kc, p, pAt, y, yAt + r * ldy, cols, accumulate);
+      default -> {}
     }
   }
 
@@ -99,6 +104,75 @@ final class VectorKernels extends CpuKernels {
     put(c10, c11, y, y0 + ldy, cols, accumulate);
     put(c20, c21, y, y0 + 2 * ldy, cols, accumulate);
     put(c30, c31, y, y0 + 3 * ldy, cols, accumulate);
+  }
+
+  private static void rows3(
+      float[] x,
+      int x0,
+      int ldx,
+      int kc,
+      float[] p,
+      int pAt,
+      float[] y,
+      int y0,
+      int ldy,
+      int cols,
+      boolean accumulate) {
+    int x1 = x0 + ldx;
+    int x2 = x1 + ldx;
+    FloatVector c00 = FloatVector.zero(S);
+    FloatVector c01 = c00;
+    FloatVector c10 = c00;
+    FloatVector c11 = c00;
+    FloatVector c20 = c00;
+    FloatVector c21 = c00;
+    for (int t = 0, pt = pAt; t < kc; t++, pt += NB) {
+      FloatVector b0 = FloatVector.fromArray(S, p, pt);
+      FloatVector b1 = FloatVector.fromArray(S, p, pt + L);
+      FloatVector a = FloatVector.broadcast(S, x[x0 + t]);
+      c00 = b0.fma(a, c00);
+      c01 = b1.fma(a, c01);
+      a = FloatVector.broadcast(S, x[x1 + t]);
+      c10 = b0.fma(a, c10);
+      c11 = b1.fma(a, c11);
+      a = FloatVector.broadcast(S, x[x2 + t]);
+      c20 = b0.fma(a, c20);
+      c21 = b1.fma(a, c21);
+    }
+    put(c00, c01, y, y0, cols, accumulate);
+    put(c10, c11, y, y0 + ldy, cols, accumulate);
+    put(c20, c21, y, y0 + 2 * ldy, cols, accumulate);
+  }
+
+  private static void rows2(
+      float[] x,
+      int x0,
+      int ldx,
+      int kc,
+      float[] p,
+      int pAt,
+      float[] y,
+      int y0,
+      int ldy,
+      int cols,
+      boolean accumulate) {
+    int x1 = x0 + ldx;
+    FloatVector c00 = FloatVector.zero(S);
+    FloatVector c01 = c00;
+    FloatVector c10 = c00;
+    FloatVector c11 = c00;
+    for (int t = 0, pt = pAt; t < kc; t++, pt += NB) {
+      FloatVector b0 = FloatVector.fromArray(S, p, pt);
+      FloatVector b1 = FloatVector.fromArray(S, p, pt + L);
+      FloatVector a = FloatVector.broadcast(S, x[x0 + t]);
+      c00 = b0.fma(a, c00);
+      c01 = b1.fma(a, c01);
+      a = FloatVector.broadcast(S, x[x1 + t]);
+      c10 = b0.fma(a, c10);
+      c11 = b1.fma(a, c11);
+    }
+    put(c00, c01, y, y0, cols, accumulate);
+    put(c10, c11, y, y0 + ldy, cols, accumulate);
   }
 
   private static void row1(

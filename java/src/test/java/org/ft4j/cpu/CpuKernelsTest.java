@@ -31,7 +31,16 @@ class CpuKernelsTest {
   void packedGemmMatchesFloat64OnAwkwardShapes(CpuKernels k) {
     SplittableRandom r = new SplittableRandom(11);
     int[][] shapes = { // rows, out, in
-      {1, 1, 1}, {3, 5, 7}, {4, 32, 16}, {5, 33, 257}, {9, 17, 300}, {13, 70, 513}, {64, 48, 64}
+      {1, 1, 1},
+      {2, 40, 19},
+      {3, 5, 7},
+      {4, 32, 16},
+      {5, 33, 257},
+      {6, 33, 260},
+      {9, 17, 300},
+      {13, 70, 513},
+      {31, 64, 384},
+      {64, 48, 64}
     };
     for (int[] s : shapes) {
       int rows = s[0];
