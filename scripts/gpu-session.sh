@@ -17,6 +17,9 @@
 # (I8=1: Int8LayerBench over I8_ARGS tokens, with FT4J_INT8_WGMMA=0 and 1), GEMM tuning (TUNE=1:
 # encoder_gemm over TUNE_B x TUNE_S, then encoder_sample with and without the tuned config at TUNE_CHECK "BxS ...",
 # default "32x128 32x384").
+# PROF=1: Nsight Compute (ncu, where the machine has it) over one launch of each INT8 GEMM output
+# kind and row kernel (Int8LayerBench ... prof at PROF_TOKENS, default 4096): speed of light, memory,
+# warp stall reasons (instruction-fetch stalls among them), instruction counts; CSV in $OUT/ncu.csv.
 # WGMMA_TESTS=1: the INT8 GEMM, FP16/INT8 encoder and padding-removal GPU tests again with
 # FT4J_INT8_WGMMA=0 and FT4J_ATTENTION_WGMMA=0 (the mma.sync INT8 GEMM and attention, which sm_90
 # no longer takes by default; WGMMA_SELECT: other JUnit selectors). ATT_WGMMA=1: the FP16
@@ -25,7 +28,8 @@
 # measured: GPU tests without the sanitizers, the warpgroup kernels' tests, FP16 (with and without
 # the warpgroup attention) and
 # both INT8 modes (with and without the warpgroup kernel) at 1x128 and 32x128, the PyTorch anchor
-# there, the attention benchmark at 32x128 and 32x384, the INT8 layer breakdown); explicit switches
+# there, the attention benchmark at 32x128 and 32x384, the INT8 layer breakdown, the kernel
+# profiles of PROF=1 where ncu exists); explicit switches
 # still win.
 # Model shape of every timing: LAYERS, HEADS, HSIZE (default BERT-base: 12 12 64); ITERS and WARMUP
 # pass --iterations / --warmup to encoder_sample (its defaults if unset); EMB_ARGS, SERVE_ARGS and
@@ -40,7 +44,7 @@ mkdir -p "$OUT"
 if [ "${PLAN:-}" = quick ]; then
   : "${SANITIZE:=0}" "${TEST_S:=240}" "${SHAPES:=1x128 32x128}" "${PRECS:=1:0 1:1 1:2}"
   : "${INT8_GEMMS:=auto own ownmma}" "${PT_SHAPES:=1x128,32x128}" "${ATT:=1}" "${ATT_SHAPES:=32x128,32x384}"
-  : "${WGMMA_TESTS:=1}" "${ATT_WGMMA:=1}" "${I8:=1}"
+  : "${WGMMA_TESTS:=1}" "${ATT_WGMMA:=1}" "${I8:=1}" "${PROF:=1}"
 fi
 export SANITIZE
 L=${LAYERS:-12} H=${HEADS:-12} D=${HSIZE:-64}
@@ -108,6 +112,38 @@ if [ "${I8:-0}" = 1 ]; then  # the INT8 layer piece by piece (GEMMs, row kernels
     echo "== Int8LayerBench FT4J_INT8_WGMMA=$wg"
     FT4J_INT8_WGMMA=$wg timeout 90 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.Int8LayerBench ${I8_ARGS:-128,4096} $((H * D))
   done > $OUT/int8-layer.csv 2>&1; cat $OUT/int8-layer.csv
+fi
+if [ "${PROF:-0}" = 1 ]; then  # kernel profiles: where the INT8 GEMM's and row kernels' time goes
+  ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [ -z "$ncu" ]; then
+    echo "PROF: no ncu on this machine"
+  else
+    jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.Int8LayerBench ${PROF_TOKENS:-4096} $((H * D)) $((4 * H * D)) gemm,row,prof > $OUT/prof-launches.txt 2>&1
+    timeout ${PROF_S:-150} "$ncu" --target-processes all --kernel-name "regex:${PROF_KERNELS:-gemm_int8|dequantize|quantize_rows}" \
+      --launch-count ${PROF_COUNT:-24} --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+      --section SchedulerStats --section InstructionStats --section Occupancy --section LaunchStats --csv --page raw \
+      jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.Int8LayerBench ${PROF_TOKENS:-4096} $((H * D)) $((4 * H * D)) gemm,row,prof \
+      > $OUT/ncu.csv 2> $OUT/ncu.err
+    echo "ncu rc=$? ($(wc -l < $OUT/ncu.csv) lines)"; tail -3 $OUT/ncu.err; grep "^launch" $OUT/prof-launches.txt | head -30
+    python3 - "$OUT/ncu.csv" <<'PY'  # a few columns of the raw page per kernel: time, stalls, traffic
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], errors="replace")))
+head = next((i for i, r in enumerate(rows) if "Kernel Name" in r), None)
+if head is None:
+    sys.exit("no kernel rows in ncu.csv")
+names = rows[head]
+keys = ("gpu__time_duration.sum", "stalled_no_instruction", "stalled_long_scoreboard", "stalled_barrier",
+        "stalled_wait", "stalled_math_pipe_throttle", "stalled_lg_throttle", "lts__t_bytes.sum.per_second",
+        "dram__bytes.sum.per_second", "sm__throughput.avg.pct_of_peak_sustained_elapsed",
+        "smsp__inst_executed.sum", "launch__registers_per_thread", "sm__warps_active.avg.pct_of_peak")
+cols = [i for i, n in enumerate(names) if any(k in n for k in keys)]
+for r in rows[head + 1:]:
+    if len(r) != len(names) or not r[names.index("Kernel Name")] or r[0] == "":
+        continue
+    print(r[names.index("Kernel Name")][:100])
+    print("   " + "; ".join(names[i] + "=" + r[i] for i in cols))
+PY
+  fi
 fi
 if [ "${ATT:-0}" = 1 ]; then
   timeout 150 jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.AttentionBench ${ATT_SHAPES:-1x128,32x128,32x384,8x1024,4x4096} $H $D > $OUT/attention.csv 2>&1; cat $OUT/attention.csv

@@ -33,7 +33,10 @@ import org.ft4j.nativeapi.NativeApi.Int8GemmOut;
  * java -cp 'lib/*' org.ft4j.bench.Int8LayerBench [tokens,...] [hidden] [intermediate] [gemm,row]
  * </pre>
  *
- * Prints CSV: {@code tokens,part,what,n,k,us,gbps}.
+ * Prints CSV: {@code tokens,part,what,n,k,us,gbps}. With "prof" among the parts (e.g. {@code
+ * gemm,row,prof}) each own-GEMM (automatic plan; int32, FP16 and int8 outputs) and row-kernel
+ * launch runs once, untimed, announced by a {@code launch,...} line: the input of a kernel profiler
+ * (scripts/gpu-session.sh PROF=1).
  */
 public final class Int8LayerBench {
   private static final long WORKSPACE = 32L << 20;
@@ -68,6 +71,13 @@ public final class Int8LayerBench {
     private final int inter;
     private final List<DeviceBuffer> owned = new ArrayList<>();
 
+    /**
+     * "prof" mode: every own-GEMM and row-kernel launch runs once, directly (no graph, no timing),
+     * for a kernel profiler (gpu-session.sh PROF=1 runs Nsight Compute over it); cuBLASLt is left
+     * out and each launch is announced on stdout, so the profiler's kernels can be matched to it.
+     */
+    private boolean once;
+
     Run(CublasLt lt, CudaStream stream, DeviceBuffer workspace, int tokens, int hidden, int inter) {
       this.lt = lt;
       this.stream = stream;
@@ -85,6 +95,7 @@ public final class Int8LayerBench {
     }
 
     void all(String parts) {
+      once = parts.contains("prof");
       try {
         if (parts.contains("gemm")) {
           gemms();
@@ -120,6 +131,10 @@ public final class Int8LayerBench {
         new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128, 1),
         new NativeApi.Int8GemmPlan(NativeApi.Int8GemmKernel.WARPGROUP_128_PAIR, 1)
       };
+      if (once) { // the automatic plan only
+        planNames = new String[] {"auto"};
+        plans = new NativeApi.Int8GemmPlan[] {null};
+      }
       Int8GemmOut[] outs = {Int8GemmOut.INT32, Int8GemmOut.FLOAT, Int8GemmOut.INT8};
       String[] outNames = {"i32", "fp16", "i8"};
       List<String> kinds = new ArrayList<>(List.of("fp16_lt", "i8i32_lt", "i8i8_lt"));
@@ -135,6 +150,24 @@ public final class Int8LayerBench {
         boolean gelu = g == 2;
         GemmShape shape = GemmShape.linear(tokens, k, n);
         List<Double> t = new ArrayList<>();
+        if (once) {
+          for (Int8GemmOut out : outs) {
+            DeviceBuffer c = out == Int8GemmOut.INT32 ? c32 : out == Int8GemmOut.INT8 ? c8 : c16;
+            System.out.println(
+                "launch,gemm,"
+                    + names[g]
+                    + ",out "
+                    + out
+                    + ",n "
+                    + n
+                    + ",k "
+                    + k
+                    + ",gelu "
+                    + gelu);
+            own(out, null, c, a8, w8, rowScale, colScale, bias, gelu, n, k);
+          }
+          continue;
+        }
         t.add(lt(shape, GemmType.FP16, 1f, a16, w16, c16));
         t.add(lt(shape, GemmType.I8I32, 1f, a8, w8, c32));
         t.add(lt(shape, GemmType.I8I8, 0.01f, a8, w8, c8));
@@ -148,6 +181,9 @@ public final class Int8LayerBench {
           print("gemm", names[g] + ":" + kinds.get(i), n, k, t.get(i), 0);
           sums[i] += t.get(i);
         }
+      }
+      if (once) {
+        return;
       }
       for (int i = 0; i < sums.length; i++) {
         print("gemm", "layer:" + kinds.get(i), 0, 0, sums[i], 0);
@@ -185,8 +221,7 @@ public final class Int8LayerBench {
         int n,
         int k) {
       try {
-        return GraphTimer.micros(
-            stream,
+        return time(
             () ->
                 NativeApi.gemmInt8(
                     kind,
@@ -357,8 +392,23 @@ public final class Int8LayerBench {
     }
 
     private void row(String what, int cols, long bytes, Runnable launch) {
-      double us = GraphTimer.micros(stream, launch);
-      print("row", what, cols, 0, us, bytes / (us * 1e3));
+      if (once) {
+        System.out.println("launch,row,\"" + what + "\",cols " + cols);
+      }
+      double us = time(launch);
+      if (!once) {
+        print("row", what, cols, 0, us, bytes / (us * 1e3));
+      }
+    }
+
+    /** GPU microseconds of one launch (graph replays); in "prof" mode one direct launch, NaN. */
+    private double time(Runnable launch) {
+      if (!once) {
+        return GraphTimer.micros(stream, launch);
+      }
+      launch.run();
+      stream.synchronize();
+      return Double.NaN;
     }
 
     private void print(String part, String what, int n, int k, double us, double gbps) {
