@@ -119,8 +119,8 @@ if [ "${PROF:-0}" = 1 ]; then  # kernel profiles: where the INT8 GEMM's and row 
     echo "PROF: no ncu on this machine"
   else
     jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.Int8LayerBench ${PROF_TOKENS:-4096} $((H * D)) $((4 * H * D)) gemm,row,prof > $OUT/prof-launches.txt 2>&1
-    timeout ${PROF_S:-150} "$ncu" --target-processes all --kernel-name "regex:${PROF_KERNELS:-gemm_int8|dequantize|quantize_rows}" \
-      --launch-count ${PROF_COUNT:-24} --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+    timeout ${PROF_S:-150} "$ncu" --target-processes all --kernel-name "regex:${PROF_KERNELS:-gemm_int8|dequantize|quantize_rows|add_bias_gelu|add_bias_residual_layernorm}" \
+      --launch-count ${PROF_COUNT:-26} --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
       --section SchedulerStats --section InstructionStats --section Occupancy --section LaunchStats --csv --page raw \
       jre/bin/java -cp "$(ls lib/*.jar | paste -sd: -)" org.ft4j.bench.Int8LayerBench ${PROF_TOKENS:-4096} $((H * D)) $((4 * H * D)) gemm,row,prof \
       > $OUT/ncu.csv 2> $OUT/ncu.err
