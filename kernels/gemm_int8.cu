@@ -222,6 +222,17 @@ __device__ __forceinline__ void store_pairs_as(const GemmInt8Params<T>& p, const
   });
 }
 
+// store_pairs_as with GELU or without, as p asks.
+template <GemmInt8Out kOut, typename T, typename E, int kI, int kJ>
+__device__ __forceinline__ void store_pairs_gelu(const GemmInt8Params<T>& p, const E& e,
+                                                 const int (&acc)[kI][kJ][4], int row0, int col0) {
+  if (p.gelu) {
+    store_pairs_as<kOut, true>(p, e, acc, row0, col0);
+  } else {
+    store_pairs_as<kOut, false>(p, e, acc, row0, col0);
+  }
+}
+
 // Stores a warp's accumulators through the epilogue: the kind's paired block above where N is
 // even and the output aligned for pairs (every BERT shape), else one store_out per element.
 template <typename T, typename E, int kI, int kJ>
@@ -258,25 +269,13 @@ __device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p, cons
       store_pairs_as<GemmInt8Out::INT32, false>(p, e, acc, row0, col0);
       break;
     case GemmInt8Out::FLOAT:
-      if (p.gelu) {
-        store_pairs_as<GemmInt8Out::FLOAT, true>(p, e, acc, row0, col0);
-      } else {
-        store_pairs_as<GemmInt8Out::FLOAT, false>(p, e, acc, row0, col0);
-      }
+      store_pairs_gelu<GemmInt8Out::FLOAT>(p, e, acc, row0, col0);
       break;
     case GemmInt8Out::INT8:
-      if (p.gelu) {
-        store_pairs_as<GemmInt8Out::INT8, true>(p, e, acc, row0, col0);
-      } else {
-        store_pairs_as<GemmInt8Out::INT8, false>(p, e, acc, row0, col0);
-      }
+      store_pairs_gelu<GemmInt8Out::INT8>(p, e, acc, row0, col0);
       break;
     default:  // INT8_DEQUANTIZED
-      if (p.gelu) {
-        store_pairs_as<GemmInt8Out::INT8_DEQUANTIZED, true>(p, e, acc, row0, col0);
-      } else {
-        store_pairs_as<GemmInt8Out::INT8_DEQUANTIZED, false>(p, e, acc, row0, col0);
-      }
+      store_pairs_gelu<GemmInt8Out::INT8_DEQUANTIZED>(p, e, acc, row0, col0);
       break;
   }
 }

@@ -43,28 +43,37 @@ final class VectorKernels extends CpuKernels {
       int ldy,
       int cols,
       boolean accumulate) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      rows4(x, xAt + r * ldx, ldx, kc, p, pAt, y, yAt + r * ldy, ldy, cols, accumulate);
-    }
-    // the last 1-3 rows in one pass: row by row, the two sums of a row would wait on the FMA
-    // latency at every step (a 31-token text has 3 of them in every product)
-    switch (rows - r) {
-      case 3 -> rows3(x, xAt + r * ldx, ldx, kc, p, pAt, y, yAt + r * ldy, ldy, cols, accumulate);
-      case 2 -> rows2(x, xAt + r * ldx, ldx, kc, p, pAt, y, yAt + r * ldy, ldy, cols, accumulate);
-      case 1 -> row1(x, xAt + r * ldx, kc, p, pAt, y, yAt + r * ldy, cols, accumulate);
-      default -> {}
+    for (int r = 0; r < rows; r += 4) {
+      rows4(
+          x,
+          xAt + r * ldx,
+          ldx,
+          Math.min(4, rows - r),
+          kc,
+          p,
+          pAt,
+          y,
+          yAt + r * ldy,
+          ldy,
+          cols,
+          accumulate);
     }
   }
 
   /**
    * Four rows: the sums start from zero in registers (no masks, no loads of y in the loop, so that
    * C2 keeps every vector in a register) and are added to y afterwards when accumulating.
+   *
+   * <p>With {@code n} &lt; 4 (the last rows of a product) the missing rows read row 0 again and are
+   * not stored: the 8 independent sums keep both FMA pipes busy, so n rows take the time of four,
+   * where row by row each row's two sums would wait on the FMA latency at every step (a 31-token
+   * text ends every product with 3 such rows).
    */
   private static void rows4(
       float[] x,
       int x0,
       int ldx,
+      int n,
       int kc,
       float[] p,
       int pAt,
@@ -73,9 +82,9 @@ final class VectorKernels extends CpuKernels {
       int ldy,
       int cols,
       boolean accumulate) {
-    int x1 = x0 + ldx;
-    int x2 = x1 + ldx;
-    int x3 = x2 + ldx;
+    int x1 = n > 1 ? x0 + ldx : x0;
+    int x2 = n > 2 ? x0 + 2 * ldx : x0;
+    int x3 = n > 3 ? x0 + 3 * ldx : x0;
     FloatVector c00 = FloatVector.zero(S);
     FloatVector c01 = c00;
     FloatVector c10 = c00;
@@ -101,90 +110,15 @@ final class VectorKernels extends CpuKernels {
       c31 = b1.fma(a, c31);
     }
     put(c00, c01, y, y0, cols, accumulate);
-    put(c10, c11, y, y0 + ldy, cols, accumulate);
-    put(c20, c21, y, y0 + 2 * ldy, cols, accumulate);
-    put(c30, c31, y, y0 + 3 * ldy, cols, accumulate);
-  }
-
-  private static void rows3(
-      float[] x,
-      int x0,
-      int ldx,
-      int kc,
-      float[] p,
-      int pAt,
-      float[] y,
-      int y0,
-      int ldy,
-      int cols,
-      boolean accumulate) {
-    int x1 = x0 + ldx;
-    int x2 = x1 + ldx;
-    FloatVector c00 = FloatVector.zero(S);
-    FloatVector c01 = c00;
-    FloatVector c10 = c00;
-    FloatVector c11 = c00;
-    FloatVector c20 = c00;
-    FloatVector c21 = c00;
-    for (int t = 0, pt = pAt; t < kc; t++, pt += NB) {
-      FloatVector b0 = FloatVector.fromArray(S, p, pt);
-      FloatVector b1 = FloatVector.fromArray(S, p, pt + L);
-      FloatVector a = FloatVector.broadcast(S, x[x0 + t]);
-      c00 = b0.fma(a, c00);
-      c01 = b1.fma(a, c01);
-      a = FloatVector.broadcast(S, x[x1 + t]);
-      c10 = b0.fma(a, c10);
-      c11 = b1.fma(a, c11);
-      a = FloatVector.broadcast(S, x[x2 + t]);
-      c20 = b0.fma(a, c20);
-      c21 = b1.fma(a, c21);
+    if (n > 1) {
+      put(c10, c11, y, y0 + ldy, cols, accumulate);
     }
-    put(c00, c01, y, y0, cols, accumulate);
-    put(c10, c11, y, y0 + ldy, cols, accumulate);
-    put(c20, c21, y, y0 + 2 * ldy, cols, accumulate);
-  }
-
-  private static void rows2(
-      float[] x,
-      int x0,
-      int ldx,
-      int kc,
-      float[] p,
-      int pAt,
-      float[] y,
-      int y0,
-      int ldy,
-      int cols,
-      boolean accumulate) {
-    int x1 = x0 + ldx;
-    FloatVector c00 = FloatVector.zero(S);
-    FloatVector c01 = c00;
-    FloatVector c10 = c00;
-    FloatVector c11 = c00;
-    for (int t = 0, pt = pAt; t < kc; t++, pt += NB) {
-      FloatVector b0 = FloatVector.fromArray(S, p, pt);
-      FloatVector b1 = FloatVector.fromArray(S, p, pt + L);
-      FloatVector a = FloatVector.broadcast(S, x[x0 + t]);
-      c00 = b0.fma(a, c00);
-      c01 = b1.fma(a, c01);
-      a = FloatVector.broadcast(S, x[x1 + t]);
-      c10 = b0.fma(a, c10);
-      c11 = b1.fma(a, c11);
+    if (n > 2) {
+      put(c20, c21, y, y0 + 2 * ldy, cols, accumulate);
     }
-    put(c00, c01, y, y0, cols, accumulate);
-    put(c10, c11, y, y0 + ldy, cols, accumulate);
-  }
-
-  private static void row1(
-      float[] x, int x0, int kc, float[] p, int pAt, float[] y, int y0, int cols, boolean acc) {
-    FloatVector c0 = FloatVector.zero(S);
-    FloatVector c1 = c0;
-    for (int t = 0, pt = pAt; t < kc; t++, pt += NB) {
-      FloatVector a = FloatVector.broadcast(S, x[x0 + t]);
-      c0 = FloatVector.fromArray(S, p, pt).fma(a, c0);
-      c1 = FloatVector.fromArray(S, p, pt + L).fma(a, c1);
+    if (n > 3) {
+      put(c30, c31, y, y0 + 3 * ldy, cols, accumulate);
     }
-    put(c0, c1, y, y0, cols, acc);
   }
 
   /** y[at + c] (+)= (lo ++ hi)[c] for c &lt; cols: whole vectors for a full panel, else by lane. */
