@@ -230,7 +230,7 @@ public final class EmbeddingModel implements AutoCloseable {
     return p == Precision.INT8_MODE_1 || p == Precision.INT8_MODE_2;
   }
 
-  private static TextTokenizer loadTokenizer(Path tokenizerJson, int maxLength) {
+  static TextTokenizer loadTokenizer(Path tokenizerJson, int maxLength) {
     try {
       return TextTokenizer.load(tokenizerJson, maxLength);
     } catch (RuntimeException e) {

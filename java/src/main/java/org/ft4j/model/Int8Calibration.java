@@ -59,6 +59,20 @@ public final class Int8Calibration {
     return observe(model, tokenizer, texts, batchSize, smoothing, hessians, second);
   }
 
+  /**
+   * One observation pass with {@code smoothing} (may be null) that also sums the GEMM inputs'
+   * second moments for {@link WeightRounding#gptq}: the second pass of {@link #calibrate}, for
+   * callers that choose the smoothing themselves (per-input strengths).
+   */
+  public static Calibrator observeWithHessians(
+      Model model,
+      TextTokenizer tokenizer,
+      List<String> texts,
+      int batchSize,
+      double[][][] smoothing) {
+    return observe(model, tokenizer, texts, batchSize, smoothing, true, null);
+  }
+
   /** Number of passes {@link #calibrate} makes over the texts. */
   public static int passes(double alpha) {
     return alpha == 0 ? 1 : 2;
