@@ -171,9 +171,10 @@ __device__ __forceinline__ void for_each_pair(const int (&acc)[kI][kJ][4], int r
   }
 }
 
-// The epilogue of one output kind (and GELU or not) fixed at compile time, for outputs that pair:
-// (row, col) and (row, col + 1) (col even) as one access, which holds for every pair of a row when
-// N is even and the output is aligned to two elements. Values are store_out's, bit for bit.
+// The epilogue of one output kind (and GELU or not) fixed at compile time: (row, col) and (row,
+// col + 1) (col even) as one access where `paired` (N even and the output aligned to two
+// elements: then every pair of a row is), else one store each. Values are store_out's, bit for
+// bit.
 //
 // Why the kind is a template argument: with the kind chosen per output pair, the unrolled
 // epilogue of a 128 x 128 warpgroup tile held every kind's code for each of a thread's 32 pairs,
@@ -182,7 +183,7 @@ __device__ __forceinline__ void for_each_pair(const int (&acc)[kI][kJ][4], int r
 // int8 outputs took about twice the int32 time (pair warpgroup kernel, QKV at 4096 tokens: 97
 // against 44 us), and neither __ldg nor staging the factors in shared memory changed that. Suspected
 // (not yet measured): instruction fetch, each warp walking a fresh part of that code for every
-// pair. Here each kind's epilogue is one contiguous unrolled block (FP16 out: ~15 instructions per
+// pair. Here each kind's epilogue is one contiguous unrolled block (FP16 out: ~30 instructions per
 // pair), chosen once per tile.
 template <GemmInt8Out kOut, bool kGelu, typename T, typename E>
 __device__ __forceinline__ float scaled_as(const GemmInt8Params<T>& p, const E& e, int row, int col,
@@ -194,28 +195,40 @@ __device__ __forceinline__ float scaled_as(const GemmInt8Params<T>& p, const E& 
 }
 
 template <GemmInt8Out kOut, bool kGelu, typename T, typename E, int kI, int kJ>
-__device__ __forceinline__ void store_pairs_as(const GemmInt8Params<T>& p, const E& e,
+__device__ __forceinline__ void store_pairs_as(const GemmInt8Params<T>& p, const E& e, bool paired,
                                                const int (&acc)[kI][kJ][4], int row0, int col0) {
   for_each_pair(acc, row0, col0, [&](int row, int col, int v0, int v1) {
-    if (row >= p.m || col >= p.n) return;  // col + 1 < N then too (N even, col even)
+    if (row >= p.m || col >= p.n) return;
     const int64_t at = int64_t(row) * p.n + col;
+    // (col + 1 < N always holds when paired: N even, col even.) A missing second column reads
+    // col's factors, in bounds, and is not stored.
+    const bool second = col + 1 < p.n;
+    const int col1 = second ? col + 1 : col;
+    auto put = [&](auto* out, auto x, auto y) {
+      if (paired) {
+        put_pair(out, at, x, y);
+      } else {
+        out[at] = x;
+        if (second) out[at + 1] = y;
+      }
+    };
     if constexpr (kOut == GemmInt8Out::INT32) {
-      put_pair<int32_t>(p.out, at, v0, v1);
+      put(static_cast<int32_t*>(p.out), v0, v1);
     } else {
       const float y0 = scaled_as<kOut, kGelu>(p, e, row, col, v0);
-      const float y1 = scaled_as<kOut, kGelu>(p, e, row, col + 1, v1);
+      const float y1 = scaled_as<kOut, kGelu>(p, e, row, col1, v1);
       if constexpr (kOut == GemmInt8Out::FLOAT) {
-        put_pair<T>(p.out, at, from_float<T>(y0), from_float<T>(y1));
+        put(static_cast<T*>(p.out), from_float<T>(y0), from_float<T>(y1));
       } else {
         const float inv0 = e.inv(col);
-        const float inv1 = e.inv(col + 1);
+        const float inv1 = e.inv(col1);
         const int8_t q0 = quantize_int8(y0, inv0);
         const int8_t q1 = quantize_int8(y1, inv1);
         if constexpr (kOut == GemmInt8Out::INT8) {
-          put_pair<int8_t>(p.out, at, q0, q1);
+          put(static_cast<int8_t*>(p.out), q0, q1);
         } else {
-          put_pair<T>(p.out, at, from_float<T>(static_cast<float>(q0) / inv0),
-                      from_float<T>(static_cast<float>(q1) / inv1));
+          put(static_cast<T*>(p.out), from_float<T>(static_cast<float>(q0) / inv0),
+              from_float<T>(static_cast<float>(q1) / inv1));
         }
       }
     }
@@ -224,58 +237,37 @@ __device__ __forceinline__ void store_pairs_as(const GemmInt8Params<T>& p, const
 
 // store_pairs_as with GELU or without, as p asks.
 template <GemmInt8Out kOut, typename T, typename E, int kI, int kJ>
-__device__ __forceinline__ void store_pairs_gelu(const GemmInt8Params<T>& p, const E& e,
+__device__ __forceinline__ void store_pairs_gelu(const GemmInt8Params<T>& p, const E& e, bool paired,
                                                  const int (&acc)[kI][kJ][4], int row0, int col0) {
   if (p.gelu) {
-    store_pairs_as<kOut, true>(p, e, acc, row0, col0);
+    store_pairs_as<kOut, true>(p, e, paired, acc, row0, col0);
   } else {
-    store_pairs_as<kOut, false>(p, e, acc, row0, col0);
+    store_pairs_as<kOut, false>(p, e, paired, acc, row0, col0);
   }
 }
 
-// Stores a warp's accumulators through the epilogue: the kind's paired block above where N is
-// even and the output aligned for pairs (every BERT shape), else one store_out per element.
+// Stores a warp's accumulators through the epilogue, as the output kind's block above: each pair of
+// columns as one access where N is even and the output aligned for pairs (every BERT shape), else
+// one store per element (odd N, an unaligned output view).
 template <typename T, typename E, int kI, int kJ>
 __device__ __forceinline__ void store_fragments(const GemmInt8Params<T>& p, const E& e,
                                                 const int (&acc)[kI][kJ][4], int row0, int col0) {
   const size_t esize = p.out_kind == GemmInt8Out::INT32 ? 4
                        : p.out_kind == GemmInt8Out::INT8 ? 1
                                                           : sizeof(T);
-  if ((p.n & 1) || reinterpret_cast<uintptr_t>(p.out) % (2 * esize) != 0) {
-    // Rare (odd N, an unaligned output view) and not worth code size: one rolled loop over a
-    // copy of the accumulators (in local memory) through the generic store_out.
-    int flat[kI * kJ * 4];
-#pragma unroll
-    for (int i = 0; i < kI; ++i)
-#pragma unroll
-      for (int j = 0; j < kJ; ++j)
-#pragma unroll
-        for (int f = 0; f < 4; ++f) flat[(i * kJ + j) * 4 + f] = acc[i][j][f];
-    const int g = (threadIdx.x & 31) >> 2;
-    const int t = threadIdx.x & 3;
-#pragma unroll 1
-    for (int x = 0; x < kI * kJ * 4; ++x) {
-      const int f = x & 3;
-      const int j = (x >> 2) % kJ;
-      const int i = (x >> 2) / kJ;
-      const int row = row0 + i * 16 + g + (f >= 2 ? 8 : 0);
-      const int col = col0 + j * 8 + 2 * t + (f & 1);
-      store_out(p, e, row, col, flat[x]);
-    }
-    return;
-  }
+  const bool paired = !(p.n & 1) && reinterpret_cast<uintptr_t>(p.out) % (2 * esize) == 0;
   switch (p.out_kind) {
     case GemmInt8Out::INT32:
-      store_pairs_as<GemmInt8Out::INT32, false>(p, e, acc, row0, col0);
+      store_pairs_as<GemmInt8Out::INT32, false>(p, e, paired, acc, row0, col0);
       break;
     case GemmInt8Out::FLOAT:
-      store_pairs_gelu<GemmInt8Out::FLOAT>(p, e, acc, row0, col0);
+      store_pairs_gelu<GemmInt8Out::FLOAT>(p, e, paired, acc, row0, col0);
       break;
     case GemmInt8Out::INT8:
-      store_pairs_gelu<GemmInt8Out::INT8>(p, e, acc, row0, col0);
+      store_pairs_gelu<GemmInt8Out::INT8>(p, e, paired, acc, row0, col0);
       break;
     default:  // INT8_DEQUANTIZED
-      store_pairs_gelu<GemmInt8Out::INT8_DEQUANTIZED>(p, e, acc, row0, col0);
+      store_pairs_gelu<GemmInt8Out::INT8_DEQUANTIZED>(p, e, paired, acc, row0, col0);
       break;
   }
 }
