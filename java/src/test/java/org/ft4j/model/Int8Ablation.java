@@ -47,20 +47,11 @@ public final class Int8Ablation {
     Set<Point> points = EnumSet.copyOf(ScaleSet.pointsOf(mode));
     EncoderWeights quantized = QuantizedReference.quantizeWeights(model.encoder(), scales);
     EncoderWeights smoothedOnly = QuantizedReference.smoothWeights(model.encoder(), scales);
-    run("all quantized", model, quantized, scales, mode, points, tokenizer, texts, pooling, fp32);
-    run(
-        "weights float",
-        model,
-        smoothedOnly,
-        scales,
-        mode,
-        points,
-        tokenizer,
-        texts,
-        pooling,
-        fp32);
+    Eval ev = new Eval(model, scales, mode, tokenizer, texts, pooling, fp32);
+    ev.run("all quantized", quantized, points);
+    ev.run("weights float", smoothedOnly, points);
     if (parts.contains("weights")) {
-      weights(model, quantized, smoothedOnly, scales, mode, tokenizer, texts, pooling, fp32);
+      weights(ev, model, quantized, smoothedOnly);
     }
     if (!parts.contains("points")) {
       return;
@@ -68,44 +59,16 @@ public final class Int8Ablation {
     for (Point p : points) {
       Set<Point> without = EnumSet.copyOf(points);
       without.remove(p);
-      run(
-          "all but " + p.key(),
-          model,
-          quantized,
-          scales,
-          mode,
-          without,
-          tokenizer,
-          texts,
-          pooling,
-          fp32);
+      ev.run("all but " + p.key(), quantized, without);
     }
     for (Point p : points) {
-      run(
-          "only " + p.key() + " (weights float)",
-          model,
-          smoothedOnly,
-          scales,
-          mode,
-          EnumSet.of(p),
-          tokenizer,
-          texts,
-          pooling,
-          fp32);
+      ev.run("only " + p.key() + " (weights float)", smoothedOnly, EnumSet.of(p));
     }
   }
 
   /** The weights alone (activations float): one kind of matrix at a time, then one layer. */
   private static void weights(
-      Model model,
-      EncoderWeights quantized,
-      EncoderWeights smoothedOnly,
-      ScaleSet scales,
-      Precision mode,
-      TextTokenizer tokenizer,
-      List<String> texts,
-      Pooling pooling,
-      float[][] fp32) {
+      Eval ev, Model model, EncoderWeights quantized, EncoderWeights smoothedOnly) {
     Set<Point> none = EnumSet.noneOf(Point.class);
     for (LayerParam kind :
         new LayerParam[] {
@@ -115,32 +78,12 @@ public final class Int8Ablation {
           LayerParam.OUTPUT_WEIGHT
         }) {
       EncoderWeights w = mixed(quantized, smoothedOnly, (l, p) -> p == kind || sameGemm(p, kind));
-      run(
-          "only " + kind + " weights",
-          model,
-          w,
-          scales,
-          mode,
-          none,
-          tokenizer,
-          texts,
-          pooling,
-          fp32);
+      ev.run("only " + kind + " weights", w, none);
     }
     for (int layer = 0; layer < model.encoder().config().layers(); layer++) {
       int only = layer;
       EncoderWeights w = mixed(quantized, smoothedOnly, (l, p) -> l == only);
-      run(
-          "only layer " + layer + " weights",
-          model,
-          w,
-          scales,
-          mode,
-          none,
-          tokenizer,
-          texts,
-          pooling,
-          fp32);
+      ev.run("only layer " + layer + " weights", w, none);
     }
   }
 
@@ -167,61 +110,64 @@ public final class Int8Ablation {
     return builder.build();
   }
 
-  private static void run(
-      String name,
+  /** What every variant is run and compared with. */
+  private record Eval(
       Model model,
-      EncoderWeights weights,
       ScaleSet scales,
       Precision mode,
-      Set<Point> active,
       TextTokenizer tokenizer,
       List<String> texts,
       Pooling pooling,
       float[][] fp32) {
-    ActivationHook all = QuantizedReference.hook(scales, mode, QuantizedReference.DEFAULT_SCALING);
-    ActivationHook some =
-        new ActivationHook() {
-          @Override
-          public void apply(int layer, Point point, double[] values, int rows, int cols) {
-            if (active.contains(point)) {
-              all.apply(layer, point, values, rows, cols);
-              return;
-            }
-            // left in float: ffn2_in still records the row steps of ffn2_out's per-token unit
-            // (rounding undone), and a smoothed GEMM input is still divided by its smoothing
-            // factors, since the weights carry them
-            if (point == Point.FFN2_IN && active.contains(Point.FFN2_OUT)) {
-              double[] keep = values.clone();
-              all.apply(layer, point, values, rows, cols);
-              System.arraycopy(keep, 0, values, 0, keep.length);
-            }
-            double[] s = point.isGemmInput() ? scales.smooth(layer, point) : null;
-            if (s != null) {
-              for (int i = 0; i < values.length; i++) {
-                values[i] /= s[i % cols];
+    /** Runs the variant: {@code weights}, with only the {@code active} points quantized. */
+    void run(String name, EncoderWeights weights, Set<Point> active) {
+      ActivationHook all =
+          QuantizedReference.hook(scales, mode, QuantizedReference.DEFAULT_SCALING);
+      ActivationHook some =
+          new ActivationHook() {
+            @Override
+            public void apply(int layer, Point point, double[] values, int rows, int cols) {
+              if (active.contains(point)) {
+                all.apply(layer, point, values, rows, cols);
+                return;
+              }
+              // left in float: ffn2_in still records the row steps of ffn2_out's per-token unit
+              // (rounding undone), and a smoothed GEMM input is still divided by its smoothing
+              // factors, since the weights carry them
+              if (point == Point.FFN2_IN && active.contains(Point.FFN2_OUT)) {
+                double[] keep = values.clone();
+                all.apply(layer, point, values, rows, cols);
+                System.arraycopy(keep, 0, values, 0, keep.length);
+              }
+              double[] s = point.isGemmInput() ? scales.smooth(layer, point) : null;
+              if (s != null) {
+                for (int i = 0; i < values.length; i++) {
+                  values[i] /= s[i % cols];
+                }
               }
             }
-          }
 
-          @Override
-          public boolean quantizedResidual() {
-            return all.quantizedResidual();
-          }
-
-          @Override
-          public void applyResidual(int layer, Point point, double[] values, int rows, int cols) {
-            if (active.contains(point)) {
-              all.applyResidual(layer, point, values, rows, cols);
+            @Override
+            public boolean quantizedResidual() {
+              return all.quantizedResidual();
             }
-          }
-        };
-    List<float[]> out = new ArrayList<>();
-    try (ReferenceEmbedder e = new ReferenceEmbedder(model, new ReferenceEncoder(weights, some))) {
-      for (float[] v :
-          EmbeddingModel.embedBatches(tokenizer, e, texts, 16, pooling, true, null).vectors()) {
-        out.add(v);
+
+            @Override
+            public void applyResidual(int layer, Point point, double[] values, int rows, int cols) {
+              if (active.contains(point)) {
+                all.applyResidual(layer, point, values, rows, cols);
+              }
+            }
+          };
+      List<float[]> out = new ArrayList<>();
+      try (ReferenceEmbedder e =
+          new ReferenceEmbedder(model, new ReferenceEncoder(weights, some))) {
+        for (float[] v :
+            EmbeddingModel.embedBatches(tokenizer, e, texts, 16, pooling, true, null).vectors()) {
+          out.add(v);
+        }
       }
+      System.out.println(name + ": " + Int8Calibration.compare(fp32, out.toArray(new float[0][])));
     }
-    System.out.println(name + ": " + Int8Calibration.compare(fp32, out.toArray(new float[0][])));
   }
 }
